@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.faults import Faults
+
 # --------------------------------------------------------------------------------------
 # Timing profiles
 
@@ -73,6 +75,10 @@ PROFILES: dict[str, Profile] = {
 # Addresses: BOSH-Lite VM addresses are translated into a private loopback /16
 
 
+VM_NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
+DEFAULT_LOOPBACK_NETWORK = ipaddress.IPv4Network("127.37.0.0/16")
+
+
 @dataclass(frozen=True)
 class AddressMap:
     """Maps the 10.244.0.0/16 BOSH-Lite network onto 127.<octet>.0.0/16, ports unchanged.
@@ -83,8 +89,8 @@ class AddressMap:
     `resolve` map ("10.244.0.0/16": "127.<octet>.0.0/16").
     """
 
-    vm_network: ipaddress.IPv4Network = ipaddress.IPv4Network("10.244.0.0/16")
-    loopback_network: ipaddress.IPv4Network = ipaddress.IPv4Network("127.37.0.0/16")
+    vm_network: ipaddress.IPv4Network = VM_NETWORK
+    loopback_network: ipaddress.IPv4Network = DEFAULT_LOOPBACK_NETWORK
 
     def to_loopback(self, vm_ip: str) -> str:
         ip = ipaddress.IPv4Address(vm_ip)
@@ -183,7 +189,15 @@ class World:
     system_domain: str = "bosh-lite.com"
     apps_domain: str = "bosh-lite.com"
     components: dict[str, Any] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
+    # public "host:port" (or "*.domain:port") -> "127.0.0.1:port"; becomes the config's resolve map
+    published: dict[str, str] = field(default_factory=dict)
     _instances: Callable[[], list[InstanceView]] = field(default=lambda: [])
+
+    def publish(self, public: str, bound: tuple[str, int]) -> None:
+        """Record that `public` (e.g. "*.bosh-lite.com:443" or "ssh.bosh-lite.com:2222") is
+        served on the loopback address `bound`; the suite config's resolve map carries it."""
+        self.published[public] = f"{bound[0]}:{bound[1]}"
 
     # The director registers the function that lists its live instances.
     def set_instance_source(self, source: Callable[[], list[InstanceView]]) -> None:
