@@ -1,0 +1,191 @@
+"""Step recorder: the named phases of a run, with start/end times and a routability policy.
+
+The poller stamps every sample with the steps running at that moment, and the report and
+the `test_a0_routable_during_<step>` checks attribute outage windows to steps. Both need the
+same record, so it lives here, thread-safe, with an injectable clock (tests use a fake one).
+
+A step's *kind* decides its default policy: Diego steps enforce routability (default: no
+failed sample at all); the CF step is measured but not enforced, because HAProxy and the
+gorouter go away while it runs; setup steps (deploy V0, smoke tests, scaling) are recorded
+for the timeline only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("diego", "cf", "setup")
+
+
+@dataclass(frozen=True)
+class StepPolicy:
+    """What a step demands of A0's routability.
+
+    `enforce`: outage windows overlapping the step fail it. `max_outage`: seconds of outage
+    a single window may last before it counts; 0 means any failed sample counts.
+    """
+
+    enforce: bool = True
+    max_outage: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enforce": self.enforce, "max_outage": self.max_outage}
+
+
+DEFAULT_POLICIES: dict[str, StepPolicy] = {
+    "diego": StepPolicy(enforce=True, max_outage=0.0),
+    "cf": StepPolicy(enforce=False, max_outage=0.0),
+    "setup": StepPolicy(enforce=False, max_outage=0.0),
+}
+
+
+def policy_from_config(raw: Mapping[str, Any] | None) -> dict[str, StepPolicy]:
+    """Turn the config's `poller.policy` (step name -> {enforce, max_outage}) into policies."""
+    out: dict[str, StepPolicy] = {}
+    for name, spec in (raw or {}).items():
+        spec = dict(spec or {})
+        out[str(name)] = StepPolicy(enforce=bool(spec.get("enforce", True)),
+                                    max_outage=float(spec.get("max_outage", 0.0) or 0.0))
+    return out
+
+
+@dataclass
+class Step:
+    """One recorded phase. Times: monotonic for arithmetic, wall (Unix seconds) for humans."""
+
+    name: str
+    kind: str
+    policy: StepPolicy
+    start_mono: float
+    start_wall: float
+    end_mono: float | None = None
+    end_wall: float | None = None
+    outcome: str = "running"  # running | passed | failed | skipped
+    message: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.end_mono is not None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end_mono is None else self.end_mono - self.start_mono
+
+    def covers(self, mono: float, now: float | None = None) -> bool:
+        """True when `mono` falls inside the step (an open step extends to `now`)."""
+        end = self.end_mono if self.end_mono is not None else (now if now is not None else float("inf"))
+        return self.start_mono <= mono <= end
+
+    def overlaps(self, start: float, end: float, now: float | None = None) -> bool:
+        step_end = self.end_mono if self.end_mono is not None else (now if now is not None else float("inf"))
+        return start <= step_end and end >= self.start_mono
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "kind": self.kind, "policy": self.policy.to_json(),
+            "start_mono": self.start_mono, "start_wall": self.start_wall,
+            "end_mono": self.end_mono, "end_wall": self.end_wall,
+            "duration": self.duration, "outcome": self.outcome, "message": self.message,
+            "data": self.data,
+        }
+
+
+class StepRecorder:
+    """Records steps; `with recorder.step("upgrade D1", kind="diego"):` times one.
+
+    An exception inside the block marks the step failed (with the exception text as the
+    message) and propagates; a normal exit marks it passed.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time,
+                 policies: Mapping[str, StepPolicy] | None = None) -> None:
+        self.clock = clock
+        self.wall = wall
+        self._overrides = dict(policies or {})
+        self._steps: list[Step] = []
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[str, Step], None]] = []
+
+    def subscribe(self, listener: Callable[[str, Step], None]) -> None:
+        """`listener(event, step)` with event "start" or "end" (used for live terminal output)."""
+        self._listeners.append(listener)
+
+    def _notify(self, event: str, step: Step) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event, step)
+            except Exception:  # a broken listener must not break the run
+                pass
+
+    def policy_for(self, name: str, kind: str) -> StepPolicy:
+        if name in self._overrides:
+            return self._overrides[name]
+        if kind in self._overrides:
+            return self._overrides[kind]
+        return DEFAULT_POLICIES[kind]
+
+    def begin(self, name: str, kind: str = "setup", policy: StepPolicy | None = None) -> Step:
+        if kind not in KINDS:
+            raise ValueError(f"step kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        step = Step(name=name, kind=kind, policy=policy or self.policy_for(name, kind),
+                    start_mono=self.clock(), start_wall=self.wall())
+        with self._lock:
+            self._steps.append(step)
+        self._notify("start", step)
+        return step
+
+    def end(self, step: Step, outcome: str = "passed", message: str | None = None) -> Step:
+        with self._lock:
+            if step.end_mono is None:
+                step.end_mono = self.clock()
+                step.end_wall = self.wall()
+                step.outcome = outcome
+                step.message = message
+        self._notify("end", step)
+        return step
+
+    @contextmanager
+    def step(self, name: str, kind: str = "setup", policy: StepPolicy | None = None) -> Iterator[Step]:
+        step = self.begin(name, kind, policy)
+        try:
+            yield step
+        except BaseException as exc:
+            self.end(step, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            self.end(step, "passed")
+
+    def skipped(self, name: str, kind: str, reason: str) -> Step:
+        """Record a step that never ran (an earlier step failed)."""
+        step = self.begin(name, kind)
+        return self.end(step, "skipped", reason)
+
+    def steps(self) -> list[Step]:
+        with self._lock:
+            return list(self._steps)
+
+    def get(self, name: str) -> Step | None:
+        """The most recent step called `name`."""
+        with self._lock:
+            return next((s for s in reversed(self._steps) if s.name == name), None)
+
+    def active_at(self, mono: float) -> list[Step]:
+        now = self.clock()
+        with self._lock:
+            return [s for s in self._steps if s.covers(mono, now)]
+
+    def active_names(self) -> list[str]:
+        with self._lock:
+            return [s.name for s in self._steps if s.end_mono is None]
+
+    def overlapping(self, start: float, end: float) -> list[Step]:
+        now = self.clock()
+        with self._lock:
+            return [s for s in self._steps if s.overlaps(start, end, now)]
