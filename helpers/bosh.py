@@ -1,0 +1,484 @@
+"""BOSH Director client over its HTTP API (no `bosh` CLI, no output scraping).
+
+Why the details matter (wire-contracts §2, §8): the director routes deploy and state-change
+requests on `Content-Type: text/yaml` (anything else, even on an empty body, is a 404);
+every long operation answers 302 to `/tasks/<id>`, which must not be followed; task output
+is read incrementally with `Range: bytes=N-` so live progress reaches the terminal while a
+deploy runs; and the 2015 director has `/vms` where later ones have `/instances`. Every error
+names the deployment, the task id, its state and the director's own message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import yaml
+
+from helpers.config import TIMEOUT_DEFAULTS, BoshConfig
+from helpers.net import REDACTOR, HelperError, Resolver, http_session, redacting_logger
+
+__all__ = [
+    "BoshApiError",
+    "BoshError",
+    "BoshTaskError",
+    "BoshTaskTimeout",
+    "Director",
+    "TaskResult",
+]
+
+log = redacting_logger(__name__)
+
+EventCallback = Callable[[dict[str, Any]], None]
+RUNNING_STATES = {"queued", "processing", "cancelling"}
+FAILED_STATES = {"error", "cancelled", "timeout"}
+_TASK_IN_LOCATION = re.compile(r"/tasks/(\d+)/?$")
+
+
+class BoshError(HelperError):
+    """Any failure talking to the director (transport, auth, unexpected answer)."""
+
+
+class BoshApiError(BoshError):
+    """The director answered with an error status; `code`/`description` from its JSON body."""
+
+    def __init__(self, code: int | None, description: str, status: int, request: str = ""):
+        self.code = code
+        self.description = description
+        self.status = status
+        self.request = request
+        code_s = f"Error {code}: " if code is not None else ""
+        super().__init__(f"director answered {status} to {request}: {code_s}{description}".strip())
+
+
+@dataclass
+class TaskResult:
+    """A finished task: its final JSON fields plus the complete event log."""
+
+    id: int
+    state: str
+    description: str = ""
+    result: str | None = None
+    deployment: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    events_raw: str = ""
+    duration: float = 0.0
+
+    def error_messages(self) -> list[str]:
+        """Error texts from the event log (task-level `error` entries and failed stages)."""
+        out = []
+        for e in self.events:
+            if isinstance(e.get("error"), dict) and e["error"].get("message"):
+                out.append(str(e["error"]["message"]))
+            elif e.get("state") == "failed" and isinstance(e.get("data"), dict) and e["data"].get("error"):
+                out.append(f"{e.get('stage', '')}: {e.get('task', '')}: {e['data']['error']}")
+        return out
+
+
+class BoshTaskError(BoshError):
+    """A task ended in error/cancelled/timeout (or we gave up waiting): who, which, why."""
+
+    def __init__(self, deployment: str | None, task_id: int, state: str, description: str,
+                 result: TaskResult | None = None, message: str | None = None):
+        self.deployment = deployment
+        self.task_id = task_id
+        self.state = state
+        self.description = description
+        self.result = result
+        details = message or (result.result if result else None) or ""
+        extra = [m for m in (result.error_messages() if result else []) if m and m not in details]
+        dep = deployment or "(no deployment)"
+        text = f"BOSH task {task_id} for deployment {dep} ({description or 'task'}) ended in state {state!r}"
+        if details:
+            text += f": {details}"
+        if extra:
+            text += " | events: " + "; ".join(extra[-3:])
+        super().__init__(text)
+
+
+class BoshTaskTimeout(BoshTaskError):
+    """We stopped waiting for a task that is still running (the task itself goes on)."""
+
+
+def _deployment_name(manifest_yaml: str) -> str | None:
+    try:
+        doc = yaml.safe_load(manifest_yaml)
+    except yaml.YAMLError:
+        return None
+    return str(doc["name"]) if isinstance(doc, dict) and doc.get("name") else None
+
+
+class Director:
+    """Thin client of one director. Thread-safe enough for one suite thread plus callbacks."""
+
+    def __init__(
+        self,
+        config: BoshConfig,
+        resolver: Resolver | None = None,
+        *,
+        timeout: Callable[[str], float] | None = None,
+        poll_interval: float = 0.5,
+        on_task_done: Callable[[TaskResult], None] | None = None,
+        session: requests.Session | None = None,
+    ):
+        if not config.url:
+            raise BoshError("bosh.url is not configured")
+        self.config = config
+        self.url = config.url.rstrip("/")
+        self._timeout = timeout or (lambda name: TIMEOUT_DEFAULTS[name])
+        self.poll_interval = poll_interval
+        self.on_task_done = on_task_done
+        self.session = session or http_session(
+            config.tls, resolver, timeout=(self._timeout("http_connect"), self._timeout("http_read"))
+        )
+        REDACTOR.register(config.password, config.client_secret)
+        self._info: dict[str, Any] | None = None
+        self._token: str | None = None
+        self._token_expiry = 0.0
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _auth_header(self, force_refresh: bool = False) -> dict[str, str]:
+        info = self.info()
+        auth = (info.get("user_authentication") or {}).get("type", "basic")
+        if auth != "uaa":
+            if not self.config.username:
+                raise BoshError("director uses basic auth but bosh.username/password are not configured")
+            return {"Authorization": requests.auth._basic_auth_str(self.config.username, self.config.password or "")}
+        if force_refresh or not self._token or time.monotonic() > self._token_expiry:
+            self._uaa_login(info)
+        return {"Authorization": f"bearer {self._token}"}
+
+    def _uaa_login(self, info: Mapping[str, Any]) -> None:
+        uaa = ((info.get("user_authentication") or {}).get("options") or {}).get("url")
+        if not uaa:
+            raise BoshError("director advertises UAA auth but no user_authentication.options.url")
+        if self.config.client:
+            data = {"grant_type": "client_credentials"}
+            auth = (self.config.client, self.config.client_secret or "")
+        else:
+            data = {"grant_type": "password", "username": self.config.username or "",
+                    "password": self.config.password or ""}
+            auth = ("bosh_cli", "")
+        try:
+            r = self.session.post(f"{uaa.rstrip('/')}/oauth/token", data=data, auth=auth,
+                                  headers={"Accept": "application/json"})
+        except requests.RequestException as e:
+            raise BoshError(f"cannot reach the director's UAA at {uaa}: {e}")
+        if r.status_code != 200:
+            raise BoshError(f"director UAA login failed ({r.status_code}): {r.text[:300]}")
+        body = r.json()
+        self._token = body["access_token"]
+        REDACTOR.register(self._token, body.get("refresh_token"))
+        self._token_expiry = time.monotonic() + max(float(body.get("expires_in", 60)) - 30, 5)
+
+    def _request(self, method: str, path: str, *, auth: bool = True, **kw: Any) -> requests.Response:
+        url = path if path.startswith("http") else f"{self.url}{path}"
+        what = f"{method} {path}"
+        for attempt in (0, 1):
+            headers = dict(kw.pop("headers", None) or {})
+            if auth:
+                headers.update(self._auth_header(force_refresh=attempt == 1))
+            try:
+                r = self.session.request(method, url, headers=headers, **kw)
+            except requests.RequestException as e:
+                raise BoshError(f"cannot reach the director at {self.url} ({what}): {e}")
+            if r.status_code == 401 and auth and attempt == 0 and self._token:
+                kw["headers"] = {k: v for k, v in headers.items() if k != "Authorization"}
+                continue
+            if r.status_code >= 400:
+                raise self._api_error(r, what)
+            return r
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _api_error(r: requests.Response, what: str) -> BoshApiError:
+        code, desc = None, r.text.strip()[:500]
+        try:
+            body = r.json()
+            if isinstance(body, dict):
+                code = body.get("code")
+                desc = str(body.get("description") or desc)
+        except ValueError:
+            pass
+        if r.status_code == 401:
+            desc = f"{desc} (check bosh credentials)".strip()
+        return BoshApiError(code, desc or r.reason, r.status_code, what)
+
+    def _get_json(self, path: str, **kw: Any) -> Any:
+        r = self._request("GET", path, **kw)
+        try:
+            return r.json()
+        except ValueError:
+            raise BoshError(f"director answered GET {path} with non-JSON: {r.text[:200]!r}")
+
+    def _start_task(self, method: str, path: str, *, deployment: str | None, **kw: Any) -> int:
+        r = self._request(method, path, allow_redirects=False, **kw)
+        loc = r.headers.get("Location", "")
+        m = _TASK_IN_LOCATION.search(urlsplit(loc).path) if loc else None
+        if r.status_code not in (301, 302, 303, 307) or not m:
+            raise BoshError(
+                f"{method} {path} for deployment {deployment or '-'}: expected a redirect to a task, "
+                f"got {r.status_code} Location={loc!r} body={r.text[:200]!r}"
+            )
+        task_id = int(m.group(1))
+        log.info("task %s started: %s %s (deployment %s)", task_id, method, path, deployment or "-")
+        return task_id
+
+    # ------------------------------------------------------------------ reads
+
+    def info(self, refresh: bool = False) -> dict[str, Any]:
+        """`GET /info` (unauthenticated): name, uuid, version, user_authentication."""
+        if self._info is None or refresh:
+            self._info = self._get_json("/info", auth=False)
+        return self._info
+
+    def uuid(self) -> str:
+        return str(self.info()["uuid"])
+
+    def authenticated_user(self) -> str | None:
+        """Who the director thinks we are (None = credentials rejected)."""
+        info = self._request("GET", "/info").json()
+        return info.get("user") or None
+
+    def deployments(self) -> list[dict[str, Any]]:
+        return self._get_json("/deployments")
+
+    def deployment_names(self) -> list[str]:
+        return [d["name"] for d in self.deployments()]
+
+    def releases(self) -> list[dict[str, Any]]:
+        return self._get_json("/releases")
+
+    def stemcells(self) -> list[dict[str, Any]]:
+        return self._get_json("/stemcells")
+
+    def deployment_manifest(self, name: str) -> str:
+        return str(self._get_json(f"/deployments/{quote(name)}").get("manifest") or "")
+
+    def instances(self, name: str) -> list[dict[str, Any]]:
+        """`/instances` on directors that have it, `/vms` on 2015 directors (404 fallback)."""
+        try:
+            return self._get_json(f"/deployments/{quote(name)}/instances")
+        except BoshApiError as e:
+            if e.status != 404 or e.code == 70000:
+                raise
+        return self._get_json(f"/deployments/{quote(name)}/vms")
+
+    def instances_full(self, name: str, on_event: EventCallback | None = None) -> list[dict[str, Any]]:
+        """Process-level state (`format=full`): a task whose result output is NDJSON."""
+        for kind in ("instances", "vms"):
+            try:
+                tid = self._start_task("GET", f"/deployments/{quote(name)}/{kind}?format=full", deployment=name)
+            except BoshApiError as e:
+                if kind == "instances" and e.status == 404 and e.code != 70000:
+                    continue
+                raise
+            self.wait_task(tid, on_event, deployment=name, timeout=self._timeout("bosh_task"))
+            out = self._request("GET", f"/tasks/{tid}/output?type=result").text
+            rows = []
+            for line in out.splitlines():
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError:
+                        raise BoshError(f"task {tid} (deployment {name}): result line is not JSON: {line[:200]!r}")
+            return rows
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        return self._get_json(f"/tasks/{int(task_id)}")
+
+    def task_events(self, task_id: int) -> list[dict[str, Any]]:
+        """The whole event log of a task (no Range), parsed line by line."""
+        r = self._request("GET", f"/tasks/{int(task_id)}/output?type=event")
+        return [_parse_event(line) for line in r.text.splitlines() if line.strip()]
+
+    # ------------------------------------------------------------------ task watching
+
+    def _read_output(self, task_id: int, offset: int) -> tuple[bytes, int]:
+        """One Range poll of the event output: (new bytes, new offset)."""
+        r = self._request("GET", f"/tasks/{task_id}/output?type=event", headers={"Range": f"bytes={offset}-"})
+        if r.status_code in (204, 416):
+            return b"", offset
+        body = r.content
+        if r.status_code == 206:
+            return body, offset + len(body)
+        # 200: the whole output (server ignored Range, or output was empty): skip what we had.
+        new = body[offset:] if len(body) >= offset else body
+        return new, max(len(body), offset)
+
+    def wait_task(
+        self,
+        task_id: int,
+        on_event: EventCallback | None = None,
+        *,
+        deployment: str | None = None,
+        timeout: float | None = None,
+    ) -> TaskResult:
+        """Poll until the task finishes, streaming each event line to `on_event` as it arrives.
+
+        Raises BoshTaskError if it ends in error/cancelled/timeout, BoshTaskTimeout if it is
+        still running after `timeout` seconds (default: the `bosh_task` timeout).
+        """
+        limit = self._timeout("bosh_task") if timeout is None else timeout
+        start = time.monotonic()
+        deadline = start + limit
+        offset, pending, raw = 0, b"", bytearray()
+        events: list[dict[str, Any]] = []
+        interval = min(0.05, self.poll_interval)
+        task: dict[str, Any] = {}
+
+        def drain(final: bool) -> None:
+            nonlocal offset, pending
+            chunk, offset = self._read_output(task_id, offset)
+            raw.extend(chunk)
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if final and pending.strip():
+                lines.append(pending)
+                pending = b""
+            for line in lines:
+                if not line.strip():
+                    continue
+                ev = _parse_event(line.decode("utf-8", "replace"))
+                events.append(ev)
+                if on_event is not None:
+                    try:
+                        on_event(ev)
+                    except Exception as e:  # a display bug must not abort a deploy watch
+                        log.warning("on_event callback failed: %s", e)
+
+        while True:
+            task = self.task(task_id)
+            state = str(task.get("state"))
+            done = state not in RUNNING_STATES
+            drain(final=done)
+            if done:
+                break
+            if time.monotonic() >= deadline:
+                res = self._result(task_id, task, deployment, events, raw, start)
+                self._notify(res)
+                raise BoshTaskTimeout(
+                    deployment or task.get("deployment"), task_id, f"{state} (still running)",
+                    str(task.get("description") or ""), res,
+                    message=f"gave up waiting after {limit:.0f}s (timeout; the task was left running)",
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, self.poll_interval)
+        res = self._result(task_id, task, deployment, events, raw, start)
+        self._notify(res)
+        if res.state != "done":
+            raise BoshTaskError(res.deployment, task_id, res.state, res.description, res)
+        return res
+
+    @staticmethod
+    def _result(task_id: int, task: Mapping[str, Any], deployment: str | None, events: list[dict[str, Any]],
+                raw: bytearray, start: float) -> TaskResult:
+        return TaskResult(
+            id=int(task_id), state=str(task.get("state")), description=str(task.get("description") or ""),
+            result=task.get("result"), deployment=deployment or task.get("deployment"), events=list(events),
+            events_raw=raw.decode("utf-8", "replace"), duration=time.monotonic() - start,
+        )
+
+    def _notify(self, res: TaskResult) -> None:
+        if self.on_task_done is not None:
+            try:
+                self.on_task_done(res)
+            except Exception as e:
+                log.warning("on_task_done callback failed: %s", e)
+
+    # ------------------------------------------------------------------ changes
+
+    def deploy(self, manifest_yaml: str, on_event: EventCallback | None = None, *, recreate: bool = False,
+               skip_drain: bool = False) -> TaskResult:
+        """`POST /deployments` (text/yaml) and wait for the task (`bosh_deploy` timeout)."""
+        name = _deployment_name(manifest_yaml)
+        params = {}
+        if recreate:
+            params["recreate"] = "true"
+        if skip_drain:
+            params["skip_drain"] = "true"
+        body = manifest_yaml.encode("utf-8") if isinstance(manifest_yaml, str) else manifest_yaml
+        tid = self._start_task("POST", "/deployments", deployment=name, params=params, data=body,
+                               headers={"Content-Type": "text/yaml"})
+        return self.wait_task(tid, on_event, deployment=name, timeout=self._timeout("bosh_deploy"))
+
+    def change_job_state(self, deployment: str, state: str, job: str = "*", index: int | str | None = None,
+                         on_event: EventCallback | None = None, *, skip_drain: bool = False) -> TaskResult:
+        """Start/stop/restart/recreate/detach jobs (`PUT .../jobs/<job>[/<index>]?state=`, empty text/yaml)."""
+        if state not in ("started", "stopped", "detached", "restart", "recreate"):
+            raise ValueError(f"unknown job state {state!r}")
+        path = f"/deployments/{quote(deployment)}/jobs/{quote(job, safe='*')}"
+        if index is not None:
+            path += f"/{quote(str(index))}"
+        params = {"state": state}
+        if skip_drain:
+            params["skip_drain"] = "true"
+        tid = self._start_task("PUT", path, deployment=deployment, params=params, data=b"",
+                               headers={"Content-Type": "text/yaml"})
+        return self.wait_task(tid, on_event, deployment=deployment, timeout=self._timeout("bosh_task"))
+
+    def delete_deployment(self, name: str, on_event: EventCallback | None = None, *, force: bool = False) -> TaskResult:
+        """`DELETE /deployments/<name>`. Only call for deployments this run created."""
+        params = {"force": "true"} if force else {}
+        tid = self._start_task("DELETE", f"/deployments/{quote(name)}", deployment=name, params=params)
+        return self.wait_task(tid, on_event, deployment=name, timeout=self._timeout("bosh_task"))
+
+    def upload_release(self, path_or_url: str | Path, on_event: EventCallback | None = None) -> TaskResult:
+        """Upload a release tarball (binary POST) or have the director fetch a URL (JSON location)."""
+        return self._upload("/releases", path_or_url, on_event)
+
+    def upload_stemcell(self, path_or_url: str | Path, on_event: EventCallback | None = None) -> TaskResult:
+        return self._upload("/stemcells", path_or_url, on_event)
+
+    def _upload(self, endpoint: str, path_or_url: str | Path, on_event: EventCallback | None) -> TaskResult:
+        s = str(path_or_url)
+        if s.startswith(("http://", "https://")):
+            tid = self._start_task("POST", endpoint, deployment=None, data=json.dumps({"location": s}),
+                                   headers={"Content-Type": "application/json"})
+        else:
+            p = Path(s)
+            try:
+                fh = p.open("rb")
+            except OSError as e:
+                raise BoshError(f"cannot read {p}: {e.strerror or e}")
+            with fh:
+                tid = self._start_task("POST", endpoint, deployment=None, data=fh,
+                                       headers={"Content-Type": "application/x-compressed",
+                                                "Content-Length": str(p.stat().st_size)})
+        return self.wait_task(tid, on_event, timeout=self._timeout("bosh_upload"))
+
+
+def _parse_event(line: str) -> dict[str, Any]:
+    """One event line as a dict; a line that is not JSON is kept as {"raw": line}."""
+    try:
+        ev = json.loads(line)
+        return ev if isinstance(ev, dict) else {"raw": line}
+    except ValueError:
+        return {"raw": line}
+
+
+def format_event(ev: Mapping[str, Any]) -> str:
+    """A one-line human rendering of an event for live progress on the terminal."""
+    if "raw" in ev:
+        return str(ev["raw"])
+    if isinstance(ev.get("error"), dict):
+        return f"Error {ev['error'].get('code')}: {ev['error'].get('message')}"
+    if ev.get("type") in ("warning", "deprecation"):
+        return f"{ev['type']}: {ev.get('message')}"
+    tags = ",".join(ev.get("tags") or [])
+    stage = ev.get("stage", "")
+    prefix = f"{stage} {tags}".strip() if tags else stage
+    line = f"{prefix}: {ev.get('task', '')} ({ev.get('index')}/{ev.get('total')}) {ev.get('state', '')}"
+    data = ev.get("data") or {}
+    if isinstance(data, dict) and (data.get("error") or data.get("status")):
+        line += f" - {data.get('error') or data.get('status')}"
+    return line

@@ -1,0 +1,426 @@
+"""Network plumbing shared by every client: the resolve map, HTTP sessions, TLS, redaction.
+
+Why one module: every HTTP, SSH and Redis connection the suite opens must go through the
+config's `resolve` map (like `curl --resolve`), keep verifying TLS against the *original*
+host name, carry bounded timeouts, and never leak a credential in an error or log line.
+Getting any one of these wrong in a single client breaks the loopback-only rule or the
+secret hygiene of the whole suite, so they live here once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+__all__ = [
+    "REDACTOR",
+    "HelperError",
+    "RedactingFilter",
+    "Redactor",
+    "ResolveEntryError",
+    "Resolver",
+    "ResolverError",
+    "TlsSettings",
+    "http_session",
+    "make_ssl_context",
+    "parse_resolve_map",
+    "redact",
+    "resolve_socket",
+]
+
+REDACTED = "[REDACTED]"
+
+# Header / token shapes that are secrets whatever their value (covers tokens we never saw).
+_PATTERNS = [
+    (re.compile(r"(?i)\b(authorization\s*[:=]\s*['\"]?)(bearer|basic)\s+[^\s'\",}]+"), r"\1\2 " + REDACTED),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-_=+/.~]{8,}"), r"\1 " + REDACTED),
+    # JSON fields ("access_token": "...") and form/query fields (password=...)
+    (
+        re.compile(r"(?i)([\"'](?:access_token|refresh_token|id_token|client_secret|password|secret_access_key)"
+                   r"[\"']\s*:\s*[\"']?)([^\"',}]+)"),
+        r"\1" + REDACTED,
+    ),
+    (
+        re.compile(r"(?i)(\b(?:access_token|refresh_token|client_secret|password|secret_access_key)=)([^\s&'\"]+)"),
+        r"\1" + REDACTED,
+    ),
+    (re.compile(r"(?i)([?&](?:code|access_token|password)=)[^&\s'\"]+"), r"\1" + REDACTED),
+]
+
+
+class Redactor:
+    """Process-wide set of registered secrets, replaced in any text we emit.
+
+    Clients register every password, token and client secret they hold as soon as they get it;
+    errors and log lines then pass through `redact()`. Pattern rules also catch bearer/basic
+    credentials and `access_token=` style fields that were never registered.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+
+    def register(self, *secrets: str | None) -> None:
+        with self._lock:
+            for s in secrets:
+                # Very short values ("a", "1") would shred unrelated text; they are not secrets
+                # worth protecting by substitution (and are still caught by pattern rules).
+                if s and len(s) >= 3:
+                    self._secrets.add(str(s))
+
+    def secrets(self) -> list[str]:
+        with self._lock:
+            return sorted(self._secrets, key=len, reverse=True)
+
+    def redact(self, text: Any, extra: Iterable[str | None] = ()) -> str:
+        out = str(text)
+        secrets = self.secrets() + sorted((s for s in extra if s), key=len, reverse=True)
+        for s in secrets:
+            if s in out:
+                out = out.replace(s, REDACTED)
+        for pat, repl in _PATTERNS:
+            out = pat.sub(repl, out)
+        return out
+
+
+REDACTOR = Redactor()
+
+
+def redact(text: Any, secrets: Iterable[str | None] = ()) -> str:
+    """Redact `text` with the given secrets plus every secret registered process-wide."""
+    return REDACTOR.redact(text, secrets)
+
+
+class RedactingFilter(logging.Filter):
+    """Logging filter that rewrites each record's message through the process Redactor."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # a broken format string must not kill logging
+            msg = str(record.msg)
+        record.msg = REDACTOR.redact(msg)
+        record.args = None
+        return True
+
+
+def redacting_logger(name: str) -> logging.Logger:
+    """A module logger whose records are redacted before any handler sees them."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger
+
+
+log = redacting_logger(__name__)
+
+
+class HelperError(Exception):
+    """Base of every error raised by helpers/: its text is always redacted."""
+
+    def __str__(self) -> str:
+        return REDACTOR.redact(super().__str__())
+
+
+# --------------------------------------------------------------------------- resolve map
+
+
+class ResolverError(HelperError):
+    """A connection would go somewhere the resolve policy forbids."""
+
+
+class ResolveEntryError(ValueError):
+    """One invalid resolve-map entry (collected by config validation)."""
+
+
+@dataclass(frozen=True)
+class _Wildcard:
+    suffix: str  # ".bosh-lite.com"
+    port: int
+    target: tuple[str, int]
+
+
+@dataclass(frozen=True)
+class _Cidr:
+    source: ipaddress.IPv4Network | ipaddress.IPv6Network
+    target: ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split_host_port(text: str, what: str) -> tuple[str, int]:
+    text = text.strip()
+    if text.startswith("["):  # [v6]:port
+        host, sep, rest = text[1:].partition("]:")
+        if not sep:
+            raise ResolveEntryError(f"{what} {text!r} must be host:port")
+        port_s = rest
+    else:
+        host, sep, port_s = text.rpartition(":")
+        if not sep or not host:
+            raise ResolveEntryError(f"{what} {text!r} must be host:port")
+    try:
+        port = int(port_s)
+    except ValueError:
+        raise ResolveEntryError(f"{what} {text!r}: port {port_s!r} is not a number")
+    if not 0 < port < 65536:
+        raise ResolveEntryError(f"{what} {text!r}: port {port} out of range 1-65535")
+    return host.lower(), port
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ResolveMap:
+    exact: Mapping[tuple[str, int], tuple[str, int]]
+    wildcards: tuple[_Wildcard, ...]
+    cidrs: tuple[_Cidr, ...]
+
+    def targets(self) -> list[str]:
+        out = [h for h, _ in self.exact.values()] + [w.target[0] for w in self.wildcards]
+        return out + [str(c.target) for c in self.cidrs]
+
+
+def parse_resolve_map(mapping: Mapping[str, Any] | None) -> tuple[ResolveMap, list[str]]:
+    """Parse a resolve map; returns the parsed map and every problem found (not just the first).
+
+    Keys: `host:port` (exact), `*.domain:port` (wildcard, any depth of subdomain, not the bare
+    domain), or `A.B.C.D/len` (CIDR). Values: `address:port` for the first two, and a CIDR of
+    the same prefix length for the third (the address keeps its offset, the port is kept).
+    """
+    exact: dict[tuple[str, int], tuple[str, int]] = {}
+    wild: list[_Wildcard] = []
+    cidrs: list[_Cidr] = []
+    problems: list[str] = []
+    for key, value in (mapping or {}).items():
+        where = f"resolve[{key!r}]"
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(f"{where}: key and value must be strings, got {type(value).__name__}")
+            continue
+        try:
+            if "/" in key:
+                try:
+                    src = ipaddress.ip_network(key.strip(), strict=False)
+                except ValueError:
+                    raise ResolveEntryError(f"{where}: {key!r} is not a CIDR (A.B.C.D/len)")
+                try:
+                    dst = ipaddress.ip_network(value.strip(), strict=False)
+                except ValueError:
+                    raise ResolveEntryError(f"{where}: target {value!r} must be a CIDR like 127.37.0.0/16")
+                if src.version != dst.version or src.prefixlen != dst.prefixlen:
+                    raise ResolveEntryError(
+                        f"{where}: target {value!r} must have the same IP version and prefix length as {key!r}"
+                    )
+                cidrs.append(_Cidr(src, dst))
+                continue
+            host, port = _split_host_port(key, f"{where}: key")
+            target = _split_host_port(value, f"{where}: target")
+            if host.startswith("*."):
+                suffix = host[1:]
+                if len(suffix) < 2 or "*" in suffix:
+                    raise ResolveEntryError(f"{where}: wildcard must look like *.domain:port")
+                wild.append(_Wildcard(suffix, port, target))
+            elif "*" in host:
+                raise ResolveEntryError(f"{where}: '*' is only allowed as the first label (*.domain:port)")
+            else:
+                exact[(host, port)] = target
+        except ResolveEntryError as e:
+            problems.append(str(e))
+    wild.sort(key=lambda w: len(w.suffix), reverse=True)
+    cidrs.sort(key=lambda c: c.source.prefixlen, reverse=True)
+    return ResolveMap(exact, tuple(wild), tuple(cidrs)), problems
+
+
+class Resolver:
+    """Maps a (host, port) the platform advertises to the (address, port) to connect to.
+
+    Order: exact `host:port`; `*.domain:port`, longest domain first; CIDR translation (same
+    offset in the target network, port unchanged); else the host itself. With
+    `loopback_only=True` (the project's own tests and the simulator) anything that does not
+    end up in 127.0.0.0/8 (or `localhost`) raises ResolverError instead of connecting.
+    """
+
+    def __init__(self, mapping: Mapping[str, str] | ResolveMap | None = None, *, loopback_only: bool = False):
+        if isinstance(mapping, ResolveMap):
+            self._map = mapping
+        else:
+            self._map, problems = parse_resolve_map(mapping)
+            if problems:
+                raise ValueError("invalid resolve map: " + "; ".join(problems))
+        self.loopback_only = loopback_only
+
+    def resolve(self, host: str, port: int) -> tuple[str, int]:
+        h = host.strip("[]").lower().rstrip(".")
+        port = int(port)
+        target = self._map.exact.get((h, port))
+        if target is None:
+            for w in self._map.wildcards:
+                if w.port == port and h.endswith(w.suffix) and len(h) > len(w.suffix):
+                    target = w.target
+                    break
+        if target is None:
+            try:
+                addr = ipaddress.ip_address(h)
+            except ValueError:
+                addr = None
+            if addr is not None:
+                for c in self._map.cidrs:
+                    if addr.version == c.source.version and addr in c.source:
+                        offset = int(addr) - int(c.source.network_address)
+                        target = (str(ipaddress.ip_address(int(c.target.network_address) + offset)), port)
+                        break
+        if target is None:
+            target = (h, port)
+        if self.loopback_only and not _is_loopback(target[0]):
+            raise ResolverError(
+                f"refusing to connect to {host}:{port} -> {target[0]}:{target[1]}: "
+                "outside 127.0.0.0/8 (loopback-only mode); add it to the config's resolve map"
+            )
+        return target
+
+    def create_connection(self, host: str, port: int, timeout: float | None = None) -> socket.socket:
+        """Open a TCP connection to the resolved address of host:port (for SSH / Redis)."""
+        addr = self.resolve(host, port)
+        return socket.create_connection(addr, timeout=timeout)
+
+
+def resolve_socket(resolver: Resolver | None, host: str, port: int) -> tuple[str, int]:
+    """(host, port) to hand to socket-level libraries (paramiko, redis) for host:port."""
+    return (resolver or Resolver()).resolve(host, port)
+
+
+# --------------------------------------------------------------------------- TLS + HTTP
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """How to verify a server: CA PEM text (None = system store) or no verification at all."""
+
+    ca_cert: str | None = None
+    skip_ssl_validation: bool = False
+
+
+def make_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
+    """An SSLContext verifying against the given CA PEM text (or skipping verification)."""
+    if tls.skip_ssl_validation:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if tls.ca_cert:
+        try:
+            return ssl.create_default_context(cadata=tls.ca_cert)
+        except (ssl.SSLError, ValueError) as e:
+            raise HelperError(f"CA certificate is not valid PEM: {e}")
+    return ssl.create_default_context()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ResolvingAdapter(HTTPAdapter):
+    """HTTPAdapter whose pools connect to the resolved address but speak TLS to the original host.
+
+    The pool key is (scheme, resolved address, resolved port, server_hostname, ssl_context), so
+    two public names behind one loopback listener get separate pools with their own SNI and
+    hostname check; the Host header is always the original `host[:port]` of the URL.
+    """
+
+    def __init__(self, resolver: Resolver, tls: TlsSettings, timeout: tuple[float, float], pool_maxsize: int = 10):
+        self.resolver = resolver
+        self.tls = tls
+        self.ssl_context = make_ssl_context(tls)
+        self.default_timeout = timeout
+        super().__init__(pool_connections=10, pool_maxsize=pool_maxsize, max_retries=0)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        parts = urlsplit(request.url)
+        scheme = (parts.scheme or "http").lower()
+        host = parts.hostname or ""
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 80)
+        rhost, rport = self.resolver.resolve(host, port)
+        host_params = {"scheme": scheme, "host": rhost, "port": rport}
+        pool_kwargs: dict[str, Any] = {}
+        if scheme == "https":
+            pool_kwargs = {"ssl_context": self.ssl_context, "server_hostname": host}
+            if self.tls.skip_ssl_validation:
+                pool_kwargs["cert_reqs"] = "CERT_NONE"
+                pool_kwargs["assert_hostname"] = False
+            else:
+                pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
+        return host_params, pool_kwargs
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        if timeout is None:
+            timeout = self.default_timeout
+        parts = urlsplit(request.url)
+        netloc = parts.netloc.rpartition("@")[2]
+        request.headers["Host"] = netloc
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Connection failures are worth a retry; TLS failures and read timeouts are not."""
+    return isinstance(exc, requests.ConnectionError) and not isinstance(
+        exc, requests.exceptions.SSLError | requests.exceptions.ReadTimeout | ResolverError
+    )
+
+
+class ResolvingSession(requests.Session):
+    """requests.Session that retries idempotent requests on connection errors (bounded)."""
+
+    retries: int = 2
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        if method.upper() not in ("GET", "HEAD", "OPTIONS") or self.retries <= 0:
+            return super().request(method, url, *args, **kwargs)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return super().request(method, url, *args, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def http_session(
+    tls: TlsSettings | None = None,
+    resolver: Resolver | None = None,
+    timeout: tuple[float, float] = (10.0, 60.0),
+    *,
+    retries: int = 2,
+    pool_maxsize: int = 10,
+) -> requests.Session:
+    """A Session that goes through `resolver`, verifies TLS per `tls`, and always has timeouts.
+
+    `retries` applies to GET/HEAD/OPTIONS on connection errors only (pass 0 for measurements
+    such as the route poller). Environment proxies are ignored: the resolve map, not
+    HTTP(S)_PROXY, decides where a connection goes.
+    """
+    session = ResolvingSession()
+    session.retries = retries
+    session.trust_env = False
+    adapter = ResolvingAdapter(resolver or Resolver(), tls or TlsSettings(), timeout, pool_maxsize)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
