@@ -1,0 +1,600 @@
+"""Smoke, scale and placement checks: pure verdicts plus the functions that gather the data.
+
+Two layers, on purpose. The *pure* functions decide from observed data (instance states,
+stats hosts, director instance IPs, versions, HTTP answers) and return a `Verdict` whose
+message names the step, the app, the instance, what was expected and what was seen; they
+are unit-tested without any platform. The *orchestrating* functions (`smoke_test`,
+`scale_check`, `placement_check`) call the clients, retry within a time budget where the
+platform is eventually consistent (routes, logs, SSH), and raise `CheckFailed` with the
+verdict. Nothing here imports pytest.
+
+Decisions follow prior-art.md §8: structured state, never CLI text; literal matches, never
+regexes; each instance targeted on its own (`X-CF-APP-INSTANCE`), with distinct-index
+collection as the fallback when a router ignores the header.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helpers.poller import FetchResult, classify_exception, classify_response, header
+
+# --------------------------------------------------------------------------------------
+# Verdicts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    check: str  # e.g. "smoke: routable"
+    step: str
+    app: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        mark = "ok" if self.ok else "FAILED"
+        return f"[{self.step}] {self.check} {mark}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "check": self.check, "step": self.step, "app": self.app,
+                "message": self.message, "details": self.details}
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict was negative; `str()` is the verdict's story."""
+
+    def __init__(self, verdict: Verdict, history: list[Verdict] | None = None) -> None:
+        super().__init__(str(verdict))
+        self.verdict = verdict
+        self.history = list(history or [])
+
+
+def _v(ok: bool, check: str, step: str, app: str, message: str, **details: Any) -> Verdict:
+    return Verdict(ok, check, step, app, message, details)
+
+
+def _state_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return str(value.get("state", "UNKNOWN"))
+    return str(getattr(value, "state", "UNKNOWN"))
+
+
+def _field(value: Any, name: str) -> Any:
+    if isinstance(value, Mapping):
+        if name in value:
+            return value[name]
+        stats = value.get("stats")
+        return stats.get(name) if isinstance(stats, Mapping) else None
+    return getattr(value, name, None)
+
+
+# --------------------------------------------------------------------------------------
+# Pure decisions
+
+
+def instances_running(step: str, app: str, states: Mapping[int, Any], expected: int) -> Verdict:
+    """Exactly indices 0..expected-1, every one RUNNING."""
+    seen = {int(i): _state_of(s) for i, s in states.items()}
+    want = set(range(expected))
+    missing = sorted(want - set(seen))
+    extra = sorted(set(seen) - want)
+    not_running = {i: s for i, s in sorted(seen.items()) if i in want and s != "RUNNING"}
+    if missing or extra or not_running:
+        parts = []
+        if missing:
+            parts.append(f"missing instance(s) {missing}")
+        if extra:
+            parts.append(f"unexpected instance(s) {extra}")
+        if not_running:
+            parts.append(", ".join(f"instance {i} is {s}" for i, s in not_running.items()))
+        return _v(False, "instances running", step, app,
+                  f"app {app}: expected {expected} instance(s) RUNNING, saw {seen or 'none'}: "
+                  + "; ".join(parts), expected=expected, seen=seen)
+    return _v(True, "instances running", step, app, f"app {app}: {expected} instance(s) RUNNING",
+              seen=seen)
+
+
+def instances_routable(step: str, app: str, reached: Mapping[int, str | None], expected: int,
+                       attempts: int = 0) -> Verdict:
+    """Every index 0..expected-1 answered through the router (value: its instance id)."""
+    missing = [i for i in range(expected) if not reached.get(i)]
+    if missing:
+        return _v(False, "instances routable", step, app,
+                  f"app {app}: instance(s) {missing} never answered through the router "
+                  f"(expected {expected} routable, reached {sorted(i for i, v in reached.items() if v)} "
+                  f"in {attempts} requests)", expected=expected, reached=dict(reached))
+    ids = [reached[i] for i in range(expected)]
+    if len(set(ids)) != len(ids):
+        return _v(False, "instances routable", step, app,
+                  f"app {app}: instances answered with duplicate instance ids {ids}", reached=dict(reached))
+    return _v(True, "instances routable", step, app,
+              f"app {app}: all {expected} instance(s) answered through the router", reached=dict(reached))
+
+
+def log_line_matches(line: Any, nonce: str, index: int) -> bool:
+    """A log line proves visibility for `index` when its message is exactly the probe's
+    `nonce <nonce> index <i>` and it is attributed to an APP source with that instance."""
+    message = _field(line, "message")
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    source_type = str(_field(line, "source_type") or "")
+    source_instance = str(_field(line, "source_instance") or "")
+    return (str(message).strip() == f"nonce {nonce} index {index}" and source_type.startswith("APP")
+            and source_instance == str(index))
+
+
+def logs_visible(step: str, app: str, lines: Iterable[Any], nonces: Mapping[int, Iterable[str]],
+                 expected: int) -> Verdict:
+    """For each index, one of the nonces sent to it shows up as its own APP log line."""
+    lines = list(lines)
+    missing = [i for i in range(expected)
+               if not any(log_line_matches(ln, n, i) for n in nonces.get(i, ()) for ln in lines)]
+    if missing:
+        return _v(False, "logs visible", step, app,
+                  f"app {app}: no log line 'nonce <n> index <i>' from instance(s) {missing} in recent logs "
+                  f"({len(lines)} lines seen)", missing=missing, lines_seen=len(lines))
+    return _v(True, "logs visible", step, app, f"app {app}: a fresh log line from each of {expected} instance(s)")
+
+
+def ssh_ran(step: str, app: str, index: int, result: Any, marker: str | None = None) -> Verdict:
+    """`ssh` into `index` ran the command: exit 0 and `index=<i>` (and marker) in stdout."""
+    if isinstance(result, BaseException):
+        return _v(False, "ssh", step, app, f"app {app} instance {index}: ssh failed: {result}", index=index)
+    status = _field(result, "exit_status")
+    stdout = str(_field(result, "stdout") or "")
+    stderr = str(_field(result, "stderr") or "")
+    lines = [ln.strip() for ln in stdout.splitlines()]
+    problems = []
+    if status != 0:
+        problems.append(f"exit status {status} (expected 0)")
+    if f"index={index}" not in lines:
+        problems.append(f"stdout lacks 'index={index}' (saw {stdout.strip()[:120]!r})")
+    if marker is not None and marker not in lines:
+        problems.append(f"stdout lacks marker {marker!r}")
+    if problems:
+        return _v(False, "ssh", step, app, f"app {app} instance {index}: " + "; ".join(problems)
+                  + (f"; stderr {stderr.strip()[:200]!r}" if stderr.strip() else ""), index=index,
+                  exit_status=status)
+    return _v(True, "ssh", step, app, f"app {app} instance {index}: ssh command exited 0 in the right instance",
+              index=index)
+
+
+def route_gone(step: str, app: str, status: int | None, router_error: str | None,
+               error: str | None = None) -> Verdict:
+    """After deleting app and route, the router answers 404 with X-Cf-Routererror: unknown_route."""
+    if status == 404 and router_error == "unknown_route":
+        return _v(True, "route removed", step, app, f"app {app}: route answers 404 unknown_route")
+    seen = f"status {status}" if status is not None else f"error {error}"
+    return _v(False, "route removed", step, app,
+              f"app {app}: expected 404 with X-Cf-Routererror: unknown_route after delete, saw {seen}"
+              f" (router error {router_error!r})", status=status, router_error=router_error)
+
+
+def instance_gone(step: str, app: str, stats_indices: Iterable[int], index: int,
+                  answered_ids: Iterable[str], gone_id: str | None) -> Verdict:
+    """After scaling down, `index` is absent from stats and its instance id no longer answers."""
+    indices = sorted(int(i) for i in stats_indices)
+    answered = set(answered_ids)
+    problems = []
+    if index in indices:
+        problems.append(f"instance {index} still in stats {indices}")
+    if gone_id is not None and gone_id in answered:
+        problems.append(f"instance {index} ({gone_id}) still answers through the router")
+    if problems:
+        return _v(False, "scale down", step, app, f"app {app}: " + "; ".join(problems),
+                  stats=indices, answered=sorted(answered))
+    return _v(True, "scale down", step, app, f"app {app}: instance {index} gone from stats and routing",
+              stats=indices)
+
+
+def placement(step: str, app: str, hosts: Mapping[int, str | None], cells: Mapping[str, Iterable[str]],
+              allowed: Iterable[str], versions: Mapping[str, str | None] | None = None,
+              expected_versions: Mapping[str, str] | None = None) -> Verdict:
+    """Every instance runs on a cell of an allowed deployment (stats `host` vs the director's
+    instance IPs), and that deployment runs the expected Diego version."""
+    allowed = list(allowed)
+    ip_to_dep = {ip: dep for dep, ips in cells.items() for ip in ips}
+    problems = []
+    where: dict[int, str | None] = {}
+    for index, host in sorted(hosts.items()):
+        dep = ip_to_dep.get(host or "")
+        where[index] = dep
+        if dep is None:
+            problems.append(f"instance {index} on {host}, which is no cell of {sorted(cells)}")
+        elif dep not in allowed:
+            problems.append(f"instance {index} on {host} in {dep} (expected {' or '.join(allowed)})")
+        elif expected_versions and dep in expected_versions:
+            seen = (versions or {}).get(dep)
+            if seen != expected_versions[dep]:
+                problems.append(f"instance {index} on {dep} running diego {seen} "
+                                f"(expected {expected_versions[dep]})")
+    if not hosts:
+        problems.append("no instances in stats")
+    if problems:
+        return _v(False, "placement", step, app, f"app {app}: " + "; ".join(problems),
+                  hosts=dict(hosts), where=where, allowed=allowed)
+    return _v(True, "placement", step, app,
+              f"app {app}: instances on {sorted({d for d in where.values() if d})} as intended",
+              hosts=dict(hosts), where=where)
+
+
+def deployment_versions(step: str, deployment: str, expected: Mapping[str, str],
+                        seen: Mapping[str, str]) -> Verdict:
+    """The deployment runs exactly the pinned version of each release it is expected to use."""
+    wrong = {r: (v, seen.get(r)) for r, v in expected.items() if seen.get(r) != v}
+    if wrong:
+        msg = ", ".join(f"{r}: expected {v}, saw {s or 'absent'}" for r, (v, s) in sorted(wrong.items()))
+        return _v(False, "versions", step, deployment, f"deployment {deployment}: {msg}",
+                  expected=dict(expected), seen=dict(seen))
+    return _v(True, "versions", step, deployment,
+              f"deployment {deployment} runs " + ", ".join(f"{r} {v}" for r, v in sorted(expected.items())))
+
+
+def missing_uploads(step: str, required_releases: Iterable[tuple[str, str]],
+                    uploaded_releases: Iterable[tuple[str, str]],
+                    required_stemcells: Iterable[tuple[str, str]] = (),
+                    uploaded_stemcells: Iterable[tuple[str, str]] = ()) -> Verdict:
+    """Every (release, version) and stemcell named by the manifests is on the director.
+    A stemcell version `latest` is satisfied by any uploaded version of that name."""
+    have = set(uploaded_releases)
+    missing = sorted(set(required_releases) - have)
+    stem_have = set(uploaded_stemcells)
+    stem_missing = sorted((n, v) for n, v in set(required_stemcells)
+                          if ((n, v) not in stem_have) and not (v == "latest" and any(s == n for s, _ in stem_have)))
+    if missing or stem_missing:
+        parts = [f"release {n}/{v}" for n, v in missing] + [f"stemcell {n}/{v}" for n, v in stem_missing]
+        return _v(False, "uploads", step, "director",
+                  "missing on the director (upload them first): " + ", ".join(parts),
+                  missing_releases=missing, missing_stemcells=stem_missing)
+    return _v(True, "uploads", step, "director", "every required release and stemcell is uploaded")
+
+
+def no_existing_deployments(step: str, ours: Iterable[str], existing: Iterable[str]) -> Verdict:
+    """None of our deployment names exists yet (the suite never touches what it did not create)."""
+    clash = sorted(set(ours) & set(existing))
+    if clash:
+        return _v(False, "no existing deployments", step, "director",
+                  f"deployment(s) {', '.join(clash)} already exist on the director; the suite never deletes or "
+                  "changes a deployment it did not create: delete them yourself or use another "
+                  "upgrade.deployment_prefix", existing=clash)
+    return _v(True, "no existing deployments", step, "director", "none of our deployments exists yet")
+
+
+# --------------------------------------------------------------------------------------
+# Gathering data from the platform
+
+Http = Callable[..., FetchResult]  # http(url, headers=None) -> FetchResult; raises on transport errors
+
+
+def requests_http(session_factory: Callable[[], Any], timeout: tuple[float, float] = (2.0, 5.0)) -> Http:
+    """An `Http` over requests; a new session (fresh connection) per call."""
+
+    def http(url: str, headers: Mapping[str, str] | None = None) -> FetchResult:
+        session = session_factory()
+        try:
+            resp = session.get(url, headers={"Connection": "close", **dict(headers or {})}, timeout=timeout,
+                               allow_redirects=False)
+            return FetchResult(resp.status_code, dict(resp.headers), resp.content[:65536].decode("utf-8", "replace"))
+        finally:
+            session.close()
+
+    return http
+
+
+def _try(http: Http, url: str, headers: Mapping[str, str] | None = None) -> tuple[FetchResult | None, str | None]:
+    try:
+        return http(url, headers=headers), None
+    except Exception as exc:
+        return None, classify_exception(exc)
+
+
+@dataclass
+class Budget:
+    """A deadline with a poll period; `sleep()` returns False once the time is up."""
+
+    seconds: float
+    period: float = 0.2
+    clock: Callable[[], float] = time.monotonic
+    sleeper: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        self.deadline = self.clock() + self.seconds
+
+    @property
+    def expired(self) -> bool:
+        return self.clock() >= self.deadline
+
+    def sleep(self) -> bool:
+        if self.expired:
+            return False
+        self.sleeper(min(self.period, max(self.deadline - self.clock(), 0)))
+        return True
+
+
+def _app_guid(app: Any) -> str:
+    return str(_field(app, "guid"))
+
+
+def _app_name(app: Any) -> str:
+    return str(_field(app, "name") or _app_guid(app))
+
+
+def identify(result: FetchResult) -> tuple[int, str] | None:
+    """(index, instance id) from the probe's `/env` answer (JSON of its environment)."""
+    try:
+        env = json.loads(result.body)
+        return int(env["CF_INSTANCE_INDEX"]), str(env.get("CF_INSTANCE_GUID") or env["CF_INSTANCE_INDEX"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def reach_instances(http: Http, url: str, app_guid: str, expected: int,
+                    budget: Budget) -> tuple[dict[int, str | None], int]:
+    """Reach each index through the router: ask `/env` with `X-CF-APP-INSTANCE: <guid>:<i>`
+    and record whichever instance answered (a router that ignores the header still
+    round-robins, so the loop collects distinct indices). Returns index -> instance id
+    (None = not reached) and the number of requests made."""
+    reached: dict[int, str | None] = dict.fromkeys(range(expected))
+    attempts = 0
+    while True:
+        for i in [i for i, v in reached.items() if not v]:
+            attempts += 1
+            res, _ = _try(http, url.rstrip("/") + "/env", {"X-CF-APP-INSTANCE": f"{app_guid}:{i}"})
+            if res is not None and classify_response(res) is None:
+                ident = identify(res)
+                if ident is not None and ident[0] in reached:
+                    reached[ident[0]] = ident[1]
+        if all(reached.values()) or not budget.sleep():
+            return reached, attempts
+
+
+def wait_for(fn: Callable[[], Verdict], budget: Budget) -> tuple[Verdict, list[Verdict]]:
+    """Re-evaluate `fn` until it passes or the budget ends; returns the last verdict."""
+    history: list[Verdict] = []
+    while True:
+        try:
+            verdict = fn()
+        except CheckFailed as exc:
+            verdict = exc.verdict
+        history.append(verdict)
+        if verdict.ok or not budget.sleep():
+            return verdict, history
+
+
+def require(verdict: Verdict, history: list[Verdict] | None = None) -> Verdict:
+    if not verdict.ok:
+        raise CheckFailed(verdict, history)
+    return verdict
+
+
+@dataclass
+class SmokeResult:
+    app_name: str
+    app_guid: str
+    verdicts: list[Verdict]
+    hosts: dict[int, str | None]
+    timings: dict[str, float]
+
+
+def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: Callable[..., Any], *,
+               step: str, space_guid: str, app_dir: Path, http: Http, resolver: Any = None,
+               instances: int = 2, name: str | None = None, timeout: float = 60.0,
+               placement_hook: Callable[[str, dict[int, str | None]], Verdict] | None = None,
+               on_verdict: Callable[[Verdict], None] | None = None) -> SmokeResult:
+    """Push a fresh app with `instances` instances and SSH, prove every instance RUNNING,
+    routable, logging and reachable over SSH (and optionally placed right), then delete the
+    app and its route and see the route answer unknown_route. The app is deleted whatever
+    happens."""
+    name = name or f"smoke-{uuid.uuid4().hex[:8]}"
+    verdicts: list[Verdict] = []
+    timings: dict[str, float] = {}
+
+    def note(v: Verdict, history: list[Verdict] | None = None) -> Verdict:
+        verdicts.append(v)
+        if on_verdict is not None:
+            on_verdict(v)
+        return require(v, history)
+
+    t = time.monotonic()
+    app = cf.push(name, app_dir, space_guid, instances=instances, enable_ssh=True)
+    timings["push"] = time.monotonic() - t
+    guid = _app_guid(app)
+    hosts: dict[int, str | None] = {}
+    route_guids: list[str] = []
+    url = cf.app_url(app)
+    deleted = False
+    try:
+        try:
+            route_guids = [str(_field(r, "guid") or _field(_field(r, "metadata") or {}, "guid"))
+                           for r in cf.routes(guid)]
+        except Exception:
+            route_guids = []
+        t = time.monotonic()
+        v, hist = wait_for(lambda: instances_running(step, name, cf.instances(guid), instances),
+                           Budget(timeout, 0.2))
+        note(v, hist)
+        timings["running"] = time.monotonic() - t
+
+        t = time.monotonic()
+        reached, attempts = reach_instances(http, url, guid, instances, Budget(timeout, 0.1))
+        note(instances_routable(step, name, reached, instances, attempts))
+        timings["routable"] = time.monotonic() - t
+
+        t = time.monotonic()
+        note(*_check_logs(cf, recent_logs, http, url, guid, name, step, instances, Budget(timeout, 0.3)))
+        timings["logs"] = time.monotonic() - t
+
+        t = time.monotonic()
+        info = cf.info()
+        endpoint = str(_field(info, "app_ssh_endpoint"))
+        fingerprint = str(_field(info, "app_ssh_host_key_fingerprint"))
+        for i in range(instances):
+            marker = f"marker-{uuid.uuid4().hex[:8]}"
+            command = f'echo "index=$CF_INSTANCE_INDEX"; echo {marker}; echo {marker} >&2'
+
+            def attempt(i: int = i, marker: str = marker, command: str = command) -> Verdict:
+                try:
+                    result = ssh_exec(endpoint, fingerprint, f"cf:{guid}/{i}", cf.ssh_code(), command,
+                                      resolver, min(timeout, 30.0))
+                except Exception as exc:
+                    return ssh_ran(step, name, i, exc)
+                return ssh_ran(step, name, i, result, marker)
+
+            v, hist = wait_for(attempt, Budget(min(timeout, 30.0), 1.0))
+            note(v, hist)
+        timings["ssh"] = time.monotonic() - t
+
+        if placement_hook is not None:
+            stats = cf.stats(guid)
+            hosts = {int(i): _field(s, "host") for i, s in stats.items()}
+            note(placement_hook(name, hosts))
+        else:
+            try:
+                hosts = {int(i): _field(s, "host") for i, s in cf.stats(guid).items()}
+            except Exception:
+                hosts = {}
+    finally:
+        t = time.monotonic()
+        for rg in route_guids:
+            try:
+                cf.delete_route(rg)
+            except Exception:
+                pass
+        try:
+            cf.delete_app(guid)
+            deleted = True
+        except Exception:
+            if not verdicts or verdicts[-1].ok:
+                raise
+        timings["delete"] = time.monotonic() - t
+
+    if deleted:
+        def gone() -> Verdict:
+            res, err = _try(http, url.rstrip("/") + "/id")
+            if res is None:
+                return route_gone(step, name, None, None, err)
+            return route_gone(step, name, res.status, header(res.headers, "X-Cf-Routererror"))
+
+        v, hist = wait_for(gone, Budget(timeout, 0.2))
+        note(v, hist)
+    return SmokeResult(name, guid, verdicts, hosts, timings)
+
+
+def _check_logs(cf: Any, recent_logs: Callable[[Any, str], list[Any]], http: Http, url: str, guid: str,
+                name: str, step: str, instances: int, budget: Budget) -> tuple[Verdict, list[Verdict]]:
+    """Make each instance print a unique nonce (targeted by header, or round robin), and
+    re-read recent logs on every poll until each instance's line shows up."""
+    nonces: dict[int, list[str]] = {i: [] for i in range(instances)}
+    history: list[Verdict] = []
+    while True:
+        for i in range(instances):
+            nonce = uuid.uuid4().hex[:12]
+            res, _ = _try(http, f"{url.rstrip('/')}/log/{nonce}", {"X-CF-APP-INSTANCE": f"{guid}:{i}"})
+            if res is not None and classify_response(res) is None:
+                # without header support the request may land elsewhere: accept the nonce for any index
+                for j in range(instances):
+                    nonces[j].append(nonce)
+        try:
+            lines = recent_logs(cf, guid)
+        except Exception as exc:
+            lines = []
+            history.append(_v(False, "logs visible", step, name, f"app {name}: recent logs failed: {exc}"))
+        verdict = logs_visible(step, name, lines, nonces, instances)
+        history.append(verdict)
+        if verdict.ok or not budget.sleep():
+            return verdict, history
+
+
+# --------------------------------------------------------------------------------------
+# Scale check (A0 1 -> 2 -> 1)
+
+
+def scale_check(cf: Any, http: Http, *, step: str, app: Any, up: int = 2, down: int = 1,
+                timeout: float = 60.0, on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+    """Scale to `up`: all RUNNING and each routable; scale to `down`: the removed instances
+    leave stats and stop answering."""
+    guid, name = _app_guid(app), _app_name(app)
+    url = cf.app_url(app)
+    verdicts: list[Verdict] = []
+
+    def note(v: Verdict, history: list[Verdict] | None = None) -> None:
+        verdicts.append(v)
+        if on_verdict is not None:
+            on_verdict(v)
+        require(v, history)
+
+    cf.scale(guid, up)
+    v, hist = wait_for(lambda: instances_running(step, name, cf.instances(guid), up), Budget(timeout, 0.2))
+    note(v, hist)
+    reached, attempts = reach_instances(http, url, guid, up, Budget(timeout, 0.1))
+    note(instances_routable(step, name, reached, up, attempts))
+
+    cf.scale(guid, down)
+    removed = {i: reached.get(i) for i in range(down, up)}
+
+    def after_down() -> Verdict:
+        stats_indices = list(cf.instances(guid).keys())
+        answered = []
+        for _ in range(4 * up):
+            res, _ = _try(http, url.rstrip("/") + "/id")
+            if res is not None and classify_response(res) is None:
+                answered.append(res.body.strip())
+        gone = [instance_gone(step, name, [int(x) for x in stats_indices], i, answered, ident)
+                for i, ident in removed.items()]
+        failed = [v for v in gone if not v.ok]
+        if failed:
+            return failed[0]
+        running = instances_running(step, name, cf.instances(guid), down)
+        if not running.ok:
+            return running
+        return _v(True, "scale down", step, name,
+                  f"app {name}: scaled {up} -> {down}; instance(s) {sorted(removed)} gone from stats and routing")
+
+    v, hist = wait_for(after_down, Budget(timeout, 0.3))
+    note(v, hist)
+    return verdicts
+
+
+# --------------------------------------------------------------------------------------
+# Placement
+
+
+def cell_ips(director: Any, deployments: Iterable[str]) -> dict[str, list[str]]:
+    """deployment -> IPs of its instances, from the director."""
+    out: dict[str, list[str]] = {}
+    for dep in deployments:
+        ips: list[str] = []
+        for inst in director.instances(dep):
+            ips.extend(str(ip) for ip in (_field(inst, "ips") or []))
+        out[dep] = ips
+    return out
+
+
+def deployed_versions(director: Any) -> dict[str, dict[str, str]]:
+    """deployment -> release -> version, from `GET /deployments`."""
+    out: dict[str, dict[str, str]] = {}
+    for dep in director.deployments():
+        name = str(_field(dep, "name"))
+        out[name] = {str(_field(r, "name")): str(_field(r, "version")) for r in (_field(dep, "releases") or [])}
+    return out
+
+
+def placement_check(cf: Any, director: Any, *, step: str, app: Any, cells: Iterable[str],
+                    allowed: Iterable[str], expected_diego: Mapping[str, str] | None = None,
+                    hosts: Mapping[int, str | None] | None = None) -> Verdict:
+    """Where do `app`'s instances run? Stats `host` against the director's cell IPs."""
+    cells = list(cells)
+    if hosts is None:
+        hosts = {int(i): _field(s, "host") for i, s in cf.stats(_app_guid(app)).items()}
+    ips = cell_ips(director, cells)
+    versions = {dep: rel.get("diego") for dep, rel in deployed_versions(director).items()} if expected_diego else None
+    return require(placement(step, _app_name(app), hosts, ips, allowed, versions, expected_diego))
