@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+. "$(dirname "$0")/lib.sh"
+install_suite
+python -m ci.suite_config --from-env > promotion-config.yml
+python -m promotion build --config promotion-config.yml --upstream redis-boshrelease \
+  --digest-file candidate/digest
+echo "candidate $(cat candidate/digest)"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+. "$(dirname "$0")/lib.sh"
+install_suite
+python -m ci.upload_releases --config bosh-lite/config.yml \
+  --stemcell bosh-lite-stemcell/*.tgz \
+  v0-cf-release/*.tgz v0-diego-release/*.tgz v0-garden-linux-release/*.tgz \
+  cf-release-candidate/*.tgz diego-release-candidate/*.tgz \
+  garden-linux-release-candidate/*.tgz etcd-release-candidate/*.tgz
