@@ -1,0 +1,54 @@
+"""A Python reimplementation of `spiff merge` (cloudfoundry-incubator/spiff 1.0.x).
+
+Public API (docs/architecture.md §5): load_yaml_file, load_yaml_text, merge,
+merge_files, dump_yaml and the SpiffError family. Semantics:
+../shared/docs/spiff-semantics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import (
+    SpiffError,
+    SpiffParseError,
+    SpiffReadError,
+    UnresolvedNode,
+    UnresolvedNodesError,
+)
+from .flow import cascade
+from .yamlio import dump_yaml, load_yaml_file, load_yaml_text
+
+__all__ = [
+    "SpiffError",
+    "SpiffParseError",
+    "SpiffReadError",
+    "UnresolvedNode",
+    "UnresolvedNodesError",
+    "dump_yaml",
+    "load_yaml_file",
+    "load_yaml_text",
+    "merge",
+    "merge_files",
+]
+
+
+def merge(docs: list[tuple[str, Any]]) -> Any:
+    """Merge parsed documents: the first is the template, the rest are stubs.
+
+    Each tuple is (name used in error messages, parsed document). Returns the
+    merged data; raises UnresolvedNodesError (or another SpiffError).
+    """
+    return cascade(list(docs))
+
+
+def merge_files(paths: Iterable[str | Path]) -> Any:
+    """Read, parse and merge files, template first, exactly like `spiff merge`."""
+    docs = []
+    for i, p in enumerate(paths):
+        docs.append((str(p), load_yaml_file(p, role="template" if i == 0 else "stub")))
+    if not docs:
+        raise SpiffError("merge needs at least a template file")
+    return cascade(docs)

@@ -1,0 +1,448 @@
+"""spiff 1.0.x evaluation: the pass-by-pass fixpoint, stub override, `<<`, and the cascade.
+
+Every pass rebuilds the whole tree and every lookup reads the previous pass's
+tree (spiff-semantics.md §3-§9). To keep that exact timing without paying for
+it on big manifests, a pass returns unchanged any subtree that the previous
+pass produced *at the same path* and that holds no expression node: flowing it
+again provably gives the same tree (its overrides were already applied, and
+nothing in it can evaluate).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from .dynaml import EXPR_RE, Expr, parse, render
+from .errors import SpiffParseError, UnresolvedNode, UnresolvedNodesError
+from .yamlio import DynamlStr
+
+_FAIL = object()  # evaluation failure: the node stays, retried next pass
+_INDEX_STEP = re.compile(r"\[([0-9]+)\]")
+_INT64 = 1 << 64
+_NODE_BUDGET = 2_000_000  # per pass; guards against exponentially growing expressions
+
+
+class _Fatal(Exception):
+    """Inputs on which upstream spiff crashes; reported as ordinary errors."""
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _wrap64(v: int) -> int:
+    return ((v + (1 << 63)) % _INT64) - (1 << 63)
+
+
+def step_into(node: Any, step: str) -> Any:
+    """One `find` step (§5): map key, `[N]` list index, or list entry by `name`."""
+    t = type(node)
+    if t is dict:
+        return node.get(step, _FAIL)
+    if t is list:
+        m = _INDEX_STEP.fullmatch(step)
+        if m is not None:
+            i = int(m.group(1))
+            return node[i] if i < len(node) else _FAIL
+        for e in node:
+            if type(e) is dict:
+                name = e.get("name")
+                if type(name) is str and name == step:
+                    return e
+        return _FAIL
+    return _FAIL
+
+
+def find(node: Any, steps: tuple[str, ...] | list[str]) -> Any:
+    for s in steps:
+        node = step_into(node, s)
+        if node is _FAIL:
+            return _FAIL
+    return node
+
+
+def list_step(i: int, e: Any) -> str:
+    """A list element's path step: its string `name`, else `[i]`."""
+    if type(e) is dict:
+        name = e.get("name")
+        if type(name) is str:
+            return name
+    return f"[{i}]"
+
+
+def _looks_like_expr(s: str) -> bool:
+    return s.startswith("((") and s.endswith("))")
+
+
+class Flow:
+    """Evaluates one document against its (already flowed) stubs."""
+
+    def __init__(self, stubs: list[Any], source: str):
+        self.stubs = stubs
+        self.source = source
+        self.stub_cache: dict[tuple[str, ...], Any] = {}
+        self.prev_stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
+        self.stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
+        self.dirty = 0
+        self.nodes = 0
+
+    # ------------------------------------------------------------ lookups
+
+    def find_in_stubs(self, path: tuple[str, ...]) -> Any:
+        try:
+            return self.stub_cache[path]
+        except KeyError:
+            pass
+        result = _FAIL
+        for stub in self.stubs:
+            v = find(stub, path)
+            if v is not _FAIL:
+                result = v
+                break
+        self.stub_cache[path] = result
+        return result
+
+    # ------------------------------------------------------------ one pass
+
+    def flow_node(self, node: Any, path: tuple[str, ...], scope: tuple, override: bool) -> Any:
+        self.nodes += 1
+        t = type(node)
+        if t is dict:
+            return self.flow_map(node, path, scope)
+        if t is list:
+            return self.flow_list(node, path, scope)
+        if t is Expr:
+            self.dirty += 1
+            result = self.evaluate(node, scope)
+            return node if result is _FAIL else result
+        if override:
+            v = self.find_in_stubs(path)
+            if v is not _FAIL:
+                if type(v) is dict or type(v) is list:
+                    self.dirty += 1
+                return v
+        if (t is str or t is DynamlStr) and node.startswith("((") and node.endswith("))"):
+            m = EXPR_RE.fullmatch(node)
+            if m is not None:
+                try:
+                    ast = parse(m.group(1))
+                except SpiffParseError as e:
+                    raise _Fatal(str(e)) from None
+                if ast is not None:
+                    self.dirty += 1
+                    return Expr(ast, path, "dynaml" if t is DynamlStr else self.source)
+        return node
+
+    def flow_map(self, m: dict, path: tuple[str, ...], scope: tuple) -> dict:
+        key = id(m)
+        hit = self.prev_stable.get(key)
+        if hit is not None and hit[1] == path:
+            self.stable[key] = hit
+            return m
+        dirty0 = self.dirty
+        scope = (*scope, m)
+        result: dict[str, Any] = {}
+        for k in sorted(m):
+            if k == "<<":
+                self.dirty += 1  # the key disappears: the map changes
+                base = self.flow_node(m[k], path, scope, True)
+                if type(base) is dict:
+                    result.update(base)
+                continue
+            result[k] = self.flow_node(m[k], (*path, k), scope, True)
+        if self.dirty == dirty0:
+            self.stable[id(result)] = (result, path)
+        return result
+
+    def flow_list(self, lst: list, path: tuple[str, ...], scope: tuple) -> list:
+        key = id(lst)
+        hit = self.prev_stable.get(key)
+        if hit is not None and hit[1] == path:
+            self.stable[key] = hit
+            return lst
+        dirty0 = self.dirty
+        elems = lst
+        for e in lst:
+            if type(e) is dict and len(e) == 1 and "<<" in e:
+                elems = self.splice(lst, path, scope)
+                break
+        result = [self.flow_node(e, (*path, list_step(i, e)), scope, False) for i, e in enumerate(elems)]
+        if self.dirty == dirty0:
+            self.stable[id(result)] = (result, path)
+        return result
+
+    def splice(self, lst: list, path: tuple[str, ...], scope: tuple) -> list:
+        """`- <<: (( merge ))` (§8.2): splice a stub list at the list's own path."""
+        out: list[Any] = []
+        for e in lst:
+            if type(e) is dict and len(e) == 1 and "<<" in e:
+                inline = self.flow_node(e["<<"], path, scope, True)
+                if type(inline) is list:
+                    self.dirty += 1
+                    for x in inline:
+                        if type(x) is dict:
+                            name = x.get("name")
+                            if type(name) is str and step_into(lst, name) is not _FAIL:
+                                continue
+                        out.append(x)
+                    continue
+            out.append(e)
+        return out
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, node: Expr, scope: tuple) -> Any:
+        return self.ev(node.ast, node, scope)
+
+    def ev(self, ast: tuple, node: Expr, scope: tuple) -> Any:
+        kind = ast[0]
+        if kind == "ref":
+            return self.reference(ast, node, scope)
+        if kind == "str":
+            s = ast[1]
+            return DynamlStr(s) if _looks_like_expr(s) else s
+        if kind in ("int", "bool"):
+            return ast[1]
+        if kind == "nil":
+            return None
+        if kind == "merge":
+            return self.find_in_stubs(node.path)
+        if kind == "or":
+            a = self.ev(ast[1], node, scope)
+            if a is not _FAIL:
+                if type(a) is Expr and a.ast[0] == "ref":
+                    return _FAIL
+                return a
+            return self.ev(ast[2], node, scope)
+        if kind == "concat":
+            a = self.ev(ast[1], node, scope)
+            if a is _FAIL:
+                return _FAIL
+            b = self.ev(ast[2], node, scope)
+            if b is _FAIL:
+                return _FAIL
+            if isinstance(a, str):
+                if isinstance(b, str):
+                    s = a + b
+                elif _is_int(b):
+                    s = a + str(b)
+                else:
+                    return _FAIL
+                return DynamlStr(s) if _looks_like_expr(s) else str(s)
+            if type(a) is list and type(b) is list:
+                return a + b
+            return _FAIL
+        if kind in ("add", "sub"):
+            a = self.ev(ast[1], node, scope)
+            if a is _FAIL:
+                return _FAIL
+            b = self.ev(ast[2], node, scope)
+            if b is _FAIL or not _is_int(a) or not _is_int(b):
+                return _FAIL
+            return _wrap64(a + b if kind == "add" else a - b)
+        if kind == "list":
+            items = []
+            for a in ast[1]:
+                v = self.ev(a, node, scope)
+                if v is _FAIL:
+                    return _FAIL
+                items.append(v)
+            return items
+        if kind == "auto":
+            return self.auto(node, scope)
+        if kind == "call":
+            if ast[1] == "static_ips":
+                return self.static_ips(ast, node, scope)
+            return _FAIL
+        return _FAIL
+
+    def reference(self, ast: tuple, node: Expr, scope: tuple) -> Any:
+        steps = ast[1]
+        if steps[0] == "":
+            if not scope:
+                return _FAIL
+            target = scope[0]
+            rest = steps[1:]
+        else:
+            first = steps[0]
+            for m in reversed(scope):
+                if first in m:
+                    target = m[first]
+                    break
+            else:
+                return _FAIL
+            if type(target) is Expr:
+                return Expr(ast, node.path, "dynaml")
+            rest = steps[1:]
+        for s in rest:
+            target = step_into(target, s)
+            if target is _FAIL:
+                return _FAIL
+            if type(target) is Expr:
+                return Expr(ast, node.path, "dynaml")
+        return target
+
+    def _lexical(self, name: str, scope: tuple) -> Any:
+        for m in reversed(scope):
+            if name in m:
+                return m[name]
+        return _FAIL
+
+    def auto(self, node: Expr, scope: tuple) -> Any:
+        p = node.path
+        if len(p) != 3 or p[0] != "resource_pools" or p[2] != "size" or not scope:
+            return _FAIL
+        jobs = step_into(scope[0], "jobs")
+        if type(jobs) is not list:
+            return _FAIL
+        size = 0
+        for job in jobs:
+            if type(job) is not dict:
+                continue
+            pool = job.get("resource_pool")
+            if type(pool) is not str or pool != p[1]:
+                continue
+            if "instances" not in job:
+                return _FAIL
+            n = job["instances"]
+            if not _is_int(n):
+                return _FAIL
+            size += n
+        return _wrap64(size)
+
+    def static_ips(self, ast: tuple, node: Expr, scope: tuple) -> Any:
+        indices = []
+        for a in ast[2]:
+            v = self.ev(a, node, scope)
+            if v is _FAIL or not _is_int(v):
+                return _FAIL
+            indices.append(v)
+        instances = self._lexical("instances", scope)
+        if not _is_int(instances):
+            return _FAIL
+        name = self._lexical("name", scope)
+        if type(name) is not str or not scope:
+            return _FAIL
+        subnets = find(scope[0], ("networks", name, "subnets"))
+        if type(subnets) is not list:
+            return _FAIL
+        ranges: list[tuple[int, int, int]] = []  # (first, count, version)
+        total = 0
+        for subnet in subnets:
+            if type(subnet) is not dict or "static" not in subnet:
+                return _FAIL
+            static = subnet["static"]
+            if type(static) is not list:
+                return _FAIL
+            for r in static:
+                if type(r) is not str:
+                    return _FAIL
+                parts = r.split("-")
+                try:
+                    start = ipaddress.ip_address(parts[0].strip(" "))
+                    end = ipaddress.ip_address(parts[1].strip(" ")) if len(parts) > 1 else start
+                except ValueError:
+                    return _FAIL
+                if start.version != end.version or int(end) < int(start):
+                    return _FAIL
+                count = int(end) - int(start) + 1
+                ranges.append((int(start), count, start.version))
+                total += count
+        for i in indices:
+            if i < 0:
+                raise _Fatal(f"static_ips: negative index {i}")
+            if i >= total:
+                return _FAIL
+        if len(indices) < instances:
+            return _FAIL
+        if instances < 0:
+            raise _Fatal(f"static_ips: negative instance count {instances}")
+        out = []
+        for i in indices[:instances]:
+            for first, count, version in ranges:
+                if i < count:
+                    addr = first + i
+                    out.append(str(ipaddress.IPv4Address(addr) if version == 4 else ipaddress.IPv6Address(addr)))
+                    break
+                i -= count
+        return out
+
+    # ------------------------------------------------------------ fixpoint
+
+    def run(self, doc: Any) -> Any:
+        cap = max(100, 2 * count_expression_strings(doc))
+        current = doc
+        for _ in range(cap):
+            self.stable = {}
+            self.nodes = 0
+            nxt = self.flow_node(current, (), (), True)
+            self.prev_stable = self.stable
+            if nxt == current:
+                current = nxt
+                break
+            current = nxt
+            if self.nodes > _NODE_BUDGET:
+                break
+        nodes = unresolved(current)
+        if nodes:
+            raise UnresolvedNodesError(nodes)
+        return current
+
+
+def count_expression_strings(doc: Any) -> int:
+    """Number of `(( ... ))` strings in a document (sets the pass cap)."""
+    stack = [doc]
+    n = 0
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is dict:
+            stack.extend(x.values())
+        elif t is list:
+            stack.extend(x)
+        elif t is str and x.startswith("((") and x.endswith("))"):
+            n += 1
+    return n
+
+
+def unresolved(doc: Any) -> list[UnresolvedNode]:
+    """Every expression node left in the tree, with spiff's report columns."""
+    out: list[UnresolvedNode] = []
+    stack: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    while stack:
+        x, ctx = stack.pop()
+        t = type(x)
+        if t is dict:
+            for k in sorted(x, reverse=True):
+                stack.append((x[k], (*ctx, k)))
+        elif t is list:
+            for i in range(len(x) - 1, -1, -1):
+                stack.append((x[i], (*ctx, f"[{i}]")))
+        elif t is Expr:
+            kind = x.ast[0]
+            mpath = ".".join(x.path) if kind in ("merge", "auto") else ""
+            out.append(UnresolvedNode(f"(( {render(x.ast)} ))", x.source, ".".join(ctx), mpath))
+    return out
+
+
+def flow(doc: Any, stubs: list[Any], source: str) -> Any:
+    """Evaluate one document against already-flowed stubs (spiff's Flow)."""
+    try:
+        return Flow(stubs, source).run(doc)
+    except _Fatal as e:
+        raise SpiffParseError(f"error processing [{source}]: {e}") from None
+    except RecursionError:
+        raise SpiffParseError(f"error processing [{source}]: document or expression nested too deeply") from None
+
+
+def cascade(docs: list[tuple[str, Any]]) -> Any:
+    """spiff merge: stubs flowed right to left against the stubs after them (§2)."""
+    if not docs:
+        raise ValueError("merge needs at least a template")
+    flowed: list[Any] = []
+    for name, data in reversed(docs[1:]):
+        flowed.insert(0, flow(data, list(flowed), name))
+    name, data = docs[0]
+    return flow(data, flowed, name)
