@@ -1,0 +1,152 @@
+"""The `redis` job: a real redis-server per running instance that carries the template.
+
+As on a real BOSH-Lite, what the instance runs comes from its deployed properties:
+`redis.port` (default 6379), `redis.password` (requirepass, and masterauth for followers)
+and `redis.master` (an IP on the BOSH network: the instance becomes a replica of it). The
+server binds the instance's IP translated onto loopback (`world.addresses`), so clients
+reach it through the config's resolve map with the address the director reports.
+
+The password goes into a 0600 config file in the instance's directory, not onto the
+command line, so it never shows up in a process list. Persistence is off (`save ""`,
+`appendonly no`): the simulator's disks are not the point of these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simulator.world import InstanceView, World
+
+TEMPLATE = "redis"
+DEFAULT_PORT = 6379
+READY_TIMEOUT = 10.0
+
+
+def _conf_value(text: str) -> str:
+    """Quote a value for redis.conf (double quotes; backslash and quote escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class RedisJobs:
+    """Runs and stops redis-server processes as instances start and stop."""
+
+    def __init__(self, world: World, spawn: Callable[..., Any] | None = None,
+                 binary: str | None = None) -> None:
+        self.world = world
+        self._spawn = spawn
+        self.binary = binary or shutil.which("redis-server") or "redis-server"
+        self._procs: dict[str, Any] = {}  # instance id -> ManagedProcess
+        self._addr: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+        self.logs: dict[str, list[str]] = {}
+
+    # ------------------------------------------------------------------ bus hooks
+
+    def on_started(self, inst: InstanceView) -> None:
+        if not inst.has_template(TEMPLATE) or not inst.ips:
+            return
+        self._stop(inst.id)
+        self._start(inst)
+
+    def on_stopped(self, inst: InstanceView) -> None:
+        if inst.has_template(TEMPLATE) or inst.id in self._procs:
+            self._stop(inst.id)
+
+    # ------------------------------------------------------------------ processes
+
+    def instance_dir(self, inst: InstanceView) -> Path:
+        return Path(self.world.state_dir) / "redis" / inst.deployment / f"{inst.group}-{inst.index}-{inst.id[:8]}"
+
+    def config_text(self, inst: InstanceView, workdir: Path) -> str:
+        props = (inst.properties or {}).get("redis") or {}
+        port = int(props.get("port") or DEFAULT_PORT)
+        bind = self.world.addresses.to_loopback(inst.ips[0])
+        lines = [
+            f"port {port}",
+            f"bind {bind}",
+            'save ""',
+            "appendonly no",
+            "daemonize no",
+            "protected-mode no",
+            "repl-diskless-sync-delay 0",
+            f"dir {_conf_value(str(workdir))}",
+        ]
+        password = props.get("password")
+        if password:
+            lines += [f"requirepass {_conf_value(str(password))}", f"masterauth {_conf_value(str(password))}"]
+        master = props.get("master")
+        if master and str(master) != inst.ips[0]:
+            lines.append(f"replicaof {self.world.addresses.to_loopback(str(master))} {port}")
+        return "\n".join(lines) + "\n"
+
+    def _start(self, inst: InstanceView) -> None:
+        workdir = self.instance_dir(inst)
+        workdir.mkdir(parents=True, exist_ok=True)
+        conf = workdir / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.config_text(inst, workdir))
+        props = (inst.properties or {}).get("redis") or {}
+        addr = (self.world.addresses.to_loopback(inst.ips[0]), int(props.get("port") or DEFAULT_PORT))
+        log = self.logs.setdefault(inst.id, [])
+
+        def on_line(stream: str, text: str) -> None:
+            log.append(f"{stream} {text}")
+            del log[:-200]
+
+        spawn = self._spawn
+        if spawn is None:
+            from simulator.processes import spawn
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        proc = spawn([self.binary, str(conf)], workdir, env, on_line)
+        with self._lock:
+            self._procs[inst.id] = proc
+            self._addr[inst.id] = addr
+        self._wait_ready(inst, proc, addr)
+
+    def _wait_ready(self, inst: InstanceView, proc: Any, addr: tuple[str, int]) -> None:
+        """Return once the server accepts connections, as a job's monit would report running."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(addr, timeout=0.5):
+                    return
+            except OSError:
+                if not getattr(proc, "alive", True):
+                    break
+                time.sleep(0.02)
+        tail = " | ".join(self.logs.get(inst.id, [])[-3:])
+        raise RuntimeError(f"redis-server for {inst.deployment}/{inst.group}/{inst.index} did not listen on "
+                           f"{addr[0]}:{addr[1]}: {tail}")
+
+    def _stop(self, instance_id: str) -> None:
+        with self._lock:
+            proc = self._procs.pop(instance_id, None)
+            self._addr.pop(instance_id, None)
+        if proc is not None:
+            proc.stop(5.0)
+
+    def running(self) -> dict[str, tuple[str, int]]:
+        """instance id -> loopback address of its live redis-server."""
+        with self._lock:
+            return {i: a for i, a in self._addr.items() if getattr(self._procs[i], "alive", True)}
+
+    def close(self) -> None:
+        for instance_id in list(self._procs):
+            self._stop(instance_id)
+
+
+def attach(world: World, spawn: Callable[..., Any] | None = None) -> RedisJobs:
+    jobs = RedisJobs(world, spawn)
+    world.bus.subscribe("started", jobs.on_started)
+    world.bus.subscribe("stopped", jobs.on_stopped)
+    world.bus.subscribe("deleted", jobs.on_stopped)
+    world.components["redis"] = jobs
+    return jobs

@@ -1,0 +1,128 @@
+"""The simulator's `redis` job with a fake world: real redis-server processes, driven only by
+bus events and the instances' deployed properties."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import time
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from simulator.jobs import redis as redis_job
+from simulator.world import PROFILES, AddressMap, InstanceView, JobTemplate, World
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on the PATH")
+
+PASSWORD = "s3cr3t pass"  # a space: the config file must quote it
+
+
+def _world(tmp_path) -> World:
+    # A loopback /16 of our own, so parallel workers never collide on 127.37.x.y:6379.
+    octet = 100 + (os.getpid() % 150)
+    net = ipaddress.IPv4Network(f"127.{octet}.0.0/16")
+    return World(profile=PROFILES["fast"], state_dir=tmp_path, addresses=AddressMap(loopback_network=net))
+
+
+def _inst(ip: str, group: str, index: int = 0, **props) -> InstanceView:
+    return InstanceView(
+        deployment="redis-test", group=group, index=index, id=f"{group}-{index}-0000-aaaa-bbbb",
+        ips=[ip], templates=[JobTemplate("redis", "redis", "9.1")], properties={"redis": props},
+    )
+
+
+def _client(world: World, ip: str, port: int = 6379, password: str | None = PASSWORD) -> redis.Redis:
+    return redis.Redis(host=world.addresses.to_loopback(ip), port=port, password=password, socket_timeout=3,
+                       retry=Retry(NoBackoff(), 0))
+
+
+def _wait_value(client: redis.Redis, key: str, want: bytes, timeout: float = 10.0) -> bytes | None:
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        got = client.get(key)
+        if got == want:
+            return got
+        time.sleep(0.05)
+    return got
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = _world(tmp_path)
+    redis_job.attach(w)
+    yield w
+    w.components["redis"].close()
+
+
+def test_leader_and_follower_replicate_with_the_deployed_password(world):
+    leader = _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD)
+    follower = _inst("10.244.40.3", "redis_z1", password=PASSWORD, master="10.244.40.2")
+    world.bus.emit("started", leader)
+    world.bus.emit("started", follower)
+
+    _client(world, "10.244.40.2").set("k", "v1")
+    assert _wait_value(_client(world, "10.244.40.3"), "k", b"v1") == b"v1"
+    assert _client(world, "10.244.40.3").info("replication")["role"] == "slave"
+    assert _client(world, "10.244.40.2").info("replication")["role"] == "master"
+
+
+def test_wrong_or_missing_password_is_refused(world):
+    world.bus.emit("started", _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD))
+    with pytest.raises(redis.AuthenticationError):
+        _client(world, "10.244.40.2", password="nope").ping()
+    with pytest.raises(redis.AuthenticationError):
+        _client(world, "10.244.40.2", password=None).get("k")
+
+
+def test_port_property_and_bind_address(world):
+    world.bus.emit("started", _inst("10.244.40.7", "redis_leader_z1", password=PASSWORD, port=16399))
+    assert _client(world, "10.244.40.7", port=16399).ping() is True
+    addr = world.components["redis"].running()
+    assert list(addr.values()) == [(world.addresses.to_loopback("10.244.40.7"), 16399)]
+
+
+def test_password_is_not_on_the_command_line(world, tmp_path):
+    inst = _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD)
+    world.bus.emit("started", inst)
+    proc = world.components["redis"]._procs[inst.id]
+    cmdline = open(f"/proc/{proc.pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    assert "redis-server" in cmdline
+    assert PASSWORD not in cmdline
+    conf = world.components["redis"].instance_dir(inst) / "redis.conf"
+    assert conf.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("event", ["stopped", "deleted"])
+def test_stopped_or_deleted_instance_stops_its_server(world, event):
+    inst = _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD)
+    world.bus.emit("started", inst)
+    addr = (world.addresses.to_loopback("10.244.40.2"), 6379)
+    socket.create_connection(addr, timeout=2).close()
+    world.bus.emit(event, inst)
+    assert world.components["redis"].running() == {}
+    with pytest.raises(OSError):
+        socket.create_connection(addr, timeout=2).close()
+
+
+def test_restart_picks_up_changed_properties(world):
+    inst = _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD)
+    world.bus.emit("started", inst)
+    world.bus.emit("stopped", inst)
+    inst.properties = {"redis": {"password": "other-pass"}}
+    world.bus.emit("started", inst)
+    assert _client(world, "10.244.40.2", password="other-pass").ping() is True
+    with pytest.raises(redis.AuthenticationError):
+        _client(world, "10.244.40.2").ping()
+
+
+def test_instances_without_the_template_are_ignored(world):
+    other = InstanceView(deployment="cf", group="router_z1", index=0, id="r-0", ips=["10.244.0.34"],
+                         templates=[JobTemplate("gorouter", "cf", "220")], properties={})
+    world.bus.emit("started", other)
+    assert world.components["redis"].running() == {}
