@@ -476,6 +476,7 @@ def parse_config(data: Any, source: str | None = None, base_dir: Path | None = N
         if not isinstance(k, str):
             chk.add(f"{k!r}: keys must be strings")
     data = _apply_aliases({str(k): v for k, v in data.items()}, chk)
+    _register_secrets(data)
 
     top_skip = data.get("skip_ssl_validation")
     top_skip_b = chk.bool_("skip_ssl_validation", top_skip, False)
@@ -521,6 +522,16 @@ def parse_config(data: Any, source: str | None = None, base_dir: Path | None = N
         artifacts_dir=artifacts_dir, upgrade=upgrade, poller=poller, promotion=promotion,
         loopback_only=loopback_only, source=source, warnings=tuple(chk.warnings),
     )
+
+
+def _register_secrets(data: Any) -> None:
+    """Register secret-looking values up front so even a failing config never echoes them."""
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            if k in SECRET_KEYS and isinstance(v, str):
+                REDACTOR.register(v)
+            else:
+                _register_secrets(v)
 
 
 def _bosh(chk: _Checker, data: Mapping[str, Any], top_skip: bool) -> BoshConfig:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -320,6 +321,9 @@ class TlsSettings:
 def make_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
     """An SSLContext verifying against the given CA PEM text (or skipping verification)."""
     if tls.skip_ssl_validation:
+        # The user chose this explicitly (config); one log line instead of a warning per request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        log.warning("TLS certificate verification is disabled (skip_ssl_validation)")
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -366,6 +370,12 @@ class ResolvingAdapter(HTTPAdapter):
             else:
                 pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
         return host_params, pool_kwargs
+
+    def cert_verify(self, conn, url, verify, cert):
+        """Ignore requests' `verify` (it would load certifi into our context): our TlsSettings decide."""
+        conn.cert_reqs = "CERT_NONE" if self.tls.skip_ssl_validation else "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         if timeout is None:
