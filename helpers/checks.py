@@ -389,12 +389,18 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
                step: str, space_guid: str, app_dir: Path, http: Http, resolver: Any = None,
                instances: int = 2, name: str | None = None, timeout: float = 60.0,
                placement_hook: Callable[[str, dict[int, str | None]], Verdict] | None = None,
-               on_verdict: Callable[[Verdict], None] | None = None) -> SmokeResult:
+               on_verdict: Callable[[Verdict], None] | None = None,
+               timeouts: Mapping[str, float] | None = None) -> SmokeResult:
     """Push a fresh app with `instances` instances and SSH, prove every instance RUNNING,
     routable, logging and reachable over SSH (and optionally placed right), then delete the
     app and its route and see the route answer unknown_route. The app is deleted whatever
     happens."""
     name = name or f"smoke-{uuid.uuid4().hex[:8]}"
+    limits = dict(timeouts or {})
+
+    def tmo(key: str) -> float:
+        return float(limits.get(key, timeout))
+
     verdicts: list[Verdict] = []
     timings: dict[str, float] = {}
 
@@ -420,17 +426,17 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
             route_guids = []
         t = time.monotonic()
         v, hist = wait_for(lambda: instances_running(step, name, cf.instances(guid), instances),
-                           Budget(timeout, 0.2))
+                           Budget(tmo("app_start"), 0.2))
         note(v, hist)
         timings["running"] = time.monotonic() - t
 
         t = time.monotonic()
-        reached, attempts = reach_instances(http, url, guid, instances, Budget(timeout, 0.1))
+        reached, attempts = reach_instances(http, url, guid, instances, Budget(tmo("route_ready"), 0.1))
         note(instances_routable(step, name, reached, instances, attempts))
         timings["routable"] = time.monotonic() - t
 
         t = time.monotonic()
-        note(*_check_logs(cf, recent_logs, http, url, guid, name, step, instances, Budget(timeout, 0.3)))
+        note(*_check_logs(cf, recent_logs, http, url, guid, name, step, instances, Budget(tmo("logs"), 0.3)))
         timings["logs"] = time.monotonic() - t
 
         t = time.monotonic()
@@ -444,12 +450,12 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
             def attempt(i: int = i, marker: str = marker, command: str = command) -> Verdict:
                 try:
                     result = ssh_exec(endpoint, fingerprint, f"cf:{guid}/{i}", cf.ssh_code(), command,
-                                      resolver, min(timeout, 30.0))
+                                      resolver, min(tmo("ssh"), 30.0))
                 except Exception as exc:
                     return ssh_ran(step, name, i, exc)
                 return ssh_ran(step, name, i, result, marker)
 
-            v, hist = wait_for(attempt, Budget(min(timeout, 30.0), 1.0))
+            v, hist = wait_for(attempt, Budget(tmo("ssh"), 1.0))
             note(v, hist)
         timings["ssh"] = time.monotonic() - t
 
@@ -484,7 +490,7 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
                 return route_gone(step, name, None, None, err)
             return route_gone(step, name, res.status, header(res.headers, "X-Cf-Routererror"))
 
-        v, hist = wait_for(gone, Budget(timeout, 0.2))
+        v, hist = wait_for(gone, Budget(tmo("route_gone"), 0.2))
         note(v, hist)
     return SmokeResult(name, guid, verdicts, hosts, timings)
 
