@@ -1,0 +1,382 @@
+"""Piecewise CF + Diego manifests: one CF deployment and four Diego deployments.
+
+`generate()` merges our own spiff templates (manifests/templates/) with generated stubs
+(version pins, secrets, target networks) and the caller's stubs, CF first; each Diego piece
+is then generated from the CF manifest's values through a config-from-cf step, as
+diego-release's own scripts do, so Diego always talks to the CF it was generated from.
+
+Stub precedence: the caller's stubs win over everything. They are placed both left of the
+generated stubs (spiff takes a whole list or map from the leftmost stub that has it) and
+right of them (a scalar leaf comes from the rightmost file), so `networks`, static IPs,
+instance counts, properties and helper values such as `target.system_domain` can all be
+overridden.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from manifests import output
+from manifests import secrets as secrets_mod
+from manifests.versions import VersionSet, VersionSetError, load_version_set
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STUBS = Path(__file__).resolve().parent / "stubs"
+
+#: piece -> deployment name suffix (appended to the prefix, `cf-warden` by default)
+PIECES: dict[str, str] = {
+    "cf": "",
+    "database": "-diego-database",
+    "brain-and-pals": "-diego-brain-and-pals",
+    "cell1": "-diego-cell1",
+    "cell2": "-diego-cell2",
+}
+DIEGO_PIECES = ("database", "brain-and-pals", "cell1", "cell2")
+#: the Diego jobs each piece runs (one instance each); every other Diego job has 0
+PIECE_JOBS: dict[str, tuple[str, ...]] = {
+    "database": ("database_z1",),
+    "brain-and-pals": ("brain_z1", "cc_bridge_z1", "route_emitter_z1", "access_z1"),
+    "cell1": ("cell_z1",),
+    "cell2": ("cell_z2",),
+}
+BOSH_KEYS = ("name", "director_uuid", "releases", "compilation", "update", "networks",
+             "resource_pools", "disk_pools", "jobs", "properties")
+
+
+def deployment_names(prefix: str = "cf-warden") -> dict[str, str]:
+    return {piece: prefix + suffix for piece, suffix in PIECES.items()}
+
+
+class GenerationError(Exception):
+    """Everything that stops generation, all at once; `str()` lists one problem a line."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target description (manifests/stubs/<name>.yml): `target` values and networks."""
+
+    name: str
+    values: dict[str, Any]
+    cf_networks: dict[str, str]
+    diego_networks: dict[str, dict[str, str]]
+
+
+def _spiff():
+    import manifests.spiff as spiff
+
+    return spiff
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_target(name_or_path: str | Path) -> Target:
+    text = str(name_or_path)
+    path = Path(text) if ("/" in text or text.endswith((".yml", ".yaml"))) else STUBS / f"{text}.yml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in STUBS.glob("*.yml")))
+        raise GenerationError([f"unknown target {text!r} (built-in targets: {known}; or give a YAML file)"])
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise GenerationError([f"cannot read target {path}: {exc}"])
+    problems = [f"target {path}: missing {key}" for key in ("target", "cf_networks", "diego_networks")
+                if not isinstance(data.get(key), dict)]
+    missing = [p for p in DIEGO_PIECES if p not in (data.get("diego_networks") or {})]
+    if missing:
+        problems.append(f"target {path}: diego_networks lacks {', '.join(missing)}")
+    if problems:
+        raise GenerationError(problems)
+    return Target(path.stem, dict(data["target"]), dict(data["cf_networks"]), dict(data["diego_networks"]))
+
+
+def _subnets(prefix: str, count: int, static_count: int) -> list[dict[str, Any]]:
+    """`count` /30 subnets of `prefix`.0/24: `.1` of each reserved as the gateway, the `.2`
+    of the first `static_count` static, the rest dynamic (every subnet has a `static` key,
+    which spiff's static_ips needs)."""
+    out = []
+    for i in range(count):
+        base = 4 * i
+        out.append({
+            "range": f"{prefix}.{base}/30",
+            "gateway": f"{prefix}.{base + 1}",
+            "reserved": [f"{prefix}.{base + 1}"],
+            "static": [f"{prefix}.{base + 2}"] if i < static_count else [],
+            "cloud_properties": {},
+        })
+    return out
+
+
+def cf_networks(target: Target) -> list[dict[str, Any]]:
+    return [{"name": name, "type": "manual", "subnets": _subnets(prefix, 64, 32)}
+            for name, prefix in target.cf_networks.items()]
+
+
+def diego_networks(target: Target, piece: str) -> list[dict[str, Any]]:
+    return [{"name": name, "type": "manual", "subnets": _subnets(prefix, 31, 21)}
+            for name, prefix in target.diego_networks[piece].items()]
+
+
+def _load_stub(spiff: Any, path: Path) -> tuple[str, Any]:
+    return (str(path), spiff.load_yaml_file(str(path)))
+
+
+def _stub_error(path: Path, exc: BaseException) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return f"cannot read stub {path}: {detail}"
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def _declare(template: dict[str, Any], secrets: Mapping[str, Any]) -> dict[str, Any]:
+    """Declare every secret as a `(( merge ))` leaf and let the caller's stubs add
+    properties (`<<: (( merge ))` in every map under `properties`)."""
+    doc = copy.deepcopy(template)
+    doc["secrets"] = {key: "(( merge ))" for key in secrets}
+
+    def splice(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                splice(value)
+            node.setdefault("<<", "(( merge ))")
+
+    if isinstance(doc.get("properties"), dict):
+        splice(doc["properties"])
+    return doc
+
+
+def _with_user_stubs(user: Sequence[tuple[str, Any]], internal: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [*reversed(user), *internal, *user]
+
+
+def _template(name: str) -> Any:
+    return yaml.safe_load((TEMPLATES / name).read_text())
+
+
+def _bosh_only(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: doc[key] for key in BOSH_KEYS if key in doc}
+
+
+def _unresolved(spiff: Any, what: str, exc: BaseException) -> str:
+    if isinstance(exc, spiff.UnresolvedNodesError):
+        lines = exc.lines() or str(exc).splitlines()
+        return f"{what}: unresolved nodes:\n" + "\n".join(f"  {line.strip()}" for line in lines)
+    return f"{what}: {exc}"
+
+
+def releases_for(versions: VersionSet, names: Iterable[str]) -> list[dict[str, str]]:
+    return [{"name": n, "version": versions.releases[n]} for n in names]
+
+
+def diego_release_names(versions: VersionSet) -> list[str]:
+    names = ["diego", "cf", "garden-linux"]
+    return [*names, "etcd"] if versions.uses_etcd_release else names
+
+
+def build_cf(spiff: Any, versions: VersionSet, target: Target, director_uuid: str, prefix: str,
+             secrets: Mapping[str, Any], user: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    template = _declare(_template("cf.yml"), secrets)
+    params = {
+        "params": {"name": prefix, "director_uuid": director_uuid,
+                   "releases": releases_for(versions, ["cf"]), "stemcell": dict(versions.stemcell)},
+        "target": dict(target.values),
+        "secrets": dict(secrets),
+        "networks": cf_networks(target),
+    }
+    era = _template(f"cf-era-{versions.cf_era}.yml")
+    docs = [("cf.yml", template),
+            *_with_user_stubs(user, [("generated cf parameters", params), (f"cf-era-{versions.cf_era}.yml", era)])]
+    return _bosh_only(spiff.merge(docs))
+
+
+def config_from_cf(spiff: Any, cf_manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return spiff.merge([
+        ("config-from-cf.yml", _template("config-from-cf.yml")),
+        ("config-from-cf-internal.yml", _template("config-from-cf-internal.yml")),
+        ("cf.yml", cf_manifest),
+    ])
+
+
+def build_diego(spiff: Any, piece: str, versions: VersionSet, target: Target, config: Mapping[str, Any],
+                secrets: Mapping[str, Any], user: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    template = _declare(_template("diego.yml"), secrets)
+    params = {
+        "params": {"releases": releases_for(versions, diego_release_names(versions)),
+                   "stemcell": dict(versions.stemcell)},
+        "piece": {"name": piece, "instances": {job: 1 for job in PIECE_JOBS[piece]}},
+        "target": dict(target.values),
+        "secrets": dict(secrets),
+        "networks": diego_networks(target, piece),
+    }
+    era_name = "diego-era-etcd.yml" if versions.uses_etcd_release else "diego-era-0.1434.yml"
+    docs = [("diego.yml", template),
+            *_with_user_stubs(user, [(f"generated {piece} parameters", params), (era_name, _template(era_name)),
+                                     ("config-from-cf", dict(config))])]
+    return _bosh_only(spiff.merge(docs))
+
+
+def check_consistency(manifests: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Diego must serve the host key whose fingerprint CF publishes, and use CF's ssh-proxy secret."""
+    from manifests.secrets import ssh_md5_fingerprint
+
+    problems = []
+    cf_props = manifests["cf"].get("properties") or {}
+    fingerprint = (cf_props.get("app_ssh") or {}).get("host_key_fingerprint")
+    cf_secret = ((cf_props.get("uaa") or {}).get("clients") or {}).get("ssh-proxy", {}).get("secret")
+    for piece in DIEGO_PIECES:
+        ssh = ((manifests[piece].get("properties") or {}).get("diego") or {}).get("ssh_proxy") or {}
+        try:
+            actual = ssh_md5_fingerprint(ssh.get("host_key") or "")
+        except (ValueError, TypeError):
+            problems.append(f"{piece}: diego.ssh_proxy.host_key is not a PEM private key")
+            continue
+        if actual != fingerprint:
+            problems.append(f"{piece}: diego.ssh_proxy.host_key does not match CF's app_ssh.host_key_fingerprint")
+        if ssh.get("uaa_secret") != cf_secret:
+            problems.append(f"{piece}: diego.ssh_proxy.uaa_secret differs from CF's uaa.clients.ssh-proxy.secret")
+    return problems
+
+
+def dump(manifest: Mapping[str, Any]) -> str:
+    return _spiff().dump_yaml(manifest)
+
+
+def check_out_dir(out: Path) -> list[str]:
+    """Refuse to replace a directory that holds anything but our manifests."""
+    out = Path(out)
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        return [f"--out {out} exists and is not a directory"]
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in {f"{piece}.yml" for piece in PIECES})
+    if foreign:
+        return [f"--out {out} holds files that are not generated manifests ({', '.join(foreign[:5])}); "
+                "refusing to replace it"]
+    return []
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def generate(
+    versions: str | Path | VersionSet,
+    target: str | Path = "bosh-lite",
+    director_uuid: str | None = None,
+    out: Path | str | None = None,
+    stubs: Iterable[str | Path] = (),
+    prefix: str = "cf-warden",
+    *,
+    secrets_file: str | Path | None = None,
+    cf_admin_user: str | None = None,
+    cf_admin_password: str | None = None,
+    piece_stubs: Mapping[str, Iterable[str | Path]] | None = None,
+) -> dict[str, Path]:
+    """Write cf.yml, database.yml, brain-and-pals.yml, cell1.yml, cell2.yml into `out`.
+
+    Returns piece -> path. Raises GenerationError listing every problem; on error nothing
+    is written (and an existing `out` is left as it was).
+    """
+    manifests = build_all(versions, target, director_uuid, stubs, prefix, secrets_file=secrets_file,
+                          cf_admin_user=cf_admin_user, cf_admin_password=cf_admin_password,
+                          piece_stubs=piece_stubs, out=out)
+    if out is None:
+        raise GenerationError(["no output directory given"])
+    written = output.write_atomically(Path(out), {f"{piece}.yml": dump(m) for piece, m in manifests.items()})
+    return {piece: written[f"{piece}.yml"] for piece in PIECES}
+
+
+def build_all(
+    versions: str | Path | VersionSet,
+    target: str | Path = "bosh-lite",
+    director_uuid: str | None = None,
+    stubs: Iterable[str | Path] = (),
+    prefix: str = "cf-warden",
+    *,
+    secrets_file: str | Path | None = None,
+    cf_admin_user: str | None = None,
+    cf_admin_password: str | None = None,
+    piece_stubs: Mapping[str, Iterable[str | Path]] | None = None,
+    out: Path | str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The five manifests as data (piece -> manifest), without writing anything."""
+    spiff = _spiff()
+    problems: list[str] = []
+    version_set: VersionSet | None = None
+    if isinstance(versions, VersionSet):
+        version_set = versions
+    else:
+        try:
+            version_set = load_version_set(versions)
+        except VersionSetError as exc:
+            problems.extend(exc.problems)
+    target_desc: Target | None = None
+    try:
+        target_desc = load_target(target)
+    except GenerationError as exc:
+        problems.extend(exc.problems)
+    if not director_uuid:
+        problems.append("no director UUID: give --director-uuid or --director-url")
+    if not prefix:
+        problems.append("the deployment prefix must not be empty")
+    user: list[tuple[str, Any]] = []
+    for path in [Path(p) for p in stubs]:
+        try:
+            user.append(_load_stub(spiff, path))
+        except (spiff.SpiffError, OSError) as exc:
+            problems.append(_stub_error(path, exc))
+    per_piece: dict[str, list[tuple[str, Any]]] = {piece: [] for piece in PIECES}
+    for piece, paths in (piece_stubs or {}).items():
+        if piece not in PIECES:
+            problems.append(f"unknown piece {piece!r} for a piece stub (pieces: {', '.join(PIECES)})")
+            continue
+        for path in [Path(p) for p in paths]:
+            try:
+                per_piece[piece].append(_load_stub(spiff, path))
+            except (spiff.SpiffError, OSError) as exc:
+                problems.append(_stub_error(path, exc))
+    if out is not None:
+        problems.extend(check_out_dir(Path(out)))
+    secrets: dict[str, Any] = {}
+    if not problems:
+        try:
+            secrets = secrets_mod.load_or_create(Path(secrets_file) if secrets_file else None)
+        except secrets_mod.SecretsError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise GenerationError(problems)
+    assert version_set is not None and target_desc is not None and director_uuid
+    if cf_admin_user:
+        secrets["admin_user"] = cf_admin_user
+    if cf_admin_password:
+        secrets["admin_password"] = cf_admin_password
+
+    manifests: dict[str, dict[str, Any]] = {}
+    try:
+        manifests["cf"] = build_cf(spiff, version_set, target_desc, director_uuid, prefix, secrets,
+                                   user + per_piece["cf"])
+        config = config_from_cf(spiff, manifests["cf"])
+    except spiff.SpiffError as exc:
+        raise GenerationError([_unresolved(spiff, "cf.yml", exc)])
+    for piece in DIEGO_PIECES:
+        try:
+            manifests[piece] = build_diego(spiff, piece, version_set, target_desc, config, secrets,
+                                           user + per_piece[piece])
+        except spiff.SpiffError as exc:
+            problems.append(_unresolved(spiff, f"{piece}.yml", exc))
+    if problems:
+        raise GenerationError(problems)
+    problems = check_consistency(manifests)
+    if problems:
+        raise GenerationError(problems)
+    return manifests
