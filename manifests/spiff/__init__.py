@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .emit import dump_yaml
 from .errors import (
     SpiffError,
     SpiffParseError,
@@ -19,7 +20,7 @@ from .errors import (
     UnresolvedNodesError,
 )
 from .flow import cascade
-from .yamlio import dump_yaml, load_yaml_file, load_yaml_text
+from .yamlio import load_yaml_file, load_yaml_text
 
 __all__ = [
     "SpiffError",

@@ -10,7 +10,6 @@ nothing in it can evaluate).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -87,6 +86,8 @@ class Flow:
         self.stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
         self.dirty = 0
         self.nodes = 0
+        self.passes = 0  # statistics, for tests and benchmarks
+        self.nodes_total = 0
 
     # ------------------------------------------------------------ lookups
 
@@ -328,6 +329,8 @@ class Flow:
         subnets = find(scope[0], ("networks", name, "subnets"))
         if type(subnets) is not list:
             return _FAIL
+        import ipaddress  # lazily: start-up time matters for the CLI
+
         ranges: list[tuple[int, int, int]] = []  # (first, count, version)
         total = 0
         for subnet in subnets:
@@ -378,6 +381,8 @@ class Flow:
             self.stable = {}
             self.nodes = 0
             nxt = self.flow_node(current, (), (), True)
+            self.passes += 1
+            self.nodes_total += self.nodes
             self.prev_stable = self.stable
             if nxt == current:
                 current = nxt

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +223,8 @@ def go_float(f: float) -> str:
         return ".inf" if f > 0 else "-.inf"
     if f == 0:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
+    from decimal import Decimal  # lazily: start-up time matters for the CLI
+
     sign, digits, exponent = Decimal(repr(f)).as_tuple()
     ds = "".join(map(str, digits)).rstrip("0") or "0"
     nd = len(digits)
@@ -259,34 +260,3 @@ def _needs_quotes(s: str) -> bool:
     except TimestampError:
         return True
     return _pyyaml_resolver.resolve(ScalarNode, s, (True, False)) != _STR_TAG
-
-
-class _Dumper(yaml.CSafeDumper):  # type: ignore[misc,name-defined]
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-    def represent_spiff_str(self, data: str):
-        style = None
-        if "\n" in data:
-            style = "|"
-        elif _needs_quotes(data):
-            style = '"'
-        return self.represent_scalar(_STR_TAG, str(data), style=style)
-
-    def represent_go_float(self, data: float):
-        text = go_float(data)
-        tag = _pyyaml_resolver.resolve(ScalarNode, text, (True, False))
-        return self.represent_scalar(tag, text)
-
-
-_Dumper.add_representer(str, _Dumper.represent_spiff_str)
-_Dumper.add_representer(DynamlStr, _Dumper.represent_spiff_str)
-_Dumper.add_representer(float, _Dumper.represent_go_float)
-
-
-def dump_yaml(data: Any) -> str:
-    """Serialise like spiff: sorted keys, block style, strings quoted when they would
-    read back as another type, literal blocks for multi-line strings."""
-    return yaml.dump(
-        data, Dumper=_Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True, width=1 << 30
-    )
