@@ -4,4 +4,14 @@ The plugins live in `fixtures/` so that suites stay thin and the logic they call
 `helpers/` (which never imports pytest).
 """
 
-pytest_plugins = ["fixtures.options"]
+from importlib.util import find_spec
+
+pytest_plugins = [
+    "fixtures.options",
+    "fixtures.run",
+    "fixtures.chain",
+    "fixtures.platform",
+    "fixtures.apps",
+]
+if find_spec("fixtures.redis") is not None:
+    pytest_plugins.append("fixtures.redis")

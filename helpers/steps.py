@@ -113,6 +113,10 @@ class StepRecorder:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str, Step], None]] = []
 
+    def configure(self, policies: Mapping[str, StepPolicy]) -> None:
+        """Set per-name or per-kind policy overrides (from the config's `poller.policy`)."""
+        self._overrides.update(policies)
+
     def subscribe(self, listener: Callable[[str, Step], None]) -> None:
         """`listener(event, step)` with event "start" or "end" (used for live terminal output)."""
         self._listeners.append(listener)

@@ -1,0 +1,27 @@
+"""The smoke test on its own, against any CF named by the config.
+
+With no config the platform fixture starts the embedded simulator, whose director has
+nothing deployed; as this run owns that director, it deploys V0 first (the same choreography
+as the upgrade suite). With a config, nothing is deployed: the CF must already exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helpers.upgrade import DEPLOY_V0
+
+
+@pytest.fixture(scope="session")
+def smoke_cf(platform: Any, upgrade_run: Any) -> Any:
+    """A logged-in CF client, deploying V0 first when this run owns an empty director."""
+    try:
+        return platform.new_cf(wait=min(platform.timeout("login"), 10.0))
+    except Exception as exc:
+        if not platform.owns_director:
+            pytest.fail(f"cannot log in to CF at {platform.config.cf.api}: {exc}", pytrace=False)
+    upgrade_run.preflight()
+    upgrade_run.run_stage(DEPLOY_V0)
+    return upgrade_run.cf

@@ -1,0 +1,31 @@
+"""Upgrade D1 (database) to V-prime; smoke test (either cell); A0 scales 1 -> 2 -> 1; A0
+stayed routable throughout."""
+
+import pytest
+
+from helpers.upgrade import STAGES
+
+STAGE = STAGES["d1"]
+pytestmark = pytest.mark.upgrade_step(STAGE.title)
+
+
+def test_upgrade_d1_to_v_prime(upgrade_run):
+    upgrade_run.run_stage(STAGE)
+
+
+def test_deployments_run_the_intended_versions(upgrade_run):
+    upgrade_run.verify_versions(STAGE)
+
+
+def test_smoke_app_runs_routes_logs_ssh_on_either_cell(upgrade_run):
+    upgrade_run.smoke(STAGE)
+
+
+def test_a0_scales_1_2_1(upgrade_run):
+    upgrade_run.scale_a0(STAGE)
+
+
+@pytest.mark.observation
+def test_a0_routable_during_upgrade_d1(upgrade_run):
+    result = upgrade_run.routability(STAGE)
+    assert not result.violations, result.message()
