@@ -30,6 +30,7 @@ KINDS: dict[str, str] = {
     "break_logs": "recent logs of app `target` (or all apps when target is null) come back empty for "
     "`duration` seconds",
     "break_ssh": "ssh sessions to app `target` (or all when null) exit 1 with an error for `duration` seconds",
+    "expire_tokens": "action: UAA access tokens issued so far (to user `target`, or all) become invalid (CC 401 code 1000)",
     "misplace_instances": "diego places new instances of app `target` on any cell, ignoring cell state",
 }
 

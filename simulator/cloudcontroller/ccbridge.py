@@ -1,0 +1,144 @@
+"""What Diego's CC-bridge does for CC: staging (stager) and desired LRPs (nsync).
+
+CC keeps the desired state; this bridge converges Diego to it. When the `nsync` job is not
+running the changes wait (nothing is lost: the bridge remembers what it last told Diego and
+compares again when any instance starts, as nsync's bulker does when it comes back).
+Diego calls never happen while CC's store lock is held, so Diego may call back into CC
+(`record_event`) or the logs component from inside them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulator.cloudcontroller.cc import CloudController
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DesiredLRP:
+    process_guid: str
+    app_guid: str
+    app_name: str
+    instances: int
+    routes: tuple[str, ...]
+    memory_mb: int
+    droplet: Any
+    env: tuple[tuple[str, str], ...]
+
+    @property
+    def shape(self) -> tuple[int, tuple[str, ...]]:
+        return self.instances, self.routes
+
+
+class CCBridge:
+    def __init__(self, cc: CloudController) -> None:
+        self.cc = cc
+        self.world = cc.world
+        self._told: dict[str, DesiredLRP] = {}
+        self._sync_lock = threading.Lock()
+        self._pending = False
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+
+    def diego(self) -> Any | None:
+        return self.world.components.get("diego")
+
+    # ------------------------------------------------------------------ nsync
+
+    def sync(self) -> bool:
+        """Converge Diego's desired LRPs to CC's desired state now if nsync runs; True when
+        Diego is up to date, False when changes are left pending."""
+        with self._sync_lock:
+            diego = self.diego()
+            if self._closed or diego is None or not self.world.component_up("nsync"):
+                self._pending = True
+                return False
+            desired = {lrp.process_guid: lrp for lrp in self.cc.desired_lrps()}
+            try:
+                for pg, lrp in desired.items():
+                    told = self._told.get(pg)
+                    if told is None:
+                        diego.desire(pg, lrp.app_guid, lrp.app_name, lrp.instances, lrp.droplet,
+                                     dict(lrp.env), list(lrp.routes), lrp.memory_mb)
+                        self._told[pg] = lrp
+                    elif told.shape != lrp.shape:
+                        diego.update(pg, instances=lrp.instances if lrp.instances != told.instances else None,
+                                     routes=list(lrp.routes) if lrp.routes != told.routes else None)
+                        self._told[pg] = lrp
+                for pg in [pg for pg in self._told if pg not in desired]:
+                    diego.remove(pg)
+                    del self._told[pg]
+            except Exception as exc:  # Diego down (bbs): keep the difference for later
+                log.info("nsync: diego refused a change (%s); will retry", exc)
+                self._pending = True
+                return False
+            self._pending = False
+            return True
+
+    @property
+    def pending(self) -> bool:
+        return self._pending
+
+    def on_instance_started(self, _instance: Any) -> None:
+        """Bus hook: a job came back (nsync, bbs ...): apply what waited, off the director's thread."""
+        if self._pending and not self._closed:
+            self._spawn(self.sync, "nsync-resync")
+
+    # ------------------------------------------------------------------ stager
+
+    def stage(self, app_guid: str, package_hash: str, package: bytes) -> None:
+        self._spawn(lambda: self._stage(app_guid, package_hash, package), f"stage-{app_guid[:8]}")
+
+    def _stage(self, app_guid: str, package_hash: str, package: bytes) -> None:
+        diego = self.diego()
+
+        def staging_log(message: str, stream: str = "OUT", *_args: Any, **_kw: Any) -> None:
+            self.cc.emit_log(app_guid, "STG", "0", str(message), stream)
+
+        if diego is None:
+            self.cc.staging_finished(app_guid, package_hash, None, "StagingError",
+                                     "Diego is not available")
+            return
+        try:
+            droplet = diego.stage(app_guid, package, staging_log)
+        except Exception as exc:
+            reason = getattr(exc, "reason", None) or "StagingError"
+            self.cc.staging_finished(app_guid, package_hash, None, str(reason), str(exc) or reason)
+            return
+        self.cc.staging_finished(app_guid, package_hash, droplet, None, None)
+
+    # ------------------------------------------------------------------ threads
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Join the staging/resync threads (tests and shutdown)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def close(self) -> None:
+        self._closed = True
+        self.wait_idle(2.0)
+
+
+def vcap_env(app: Any, uris: list[str], space_name: str, environment: dict[str, Any]) -> dict[str, str]:
+    """The environment CC hands to Diego for an app (Diego adds the per-instance keys)."""
+    env = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in environment.items()}
+    env["VCAP_APPLICATION"] = json.dumps({
+        "application_id": app.guid, "application_name": app.name, "application_uris": uris,
+        "application_version": app.version, "name": app.name, "space_id": app.space_guid,
+        "space_name": space_name, "uris": uris, "version": app.version,
+        "limits": {"mem": app.memory, "disk": app.disk_quota, "fds": 16384}, "users": None})
+    env["VCAP_SERVICES"] = "{}"
+    env["MEMORY_LIMIT"] = f"{app.memory}m"
+    return env
