@@ -1,0 +1,176 @@
+"""The HAProxy front of a BOSH-Lite CF: one threaded listener per scheme.
+
+Requests flow HAProxy -> gorouter -> backend. This module is the transport: accepting (TLS
+handshakes happen on the connection's own thread, so a slow client cannot stall the accept
+loop), keep-alive HTTP/1.1 parsing, closing connections while `haproxy` is down, and writing
+the answer. What to answer is decided by `Router.handle` (see `simulator/router/router.py`).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulator.router.router import Router
+
+HANDSHAKE_TIMEOUT = 10.0
+IDLE_TIMEOUT = 75.0
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
+
+
+class Request:
+    """One parsed client request, as the router sees it."""
+
+    def __init__(self, method: str, target: str, version: str, headers: list[tuple[str, str]],
+                 body: bytes, scheme: str, client: tuple[str, int], server_port: int) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.scheme = scheme
+        self.client = client
+        self.server_port = server_port
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), None)
+
+
+class Response:
+    def __init__(self, status: int, headers: list[tuple[str, str]] | None = None, body: bytes = b"",
+                 close: bool = False) -> None:
+        self.status = status
+        self.headers = headers or []
+        self.body = body
+        self.close = close
+
+
+class DropConnection(Exception):
+    """Close the client connection without an answer (HAProxy is down)."""
+
+
+class FrontHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "HAProxy"
+    sys_version = ""
+    server: FrontServer
+
+    def handle_one_request(self) -> None:
+        if not self.server.router.haproxy_up():
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
+    def _dispatch(self) -> None:
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        req = Request(self.command, self.path, self.request_version, list(self.headers.items()), body,
+                      self.server.scheme, self.client_address, self.server.server_address[1])
+        try:
+            resp = self.server.router.handle(req)
+        except DropConnection:
+            self.close_connection = True
+            return
+        self._write(req, resp)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            parts = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(3)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _write(self, req: Request, resp: Response) -> None:
+        self.send_response_only(resp.status)
+        for name, value in resp.headers:
+            if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        has_body = req.method != "HEAD" and resp.status not in (204, 304) and resp.status >= 200
+        if has_body or req.method == "HEAD":
+            self.send_header("Content-Length", str(len(resp.body)))
+        if resp.close or (req.header("Connection") or "").lower() == "close":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if has_body:
+            self.wfile.write(resp.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the RTR log lines are the access log
+
+
+class FrontServer(ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], router: Router,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self.router = router
+        self.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context is not None else "http"
+        super().__init__(address, FrontHandler)
+        self._thread: threading.Thread | None = None
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.router.haproxy_up():
+            return True
+        # HAProxy is down: the connection dies at once (reset, as a dead listener would).
+        try:
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        return False
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        conn = request
+        if self.ssl_context is not None:
+            try:
+                conn = self.ssl_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        try:
+            conn.settimeout(IDLE_TIMEOUT)
+            self.RequestHandlerClass(conn, client_address, self)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            if conn is not request:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # broken client connections are routine for a proxy
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
+                                        name=f"router-front-{self.scheme}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

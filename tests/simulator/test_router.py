@@ -1,0 +1,238 @@
+"""Router front: HAProxy/gorouter status codes, routing headers, retries, TTL, system hosts."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from simulator import tls
+from simulator.diego.testing import FakeDirector, make_world
+from simulator.router import Router, RouteTag, attach
+from simulator.world import World
+
+HOST = "probe.bosh-lite.com"
+
+
+class Backend(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = f"{self.server.name} {self.headers.get('X-Forwarded-Proto')}".encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Backend", self.server.name)  # type: ignore[attr-defined]
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _backend(name: str) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    server.daemon_threads = True
+    server.name = name  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class FakeLogs:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, str, str, str]] = []
+
+    def emit(self, app_guid: str, source_type: str, source_instance: str, message: str,
+             stream: str = "OUT") -> None:
+        self.lines.append((app_guid, source_type, source_instance, message, stream))
+
+
+class FakeCC:
+    def wsgi(self, environ: dict, start_response) -> list[bytes]:  # type: ignore[no-untyped-def]
+        body = f"cc {environ['PATH_INFO']} {environ['QUERY_STRING']} {environ['HTTP_HOST']} " \
+               f"{environ['wsgi.url_scheme']}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[World, FakeDirector, Router]]:
+    world = make_world(tmp_path, router_ttl=0.6)
+    material = tls.generate(tmp_path / "tls")
+    world.components["tls"] = material
+    world.components["logs"] = FakeLogs()
+    world.components["cc"] = FakeCC()
+    director = FakeDirector(world)
+    director.add("cf-warden", "ha_proxy_z1", ["haproxy"])
+    director.add("cf-warden", "router_z1", ["gorouter"])
+    director.add("cf-warden", "api_z1", ["cloud_controller_ng"])
+    attach(world)
+    router: Router = world.components["router"]
+    yield world, director, router
+    router.close()
+
+
+def _url(world: World, path: str = "/", host: str = HOST, port: int = 80) -> str:
+    bound = world.published[f"*.bosh-lite.com:{port}"]
+    return f"http://{bound}{path}" if port == 80 else f"https://{bound}{path}"
+
+
+def _get(world: World, path: str = "/", host: str = HOST, **kw: object) -> requests.Response:
+    headers = {"Host": host, **kw.pop("headers", {})}  # type: ignore[dict-item]
+    return requests.get(_url(world, path), headers=headers, timeout=3, **kw)  # type: ignore[arg-type]
+
+
+def _tag(index: int = 0, guid: str = "app-guid") -> RouteTag:
+    return RouteTag(guid, "probe", index, f"inst-{index}")
+
+
+def test_unknown_route_is_404_with_router_error(env) -> None:
+    world, _, _ = env
+    resp = _get(world, host="nobody.bosh-lite.com")
+    assert resp.status_code == 404
+    assert resp.headers["X-Cf-Routererror"] == "unknown_route"
+
+
+def test_round_robin_and_rtr_logs(env) -> None:
+    world, _, router = env
+    a, b = _backend("a"), _backend("b")
+    try:
+        router.register(HOST, a.server_address[:2], _tag(0), ("10.244.16.2", 61000))
+        router.register(HOST, b.server_address[:2], _tag(1))
+        seen = [_get(world).headers["X-Backend"] for _ in range(4)]
+        assert sorted(seen) == ["a", "a", "b", "b"]
+        assert all(seen[i] != seen[i + 1] for i in range(3))
+        rtr = [line for line in world.components["logs"].lines if line[1] == "RTR"]
+        assert len(rtr) == 4 and rtr[0][0] == "app-guid"
+        assert any('"10.244.16.2:61000"' in line[3] for line in rtr)
+    finally:
+        a.shutdown()
+        b.shutdown()
+
+
+def test_x_cf_app_instance(env) -> None:
+    world, _, router = env
+    a, b = _backend("a"), _backend("b")
+    try:
+        router.register(HOST, a.server_address[:2], _tag(0))
+        router.register(HOST, b.server_address[:2], _tag(1))
+        for _ in range(3):
+            resp = _get(world, headers={"X-CF-APP-INSTANCE": "app-guid:1"})
+            assert resp.headers["X-Backend"] == "b"
+        bad = _get(world, headers={"X-CF-APP-INSTANCE": "garbage"})
+        assert bad.status_code == 400
+        assert bad.headers["X-Cf-Routererror"] == "invalid_cf_app_instance_header"
+        missing = _get(world, headers={"X-CF-APP-INSTANCE": "app-guid:7"})
+        assert missing.status_code == 404
+        assert missing.headers["X-Cf-Routererror"] == "unknown_route"
+    finally:
+        a.shutdown()
+        b.shutdown()
+
+
+def test_dead_endpoint_is_retried_and_all_dead_is_502(env) -> None:
+    world, _, router = env
+    a = _backend("a")
+    dead = _backend("dead")
+    dead_addr = dead.server_address[:2]
+    dead.shutdown()
+    dead.server_close()
+    try:
+        router.register(HOST, dead_addr, _tag(1))
+        router.register(HOST, a.server_address[:2], _tag(0))
+        assert all(_get(world).status_code == 200 for _ in range(6))
+        router.unregister(HOST, a.server_address[:2])
+        resp = _get(world)
+        assert resp.status_code == 502
+        assert resp.headers["X-Cf-Routererror"] == "endpoint_failure"
+    finally:
+        a.shutdown()
+
+
+def test_routes_expire_after_ttl_without_refresh(env) -> None:
+    world, _, router = env
+    a = _backend("a")
+    try:
+        router.register(HOST, a.server_address[:2], _tag(0))
+        assert _get(world).status_code == 200
+        for _ in range(3):  # refreshed routes stay
+            time.sleep(0.3)
+            router.register(HOST, a.server_address[:2], _tag(0))
+            assert _get(world).status_code == 200
+        time.sleep(0.8)
+        resp = _get(world)
+        assert resp.status_code == 404 and resp.headers["X-Cf-Routererror"] == "unknown_route"
+    finally:
+        a.shutdown()
+
+
+def test_gorouter_down_is_503_and_haproxy_down_closes(env) -> None:
+    world, director, router = env
+    a = _backend("a")
+    try:
+        router.register(HOST, a.server_address[:2], _tag(0))
+        gorouter = next(i for i in director.items if i.has_template("gorouter"))
+        director.down(gorouter)
+        assert _get(world).status_code == 503
+        director.start(gorouter)
+        assert _get(world).status_code == 200
+        haproxy = next(i for i in director.items if i.has_template("haproxy"))
+        director.down(haproxy)
+        with pytest.raises(requests.ConnectionError):
+            _get(world)
+        # a kept-alive connection gets no answer either
+        director.start(haproxy)
+        with requests.Session() as s:
+            assert s.get(_url(world), headers={"Host": HOST}, timeout=3).status_code == 200
+            director.down(haproxy)
+            with pytest.raises(requests.ConnectionError):
+                s.get(_url(world), headers={"Host": HOST}, timeout=3)
+        director.start(haproxy)
+    finally:
+        a.shutdown()
+
+
+def test_system_hosts_go_to_wsgi_apps_over_https(env) -> None:
+    world, director, _ = env
+    ctx = ssl.create_default_context(cafile=str(world.components["tls"].ca_path))
+    bound = world.published["*.bosh-lite.com:443"]
+    # connect to the loopback port but verify the certificate against api.bosh-lite.com
+    conn = http.client.HTTPSConnection("api.bosh-lite.com", context=ctx, timeout=3)
+    host, port = bound.rsplit(":", 1)
+    conn.sock = ctx.wrap_socket(socket.create_connection((host, int(port))),
+                                server_hostname="api.bosh-lite.com")
+    conn.request("GET", "/v2/info?x=1", headers={"Host": "api.bosh-lite.com"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.read().decode() == "cc /v2/info x=1 api.bosh-lite.com https"
+    conn.close()
+    api = next(i for i in director.items if i.has_template("cloud_controller_ng"))
+    director.down(api)
+    resp2 = _get(world, "/v2/info", host="api.bosh-lite.com")
+    assert resp2.status_code == 404 and resp2.headers["X-Cf-Routererror"] == "unknown_route"
+    # uaa is not attached at all: unknown route as well
+    assert _get(world, "/login", host="uaa.bosh-lite.com").status_code == 404
+
+
+def test_route_outage_fault(env) -> None:
+    world, _, router = env
+    a = _backend("a")
+    try:
+        router.register(HOST, a.server_address[:2], _tag(0))
+        world.faults.inject("route_outage", "probe", duration=0.5, params={"status": 502})
+        resp = _get(world)
+        assert resp.status_code == 502 and resp.headers["X-Cf-Routererror"] == "endpoint_failure"
+        time.sleep(0.6)
+        router.register(HOST, a.server_address[:2], _tag(0))
+        assert _get(world).status_code == 200
+        world.faults.inject("route_outage", "probe", duration=0.5, params={"status": 404})
+        assert _get(world).status_code == 404
+    finally:
+        a.shutdown()
