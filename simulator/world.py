@@ -192,6 +192,14 @@ class World:
     faults: Faults = field(default_factory=Faults)
     # public "host:port" (or "*.domain:port") -> "127.0.0.1:port"; becomes the config's resolve map
     published: dict[str, str] = field(default_factory=dict)
+    # simulator.tls.TlsMaterial of this run: `world.tls.context("system")` is the SSLContext of the
+    # `*.bosh-lite.com` front, `world.tls.context("director")` the director's; `world.tls.ca_pem`
+    tls: Any = None
+    # generated credentials of this run (never logged): bosh_username, bosh_password,
+    # cf_admin_user, cf_admin_password (the suite puts the CF ones into the CF manifest)
+    credentials: dict[str, str] = field(default_factory=dict)
+    # start options (e.g. "preload": ["v0", "v_prime"])
+    settings: dict[str, Any] = field(default_factory=dict)
     _instances: Callable[[], list[InstanceView]] = field(default=lambda: [])
 
     def publish(self, public: str, bound: tuple[str, int]) -> None:

@@ -1,0 +1,42 @@
+"""The simulated BOSH Director: models.py (state and rules), updater.py (update engine),
+manifest.py (parse/validate), tasks.py (task outputs), api.py (HTTP handlers).
+
+`attach(world)` builds it, registers `world.components["director"]`, serves the HTTPS
+listener published as `192.168.50.4:25555` and preloads the version sets named in
+`world.settings["preload"]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.director.api import DirectorApp
+from simulator.director.models import Director
+from simulator.world import World
+
+PUBLIC_ADDRESS = "192.168.50.4:25555"
+
+
+@dataclass
+class DirectorComponent:
+    director: Director
+    app: DirectorApp
+    listener: Any
+
+    def close(self) -> None:
+        self.listener.close()
+        self.director.close()
+
+
+def attach(world: World) -> None:
+    from simulator.server import start_wsgi_listener
+
+    director = Director(world, world.credentials.get("bosh_username", "admin"),
+                        world.credentials.get("bosh_password", "admin"))
+    director.preload(list(world.settings.get("preload", ["v0", "v_prime"])))
+    app = DirectorApp(director)
+    ssl_context = world.tls.context("director") if world.tls is not None else None
+    listener = start_wsgi_listener(app, ssl_context, name="director")
+    world.components["director"] = DirectorComponent(director, app, listener)
+    world.publish(PUBLIC_ADDRESS, listener.address)

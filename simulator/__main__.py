@@ -1,0 +1,34 @@
+"""Command line: `python -m simulator serve --config-out FILE [--state-dir DIR]
+[--profile fast|realistic] [--preload v0,v_prime] [--parent-pid PID]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from simulator.world import PROFILES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulator",
+                                     description="The embedded BOSH-Lite simulator (CF + Diego + Redis).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve until SIGTERM/SIGINT; write the suite config when ready")
+    s.add_argument("--config-out", required=True, type=Path, help="where to write the suite config (YAML)")
+    s.add_argument("--state-dir", type=Path, default=None, help="working directory (default: a new temp dir)")
+    s.add_argument("--profile", choices=sorted(PROFILES), default="fast")
+    s.add_argument("--preload", default="v0,v_prime",
+                   help="comma-separated version sets whose releases and stemcell are uploaded at start "
+                        "('' for none)")
+    s.add_argument("--parent-pid", type=int, default=None, help="exit when this process dies (watchdog)")
+    args = parser.parse_args(argv)
+
+    from simulator.server import serve
+
+    preload = [p.strip() for p in args.preload.split(",") if p.strip()]
+    return serve(args.config_out.resolve(), args.state_dir, args.profile, preload, args.parent_pid)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Director errors with the director's numeric codes (`bosh-director/lib/bosh/director/errors.rb`).
+
+A `DirectorError` raised in a handler becomes `{"code": ..., "description": ...}` with its
+HTTP status; raised inside a task it becomes the task's `error` entry and `result`.
+"""
+
+from __future__ import annotations
+
+
+class DirectorError(Exception):
+    def __init__(self, code: int, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.status = status
+
+
+def task_not_found(task_id: object) -> DirectorError:
+    return DirectorError(10000, f"Task {task_id} not found", 404)
+
+
+def release_not_found(name: str) -> DirectorError:
+    return DirectorError(30005, f"Release '{name}' doesn't exist", 404)
+
+
+def release_version_not_found(name: str, version: str) -> DirectorError:
+    return DirectorError(30006, f"Release version '{name}/{version}' doesn't exist", 404)
+
+
+def release_invalid(message: str) -> DirectorError:
+    return DirectorError(30001, message, 400)
+
+
+def missing_field(message: str) -> DirectorError:
+    return DirectorError(40001, message, 400)
+
+
+def invalid_type(message: str) -> DirectorError:
+    return DirectorError(40000, message, 400)
+
+
+def stemcell_not_found(name: str, version: str) -> DirectorError:
+    return DirectorError(50003, f"Stemcell '{name}/{version}' doesn't exist", 404)
+
+
+def stemcell_invalid(message: str) -> DirectorError:
+    return DirectorError(50001, message, 400)
+
+
+def deployment_not_found(name: str) -> DirectorError:
+    return DirectorError(70000, f"Deployment '{name}' doesn't exist", 404)
+
+
+def instance_not_found(deployment: str, job: str, index_or_id: str) -> DirectorError:
+    return DirectorError(70001, f"'{deployment}/{job}/{index_or_id}' doesn't exist", 404)
+
+
+def invalid_instance_index(value: str) -> DirectorError:
+    return DirectorError(70002, f"Invalid instance index or id '{value}'", 400)
+
+
+def job_not_found(deployment: str, job: str) -> DirectorError:
+    return DirectorError(70009, f"Job '{job}' doesn't exist in deployment '{deployment}'", 404)
+
+
+def bad_manifest(message: str) -> DirectorError:
+    return DirectorError(440001, message, 400)
+
+
+def deployment_invalid(message: str, code: int = 140000) -> DirectorError:
+    """Manifest problems found while binding the deployment plan (reported by the task)."""
+    return DirectorError(code, message, 400)
+
+
+# codes used by deployment-plan validation (errors.rb, JobXxx / NetworkXxx families)
+JOB_UNKNOWN_RELEASE = 140003
+JOB_MISSING_TEMPLATE = 140005
+JOB_UNKNOWN_RESOURCE_POOL = 140007
+JOB_NETWORK_INSTANCE_IP_MISMATCH = 140008
+JOB_UNKNOWN_NETWORK = 140012
+JOB_DUPLICATE_NAME = 140013
+JOB_INVALID_INSTANCES = 140001
+NETWORK_STATIC_IP_OUT_OF_RANGE = 130002
+NETWORK_IP_IN_USE = 130003
+NETWORK_NO_CAPACITY = 130004
+DIRECTOR_UUID_MISMATCH = 440002
+INSTANCE_NOT_RUNNING = 400007
+SIMULATED_FAILURE = 100

@@ -1,0 +1,444 @@
+"""The director's state and rules: releases, stemcells, deployments, instances, tasks.
+
+No HTTP here (see api.py): every operation a client can start returns a `Task` that runs on
+its own thread, serialised per deployment as a real director's deployment lock does. The
+update engine itself lives in updater.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import tarfile
+import threading
+import time
+import traceback
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import yaml
+
+from simulator.catalog import Catalog, load_catalog
+from simulator.director import errors
+from simulator.director.errors import DirectorError
+from simulator.director.manifest import Plan, bind, parse_manifest_text
+from simulator.director.tasks import Task, TaskCancelled
+from simulator.world import InstanceView, World
+
+UUID_RE = re.compile(r"^[A-Fa-f0-9]{8}-[A-Fa-f0-9-]{27}$")
+STATES = ("started", "stopped", "detached", "restart", "recreate")
+
+
+def version_key(version: str) -> tuple:
+    """Order release/stemcell versions like the director ("latest" = highest)."""
+    parts = re.split(r"[.+\-]", version)
+    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts)
+
+
+@dataclass
+class ReleaseVersion:
+    name: str
+    version: str
+    jobs: tuple[str, ...]
+    commit_hash: str = "00000000"
+    uncommitted_changes: bool = False
+
+
+@dataclass
+class Stemcell:
+    id: int
+    name: str
+    version: str
+    operating_system: str
+    cid: str
+
+
+@dataclass
+class Instance:
+    """A BOSH instance: the live `InstanceView` the other parts see, plus director-only facts."""
+
+    view: InstanceView
+    az: str | None
+    vm_type: str
+    stemcell: tuple[str, str]
+    networks: dict[str, str] = field(default_factory=dict)  # network name -> IP
+    vm_cid: str | None = None
+    agent_id: str | None = None
+    vm_created_at: str | None = None
+    digest: str | None = None  # of the spec last applied
+    bootstrap: bool = False
+    running_since: float = field(default_factory=time.monotonic)
+    persistent_disk: Any = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.view.group}/{self.view.id} ({self.view.index})"
+
+
+@dataclass
+class Deployment:
+    name: str
+    manifest_text: str
+    plan: Plan
+    instances: list[Instance] = field(default_factory=list)
+
+    def group_instances(self, group: str) -> list[Instance]:
+        return sorted((i for i in self.instances if i.view.group == group), key=lambda i: i.view.index)
+
+
+class Director:
+    """All director state. Thread-safe: API threads read, task threads mutate."""
+
+    def __init__(self, world: World, username: str, password: str, catalog: Catalog | None = None) -> None:
+        self.world = world
+        self.username = username
+        self.password = password
+        self.uuid = str(uuidlib.uuid4())
+        self.catalog = catalog or load_catalog()
+        self.releases: dict[str, dict[str, ReleaseVersion]] = {}
+        self.stemcells: list[Stemcell] = []
+        self.deployments: dict[str, Deployment] = {}
+        self.tasks: dict[int, Task] = {}
+        self._task_ids = iter(range(1, 1 << 62))
+        self._lock = threading.RLock()
+        self._dep_locks: dict[str, threading.Lock] = {}
+        self._threads: list[threading.Thread] = []
+        self._closed = threading.Event()
+        world.set_instance_source(self.instance_views)
+
+    # ------------------------------------------------------------------ world API
+
+    def instance_views(self) -> list[InstanceView]:
+        with self._lock:
+            return [i.view for d in self.deployments.values() for i in d.instances]
+
+    def deployment_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._dep_locks.setdefault(name, threading.Lock())
+
+    # ------------------------------------------------------------------ releases & stemcells
+
+    def add_release(self, rv: ReleaseVersion) -> bool:
+        """Store a release version; False if it was already there (re-upload is a no-op)."""
+        with self._lock:
+            versions = self.releases.setdefault(rv.name, {})
+            if rv.version in versions:
+                return False
+            versions[rv.version] = rv
+            return True
+
+    def add_stemcell(self, name: str, version: str, operating_system: str) -> bool:
+        with self._lock:
+            if any(s.name == name and s.version == version for s in self.stemcells):
+                return False
+            sid = len(self.stemcells) + 1
+            self.stemcells.append(Stemcell(sid, name, version, operating_system, f"stemcell-{uuidlib.uuid4()}"))
+            return True
+
+    def preload(self, version_sets: list[str]) -> None:
+        """Upload the releases and stemcell of the named version sets (no tasks, like a warm BOSH-Lite)."""
+        for set_name in version_sets:
+            vs = self.catalog.version_set(set_name)
+            for rname, version in vs.releases.items():
+                facts = self.catalog.release(rname, version)
+                commit = hashlib.sha1(f"{rname}/{version}".encode()).hexdigest()[:8]
+                self.add_release(ReleaseVersion(rname, version, facts.jobs, commit))
+            st = self.catalog.stemcell(*vs.stemcell)
+            self.add_stemcell(st.name, st.version, st.operating_system)
+
+    def resolve_release(self, name: str, version: str) -> tuple[str, tuple[str, ...]]:
+        with self._lock:
+            versions = self.releases.get(name)
+            if not versions:
+                raise errors.release_not_found(name)
+            if version == "latest":
+                version = max(versions, key=version_key)
+            if version not in versions:
+                raise errors.release_version_not_found(name, version)
+            return version, versions[version].jobs
+
+    def resolve_stemcell(self, name: str | None, os: str | None, version: str) -> tuple[str, str]:
+        with self._lock:
+            found = [s for s in self.stemcells
+                     if (name is None or s.name == name) and (os is None or s.operating_system == os)]
+            label = name or os or "?"
+            if not found:
+                raise errors.stemcell_not_found(label, version)
+            if version == "latest":
+                best = max(found, key=lambda s: version_key(s.version))
+                return best.name, best.version
+            for s in found:
+                if s.version == version:
+                    return s.name, s.version
+            raise errors.stemcell_not_found(label, version)
+
+    def deployed_releases(self) -> set[tuple[str, str]]:
+        with self._lock:
+            return {(n, v) for d in self.deployments.values() for n, v in d.plan.releases.items()}
+
+    def deployed_stemcells(self) -> dict[tuple[str, str], list[str]]:
+        out: dict[tuple[str, str], list[str]] = {}
+        with self._lock:
+            for d in self.deployments.values():
+                for st in d.plan.stemcells:
+                    out.setdefault(st, []).append(d.name)
+        return out
+
+    # ------------------------------------------------------------------ tasks
+
+    def new_task(self, type_: str, description: str, user: str, deployment: str | None = None,
+                 context_id: str = "") -> Task:
+        with self._lock:
+            task = Task(next(self._task_ids), type_, description, user, deployment, context_id)
+            self.tasks[task.id] = task
+            return task
+
+    def task(self, task_id: int) -> Task:
+        with self._lock:
+            if task_id not in self.tasks:
+                raise errors.task_not_found(task_id)
+            return self.tasks[task_id]
+
+    def run_task(self, task: Task, work: Callable[[Task], str | None], lock_name: str | None = None) -> Task:
+        """Run `work(task)` on a thread: queued -> processing -> done/error/cancelled."""
+
+        def runner() -> None:
+            task.sleep(self.world.profile.task_queue_delay)
+            lock = self.deployment_lock(lock_name) if lock_name else threading.Lock()
+            with lock:
+                if self._closed.is_set():
+                    return
+                try:
+                    task.start()
+                    result = work(task)
+                    task.finish(result)
+                except TaskCancelled:
+                    task.cancelled()
+                except DirectorError as exc:
+                    task.fail(exc.code, exc.description)
+                except Exception as exc:  # a hook or a bug: the task fails with the reason
+                    task.debug(traceback.format_exc())
+                    task.fail(errors.SIMULATED_FAILURE, f"{type(exc).__name__}: {exc}")
+
+        t = threading.Thread(target=runner, name=f"bosh-task-{task.id}", daemon=True)
+        with self._lock:
+            self._threads = [x for x in self._threads if x.is_alive()]
+            self._threads.append(t)
+        t.start()
+        return task
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel running tasks and wait (bounded) for their threads."""
+        self._closed.set()
+        with self._lock:
+            tasks = list(self.tasks.values())
+            threads = list(self._threads)
+        for t in tasks:
+            t.request_cancel()
+        deadline = time.monotonic() + timeout
+        for th in threads:
+            th.join(max(0.0, deadline - time.monotonic()))
+
+    # ------------------------------------------------------------------ uploads
+
+    def submit_release_upload(self, user: str, data: bytes | None = None, location: str | None = None) -> Task:
+        task = self.new_task("update_release", "create release", user)
+
+        def work(t: Task) -> str | None:
+            payload = data if data is not None else _read_location(location or "", "release")
+            mf = _read_mf(payload, "release.MF", "release")
+            try:
+                rv = ReleaseVersion(str(mf["name"]), str(mf["version"]),
+                                    tuple(str(j["name"] if isinstance(j, dict) else j) for j in mf.get("jobs") or []),
+                                    str(mf.get("commit_hash", "00000000")), bool(mf.get("uncommitted_changes", False)))
+            except (KeyError, TypeError):
+                raise errors.release_invalid("Release manifest (release.MF) must have 'name', 'version' and 'jobs'")
+            stage = _simple_stage(t, "Extracting release", "Extracting release")
+            stage()
+            added = self.add_release(rv)
+            if not added:
+                t.event({"type": "warning", "message": f"Release '{rv.name}/{rv.version}' has been previously uploaded"})
+            for job in rv.jobs:
+                _simple_stage(t, "Creating new jobs", f"{job}/{rv.commit_hash}")()
+            _simple_stage(t, "Release has been created", f"{rv.name}/{rv.version}")()
+            return f"Created release '{rv.name}/{rv.version}'"
+
+        return self.run_task(task, work, "releases")
+
+    def submit_stemcell_upload(self, user: str, data: bytes | None = None, location: str | None = None) -> Task:
+        task = self.new_task("update_stemcell", "create stemcell", user)
+
+        def work(t: Task) -> str | None:
+            payload = data if data is not None else _read_location(location or "", "stemcell")
+            mf = _read_mf(payload, "stemcell.MF", "stemcell")
+            if not mf.get("name") or mf.get("version") is None:
+                raise errors.stemcell_invalid("Stemcell manifest (stemcell.MF) must have 'name' and 'version'")
+            name, version = str(mf["name"]), str(mf["version"])
+            _simple_stage(t, "Update stemcell", "Extracting stemcell archive")()
+            _simple_stage(t, "Update stemcell", "Uploading stemcell to the cloud")()
+            self.add_stemcell(name, version, str(mf.get("operating_system", "ubuntu-trusty")))
+            return f"/stemcells/{name}/{version}"
+
+        return self.run_task(task, work, "stemcells")
+
+    # ------------------------------------------------------------------ deployments
+
+    def get_deployment(self, name: str) -> Deployment:
+        with self._lock:
+            if name not in self.deployments:
+                raise errors.deployment_not_found(name)
+            return self.deployments[name]
+
+    def bind(self, manifest: dict[str, Any]) -> Plan:
+        return bind(manifest, self)
+
+    def submit_deploy(self, manifest_text: str, user: str, options: dict[str, Any], context_id: str = "") -> Task:
+        manifest = parse_manifest_text(manifest_text)
+        name = str(manifest["name"])
+        desc = "create deployment (dry run)" if options.get("dry_run") else "create deployment"
+        task = self.new_task("update_deployment", desc, user, name, context_id)
+        from simulator.director.updater import Updater
+
+        def work(t: Task) -> str | None:
+            Updater(self, t, name, manifest_text, manifest, options).run()
+            return f"/deployments/{name}"
+
+        return self.run_task(task, work, name)
+
+    def submit_state_change(self, deployment: str, job: str, index_or_id: str | None, state: str,
+                            body: str, user: str, options: dict[str, Any], context_id: str = "") -> Task:
+        if state not in STATES:
+            raise errors.DirectorError(40000, f"Unknown state '{state}'", 400)
+        dep = self.get_deployment(deployment)
+        if body.strip():
+            manifest = parse_manifest_text(body)
+            manifest["name"] = deployment
+            manifest_text = body
+        else:
+            manifest_text = dep.manifest_text
+            manifest = parse_manifest_text(manifest_text)
+        if job != "*":
+            groups = {i.view.group for i in dep.instances} | {g.name for g in dep.plan.groups}
+            if job not in groups:
+                raise errors.job_not_found(deployment, job)
+        target: tuple[str, str | None] = (job, None)
+        if index_or_id is not None:
+            if not (index_or_id.isdigit() or UUID_RE.match(index_or_id)):
+                raise errors.invalid_instance_index(index_or_id)
+            match = [i for i in dep.instances if i.view.group == job
+                     and (str(i.view.index) == index_or_id or i.view.id == index_or_id)]
+            if not match:
+                raise errors.instance_not_found(deployment, job, index_or_id)
+            target = (job, match[0].view.id)
+        task = self.new_task("update_deployment", "create deployment", user, deployment, context_id)
+        from simulator.director.updater import Updater
+
+        def work(t: Task) -> str | None:
+            Updater(self, t, deployment, manifest_text, manifest, options, state_change=(target, state)).run()
+            return f"/deployments/{deployment}"
+
+        return self.run_task(task, work, deployment)
+
+    def submit_delete(self, name: str, user: str, force: bool = False) -> Task:
+        self.get_deployment(name)
+        task = self.new_task("delete_deployment", f"delete deployment {name}", user, name)
+        from simulator.director.updater import delete_deployment
+
+        def work(t: Task) -> str | None:
+            delete_deployment(self, t, name, force)
+            return f"/deployments/{name}"
+
+        return self.run_task(task, work, name)
+
+    def submit_vm_state(self, name: str, user: str, kind: str) -> Task:
+        self.get_deployment(name)
+        task = self.new_task("vms", "retrieve vm-stats", user, name)
+
+        def work(t: Task) -> str | None:
+            with self._lock:
+                instances = list(self.get_deployment(name).instances)
+            for inst in sorted(instances, key=lambda i: (i.view.group, i.view.index)):
+                if kind == "vms" and inst.vm_cid is None:
+                    continue
+                t.result_line(vm_state(inst))
+            return f"Found {len(instances)} instances"
+
+        return self.run_task(task, work, None)
+
+    def cancel(self, task_id: int) -> bool:
+        return self.task(task_id).request_cancel()
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _simple_stage(task: Task, stage: str, label: str) -> Callable[[], None]:
+    def run() -> None:
+        task.stage_event(stage, label, 1, 1, "started")
+        task.stage_event(stage, label, 1, 1, "finished")
+    return run
+
+
+def _read_location(location: str, what: str) -> bytes:
+    """Remote uploads: only file:// is read; the simulator never fetches from the network."""
+    url = urlparse(location)
+    if url.scheme != "file":
+        raise DirectorError(
+            30003 if what == "release" else 50005,
+            f"Downloading remote {what} failed: the simulator only accepts file:// locations "
+            f"(it never connects to '{url.netloc or location}')", 400)
+    path = Path(unquote(url.path))
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DirectorError(30003 if what == "release" else 50005,
+                            f"Downloading remote {what} failed: {exc.strerror}", 400)
+
+
+def _read_mf(payload: bytes, member: str, what: str) -> dict[str, Any]:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(payload), mode="r:*") as tar:
+            for m in tar.getmembers():
+                if m.isfile() and m.name.lstrip("./") == member:
+                    fh = tar.extractfile(m)
+                    data = yaml.safe_load(fh.read() if fh else b"")
+                    if not isinstance(data, dict):
+                        break
+                    return data
+    except (tarfile.TarError, yaml.YAMLError, EOFError, OSError) as exc:
+        raise DirectorError(30001 if what == "release" else 50001,
+                            f"Invalid {what} archive: {exc}", 400)
+    raise DirectorError(30001 if what == "release" else 50001,
+                        f"Invalid {what} archive: {member} not found or not a hash", 400)
+
+
+def vm_state(inst: Instance) -> dict[str, Any]:
+    """One NDJSON line of vms/instances format=full (types as the Go CLI expects)."""
+    v = inst.view
+    has_vm = inst.vm_cid is not None
+    uptime = int(time.monotonic() - inst.running_since)
+    proc_state = {"running": "running", "failing": "failing"}.get(v.job_state, "stopped") if has_vm else None
+    return {
+        "vm_cid": inst.vm_cid, "active": has_vm, "vm_created_at": inst.vm_created_at or "",
+        "cloud_properties": {}, "disk_cid": None, "disk_cids": [], "ips": list(v.ips), "dns": [],
+        "agent_id": inst.agent_id, "job_name": v.group, "index": v.index,
+        "job_state": v.job_state if has_vm else None, "state": v.state,
+        "resource_pool": inst.vm_type, "vm_type": inst.vm_type,
+        "vitals": {"cpu": {"sys": "0.3", "user": "1.2", "wait": "0.0"},
+                   "mem": {"kb": "123456", "percent": "12"}, "swap": {"kb": "0", "percent": "0"},
+                   "load": ["0.01", "0.02", "0.00"],
+                   "disk": {"system": {"percent": "40", "inode_percent": "20"},
+                            "ephemeral": {"percent": "1", "inode_percent": "0"}},
+                   "uptime": {"secs": uptime}} if has_vm else {},
+        "processes": [{"name": t.name, "state": proc_state, "uptime": {"secs": uptime},
+                       "mem": {"kb": 2048, "percent": 0.1}, "cpu": {"total": 0.5}}
+                      for t in v.templates] if has_vm else [],
+        "resurrection_paused": False, "az": inst.az, "id": v.id, "bootstrap": inst.bootstrap,
+        "ignore": False,
+        "stemcell": {"name": inst.stemcell[0], "version": inst.stemcell[1], "api_version": 2},
+    }

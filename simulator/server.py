@@ -1,0 +1,315 @@
+"""`python -m simulator serve`: build the world, attach every part, write the suite config,
+serve until SIGTERM/SIGINT or until the parent process dies, then close everything.
+
+Also home of `start_wsgi_listener`, the threaded (optionally TLS) loopback HTTP listener any
+part may use for its WSGI app. Idle costs nothing noticeable: listener threads block in
+`select` with a 0.5 s poll, the main thread waits on an Event with the same period.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import os
+import random
+import secrets
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from simulator import tls as tlsmod
+from simulator.world import PROFILES, VM_NETWORK, AddressMap, World
+
+# docs/architecture.md §3: the order in which parts are attached (closed in reverse)
+PARTS = (
+    "simulator.director",
+    "simulator.cloudcontroller",
+    "simulator.loggregator",
+    "simulator.diego",
+    "simulator.router",
+    "simulator.sshproxy",
+    "simulator.jobs.redis",
+)
+
+DIRECTOR_URL = "https://192.168.50.4:25555"
+
+
+# --------------------------------------------------------------------------------------
+# Listeners
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request access log on stderr (it would drown the simulator's real messages)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error" and "TLS" not in message and "SSL" not in message:
+            super().log(type, message, *args)
+
+
+@dataclass
+class WsgiListener:
+    name: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+    address: tuple[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        host, port = self.server.socket.getsockname()[:2]
+        self.address = (host, port)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def start_wsgi_listener(app: Callable[..., Any], ssl_context: ssl.SSLContext | None = None,
+                        host: str = "127.0.0.1", port: int = 0, name: str = "wsgi") -> WsgiListener:
+    """Serve `app` on host:port (ephemeral by default) in a daemon thread, one thread per
+    connection. Returns once the socket is listening."""
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler, ssl_context=ssl_context)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5},
+                              name=f"listener-{name}", daemon=True)
+    thread.start()
+    return WsgiListener(name, server, thread)
+
+
+# --------------------------------------------------------------------------------------
+# Loopback /16 for VM addresses
+
+
+def _loopback_in_use() -> set[int]:
+    """Second octets of 127.N.x.y addresses with a TCP/UDP socket open on this host."""
+    used: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/udp"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            hex_ip = parts[1].split(":")[0]
+            try:
+                raw = int(hex_ip, 16).to_bytes(4, "little")
+            except ValueError:
+                continue
+            if raw[0] == 127:
+                used.add(raw[1])
+    return used
+
+
+@dataclass
+class LoopbackReservation:
+    """A listening socket on 127.N.255.254 that marks 127.N.0.0/16 as taken by this run."""
+
+    network: ipaddress.IPv4Network
+    sock: socket.socket
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def reserve_loopback_network(rng: random.Random | None = None) -> LoopbackReservation:
+    rng = rng or random.Random()
+    candidates = list(range(20, 251))
+    rng.shuffle(candidates)
+    for octet in candidates:
+        if octet in _loopback_in_use():
+            continue
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((f"127.{octet}.255.254", 0))
+            sock.listen(1)
+        except OSError:
+            sock.close()
+            continue
+        return LoopbackReservation(ipaddress.IPv4Network(f"127.{octet}.0.0/16"), sock)
+    raise RuntimeError("no free loopback /16 in 127.20.0.0 - 127.250.0.0")
+
+
+# --------------------------------------------------------------------------------------
+# World, parts and config
+
+
+def build_world(state_dir: Path, profile: str, loopback: ipaddress.IPv4Network,
+                preload: list[str]) -> World:
+    world = World(profile=PROFILES[profile], state_dir=state_dir,
+                  addresses=AddressMap(VM_NETWORK, loopback))
+    world.tls = tlsmod.generate(state_dir / "tls")
+    world.credentials = {
+        "bosh_username": "admin", "bosh_password": secrets.token_urlsafe(18),
+        "cf_admin_user": "admin", "cf_admin_password": secrets.token_urlsafe(18),
+    }
+    world.settings = {"preload": preload}
+    return world
+
+
+def attach_parts(world: World, parts: tuple[str, ...] = PARTS, warn: Callable[[str], None] | None = None) -> None:
+    """Import each part and call its `attach(world)`. A part that is not written yet (module
+    missing, or no `attach`) is skipped with a warning; any other error propagates."""
+    warn = warn or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    for name in parts:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and (exc.name == name or name.startswith(exc.name + ".")):
+                warn(f"simulator: part {name} is missing; skipped")
+                continue
+            raise
+        attach = getattr(module, "attach", None)
+        if attach is None:
+            warn(f"simulator: part {name} has no attach(world) yet; skipped")
+            continue
+        attach(world)
+
+
+def close_components(world: World) -> None:
+    """close() every component once, in reverse order of registration; errors go to stderr."""
+    seen: set[int] = set()
+    for name, comp in reversed(list(world.components.items())):
+        if id(comp) in seen or not hasattr(comp, "close"):
+            continue
+        seen.add(id(comp))
+        try:
+            comp.close()
+        except Exception as exc:
+            print(f"simulator: closing {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+
+def suite_config(world: World) -> dict[str, Any]:
+    """The suite config (docs/architecture.md §1) describing this simulator."""
+    creds = world.credentials
+    resolve = dict(world.published)
+    resolve[str(world.addresses.vm_network)] = str(world.addresses.loopback_network)
+    return {
+        "bosh": {"url": DIRECTOR_URL, "ca_cert": world.tls.ca_pem, "skip_ssl_validation": False,
+                 "username": creds["bosh_username"], "password": creds["bosh_password"],
+                 "client": None, "client_secret": None},
+        "cf": {"api": f"https://api.{world.system_domain}", "apps_domain": world.apps_domain,
+               "system_domain": world.system_domain, "admin_user": creds["cf_admin_user"],
+               "admin_password": creds["cf_admin_password"], "ca_cert": world.tls.ca_pem,
+               "skip_ssl_validation": False},
+        "resolve": resolve,
+    }
+
+
+class _ConfigDumper(yaml.SafeDumper):
+    """Multi-line strings (the CA PEM) as literal blocks, so the config stays readable."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ConfigDumper.add_representer(str, _str_representer)
+
+
+def dump_config(config: dict[str, Any]) -> str:
+    return yaml.dump(config, Dumper=_ConfigDumper, sort_keys=False, default_flow_style=False)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------------------
+# Process lifetime
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_children() -> None:
+    """Safety net: SIGKILL any child process (and its group) still running after close."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[1]) == me:
+            pid = int(entry.name)
+            try:
+                pgid = os.getpgid(pid)
+                if pgid != os.getpgrp():
+                    os.killpg(pgid, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def serve(config_out: Path, state_dir: Path | None, profile: str, preload: list[str],
+          parent_pid: int | None) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    initial_ppid = os.getppid()
+
+    def parent_gone() -> bool:
+        if parent_pid is None:
+            return False
+        if parent_pid == initial_ppid:
+            return os.getppid() != initial_ppid
+        return not _alive(parent_pid)
+
+    state_dir = Path(state_dir or tempfile.mkdtemp(prefix="bosh-lite-sim-")).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    reservation = reserve_loopback_network()
+    world = build_world(state_dir, profile, reservation.network, preload)
+    try:
+        attach_parts(world)
+        if stop.is_set() or parent_gone():
+            return 0
+        write_atomically(config_out, dump_config(suite_config(world)))
+        print(f"simulator: ready (profile {profile}, VM network {reservation.network}); "
+              f"config written to {config_out}", file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            if parent_gone():
+                print("simulator: parent process is gone; shutting down", file=sys.stderr, flush=True)
+                break
+        return 0
+    finally:
+        close_components(world)
+        reservation.close()
+        _kill_children()
