@@ -179,7 +179,8 @@ class Director:
         REDACTOR.register(self._token, body.get("refresh_token"))
         self._token_expiry = time.monotonic() + max(float(body.get("expires_in", 60)) - 30, 5)
 
-    def _request(self, method: str, path: str, *, auth: bool = True, **kw: Any) -> requests.Response:
+    def _request(self, method: str, path: str, *, auth: bool = True, ok: tuple[int, ...] = (),
+                 **kw: Any) -> requests.Response:
         url = path if path.startswith("http") else f"{self.url}{path}"
         what = f"{method} {path}"
         for attempt in (0, 1):
@@ -193,7 +194,7 @@ class Director:
             if r.status_code == 401 and auth and attempt == 0 and self._token:
                 kw["headers"] = {k: v for k, v in headers.items() if k != "Authorization"}
                 continue
-            if r.status_code >= 400:
+            if r.status_code >= 400 and r.status_code not in ok:
                 raise self._api_error(r, what)
             return r
         raise AssertionError("unreachable")  # pragma: no cover
@@ -305,7 +306,8 @@ class Director:
 
     def _read_output(self, task_id: int, offset: int) -> tuple[bytes, int]:
         """One Range poll of the event output: (new bytes, new offset)."""
-        r = self._request("GET", f"/tasks/{task_id}/output?type=event", headers={"Range": f"bytes={offset}-"})
+        r = self._request("GET", f"/tasks/{task_id}/output?type=event", headers={"Range": f"bytes={offset}-"},
+                          ok=(416,))
         if r.status_code in (204, 416):
             return b"", offset
         body = r.content

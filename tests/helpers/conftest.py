@@ -87,7 +87,8 @@ class Server:
     def __init__(self, app: Callable, ssl_context: ssl.SSLContext | None):
         self._srv = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=ssl_context)
         self.port = self._srv.server_port
-        self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._srv.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
         self._thread.start()
 
     @property
