@@ -1,0 +1,76 @@
+"""A stand-in for the director, for tests of the runtime parts (diego, router, ssh proxy).
+
+It owns a list of `InstanceView`s and plays the director's side of the bus (drain before a
+stop, then stopped; started after a start), so those parts can be tested without the real
+director. Test code only; nothing in the simulator imports it.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from simulator.world import PROFILES, InstanceView, JobTemplate, Profile, World
+
+VERSIONS = {"cf": "220", "diego": "0.1434.0", "garden-linux": "0.307.0"}
+RELEASE_OF = {"rep": "diego", "garden": "garden-linux", "bbs": "diego", "auctioneer": "diego",
+              "converger": "diego", "route_emitter": "diego", "stager": "diego", "nsync": "diego",
+              "tps": "diego", "cc_uploader": "diego", "file_server": "diego", "ssh_proxy": "diego"}
+BRAIN = ["bbs", "auctioneer", "converger", "route_emitter", "stager", "nsync", "tps", "cc_uploader",
+         "file_server"]
+PROBE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"
+
+
+class FakeDirector:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.items: list[InstanceView] = []
+        self._next_ip = 2
+        world.set_instance_source(lambda: list(self.items))
+
+    def add(self, deployment: str, group: str, templates: list[str], index: int = 0,
+            properties: dict[str, Any] | None = None, versions: dict[str, str] | None = None,
+            ip: str | None = None) -> InstanceView:
+        versions = {**VERSIONS, **(versions or {})}
+        tmpl = [JobTemplate(t, RELEASE_OF.get(t, "cf"), versions[RELEASE_OF.get(t, "cf")]) for t in templates]
+        if ip is None:
+            ip = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
+            self._next_ip += 1
+        inst = InstanceView(deployment, group, index, str(uuid.uuid4()), [ip], tmpl, dict(properties or {}))
+        self.items.append(inst)
+        self.world.bus.emit("started", inst)
+        return inst
+
+    def stop(self, inst: InstanceView) -> None:
+        """`bosh stop`: drain (blocking), then the instance stops."""
+        self.world.bus.emit("drain", inst)
+        inst.state, inst.job_state = "stopped", "stopped"
+        self.world.bus.emit("stopped", inst)
+
+    def start(self, inst: InstanceView) -> None:
+        inst.state, inst.job_state = "started", "running"
+        self.world.bus.emit("started", inst)
+
+    def down(self, inst: InstanceView) -> None:
+        """A job stops without a drain (a component outage for the tests)."""
+        inst.state, inst.job_state = "stopped", "stopped"
+        self.world.bus.emit("stopped", inst)
+
+
+def make_world(state_dir: Path, profile: Profile | None = None, **overrides: float) -> World:
+    base = profile or PROFILES["fast"]
+    if overrides:
+        base = Profile(**{**base.__dict__, **overrides})
+    return World(profile=base, state_dir=state_dir)
+
+
+def zip_dir(directory: Path = PROBE_DIR) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(directory).as_posix())
+    return buf.getvalue()

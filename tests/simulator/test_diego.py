@@ -1,0 +1,319 @@
+"""Diego runtime: staging, placement, crash + converge, evacuation, route emission, cleanup."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from simulator import diego as diego_mod
+from simulator import router as router_mod
+from simulator import tls
+from simulator.diego import RUNNING, UNCLAIMED, Diego, DiegoUnavailable, StagingError
+from simulator.diego.testing import BRAIN, FakeDirector, make_world, zip_dir
+from simulator.router import Router
+from simulator.world import InstanceView, World
+
+
+class FakeLogs:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, str, str, str]] = []
+
+    def emit(self, app_guid: str, source_type: str, source_instance: str, message: str,
+             stream: str = "OUT") -> None:
+        self.lines.append((app_guid, source_type, source_instance, message, stream))
+
+
+class FakeCC:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+
+    def record_event(self, app_guid: str, kind: str, metadata: dict[str, Any]) -> None:
+        self.events.append((app_guid, kind, metadata))
+
+
+@dataclass
+class Rig:
+    world: World
+    director: FakeDirector
+    diego: Diego
+    router: Router
+    logs: FakeLogs
+    cc: FakeCC
+    brain: dict[str, InstanceView]
+    cells: list[InstanceView]
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{self.world.published['*.bosh-lite.com:80']}{path}"
+
+    def get(self, host: str, path: str = "/", **headers: str) -> requests.Response:
+        return requests.get(self.url(path), headers={"Host": host, **headers}, timeout=3)
+
+    def push(self, name: str, instances: int, routes: list[str] | None = None) -> str:
+        app_guid = str(uuid.uuid4())
+        droplet = self.diego.stage(app_guid, zip_dir())
+        pg = f"{app_guid}-v1"
+        self.diego.desire(pg, app_guid, name, instances, droplet, {"CUSTOM": "yes"},
+                          [f"{name}.bosh-lite.com"] if routes is None else routes, 64)
+        return pg
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running(rig: Rig, pg: str, n: int) -> list:
+    return wait_for(lambda: (lambda xs: xs if len(xs) == n and all(x.state == RUNNING for x in xs) else None)(
+        rig.diego.instances(pg)), what=f"{n} running instances")
+
+
+def routed(rig: Rig, host: str, n: int) -> None:
+    wait_for(lambda: len(rig.router.routes().get(host, [])) == n, what=f"{n} routes for {host}")
+
+
+@pytest.fixture
+def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    rigs: list[Rig] = []
+
+    def build(cells: int = 2, **profile: float) -> Rig:
+        settings = {"evacuation_timeout": 3.0, "route_emit_interval": 0.2, "router_ttl": 1.0,
+                    "converge_interval": 0.2, "app_stage": 0.0, **profile}
+        world = make_world(tmp_path / f"rig{len(rigs)}", **settings)
+        world.components["tls"] = tls.generate(tmp_path / f"tls{len(rigs)}")
+        logs, cc = FakeLogs(), FakeCC()
+        world.components["logs"], world.components["cc"] = logs, cc
+        director = FakeDirector(world)
+        director.add("cf-warden", "ha_proxy_z1", ["haproxy"])
+        director.add("cf-warden", "router_z1", ["gorouter"])
+        brain = {t: director.add("cf-warden-diego-brain-and-pals", f"{t}_z1", [t]) for t in BRAIN}
+        cell_list = [director.add(f"cf-warden-diego-cell{i + 1}", f"cell_z{i + 1}", ["rep", "garden"])
+                     for i in range(cells)]
+        diego_mod.attach(world)
+        router_mod.attach(world)
+        rig = Rig(world, director, world.components["diego"], world.components["router"], logs, cc, brain,
+                  cell_list)
+        rigs.append(rig)
+        return rig
+
+    yield build
+    for rig in rigs:
+        rig.diego.close()
+        rig.router.close()
+
+
+def test_placement_env_and_routing(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 2)
+    instances = running(rig, pg, 2)
+    assert {i.cell_id for i in instances} == {c.id for c in rig.cells}, "instances not balanced"
+    routed(rig, "probe.bosh-lite.com", 2)
+    seen = {rig.get("probe.bosh-lite.com").text for _ in range(4)}
+    assert seen == {"probe probe instance 0\n", "probe probe instance 1\n"}
+    for inst in instances:
+        cell = next(c for c in rig.cells if c.id == inst.cell_id)
+        assert inst.cell_ip == cell.ips[0]
+        assert inst.cell_versions == {"diego": "0.1434.0", "garden-linux": "0.307.0"}
+        assert inst.address == (rig.world.addresses.to_loopback(cell.ips[0]), inst.port)
+        env = rig.get("probe.bosh-lite.com", "/env", **{"X-CF-APP-INSTANCE": f"{inst.app_guid}:{inst.index}"}).json()
+        assert env["CF_INSTANCE_IP"] == cell.ips[0]
+        assert env["PORT"] == env["CF_INSTANCE_PORT"] == str(inst.port)
+        assert env["CF_INSTANCE_GUID"] == inst.instance_guid
+        assert env["INSTANCE_INDEX"] == str(inst.index)
+        assert env["CUSTOM"] == "yes"
+        cwd, ssh_env = rig.diego.instance_dir_env(pg, inst.index)
+        assert env["HOME"] == str(cwd) and ssh_env["CF_INSTANCE_GUID"] == inst.instance_guid
+    # app stdout reaches the logs with source APP and the instance index
+    rig.get("probe.bosh-lite.com", "/log/n0nce", **{"X-CF-APP-INSTANCE": f"{instances[1].app_guid}:1"})
+    wait_for(lambda: any(line[1:4] == ("APP", "1", "nonce n0nce index 1") for line in rig.logs.lines),
+             what="app log line")
+    assert any(line[1] == "CELL" and "healthy" in line[3] for line in rig.logs.lines)
+
+
+def test_staging_needs_its_components(make_rig, tmp_path: Path) -> None:
+    rig = make_rig()
+    rig.director.down(rig.brain["stager"])
+    with pytest.raises(DiegoUnavailable):
+        rig.diego.stage("g", zip_dir())
+    rig.director.start(rig.brain["stager"])
+    empty = tmp_path / "noprocfile"
+    empty.mkdir()
+    (empty / "app.py").write_text("print('hi')\n")
+    with pytest.raises(StagingError) as err:
+        rig.diego.stage("g", zip_dir(empty))
+    assert err.value.reason == "NoAppDetectedError"
+    for cell in rig.cells:
+        rig.director.down(cell)
+    with pytest.raises(DiegoUnavailable):
+        rig.diego.stage("g", zip_dir())
+
+
+def test_bbs_down_makes_reads_and_writes_unavailable(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 1)
+    running(rig, pg, 1)
+    rig.director.down(rig.brain["bbs"])
+    with pytest.raises(DiegoUnavailable):
+        rig.diego.instances(pg)
+    with pytest.raises(DiegoUnavailable):
+        rig.diego.update(pg, instances=2)
+    assert rig.get("probe.bosh-lite.com").status_code == 200  # running instances keep running
+    rig.director.start(rig.brain["bbs"])
+    assert len(rig.diego.instances(pg)) == 1
+
+
+def test_no_auctioneer_leaves_instances_unclaimed(make_rig) -> None:
+    rig = make_rig()
+    rig.director.down(rig.brain["auctioneer"])
+    pg = rig.push("probe", 1)
+    time.sleep(0.5)
+    assert [i.state for i in rig.diego.instances(pg)] == [UNCLAIMED]
+    rig.director.start(rig.brain["auctioneer"])
+    running(rig, pg, 1)
+
+
+def test_crash_is_restarted_by_the_converger(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 1)
+    first = running(rig, pg, 1)[0]
+    rig.director.down(rig.brain["converger"])
+    rig.world.faults.inject("kill_instance", "probe", params={"index": 0})
+    wait_for(lambda: rig.diego.instances(pg)[0].state == "CRASHED", what="crash")
+    time.sleep(0.6)  # no converger: it stays crashed
+    crashed = rig.diego.instances(pg)[0]
+    assert crashed.state == "CRASHED" and crashed.crash_count == 1
+    assert any(kind == "app.crash" for _, kind, _ in rig.cc.events)
+    rig.director.start(rig.brain["converger"])
+    again = running(rig, pg, 1)[0]
+    assert again.instance_guid != first.instance_guid
+    assert again.crash_count == 1
+
+
+def test_cell_lost_without_drain_is_replaced(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 2)
+    instances = running(rig, pg, 2)
+    victim = next(c for c in rig.cells if c.id == instances[0].cell_id)
+    rig.director.down(victim)
+    wait_for(lambda: all(i.state == RUNNING and i.cell_id != victim.id for i in rig.diego.instances(pg)),
+             what="re-placement")
+
+
+def test_evacuation_serves_every_request(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 2)
+    instances = running(rig, pg, 2)
+    routed(rig, "probe.bosh-lite.com", 2)
+    old_process = rig.diego.actuals[pg][instances[0].index].process
+    statuses: list[int | str] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        with requests.Session() as s:
+            while not stop.is_set():
+                try:
+                    statuses.append(s.get(rig.url(), headers={"Host": "probe.bosh-lite.com"}, timeout=2).status_code)
+                except requests.RequestException as exc:
+                    statuses.append(type(exc).__name__)
+                time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        time.sleep(0.2)
+        draining = next(c for c in rig.cells if c.id == instances[0].cell_id)
+        started = time.monotonic()
+        rig.director.stop(draining)
+        drain_time = time.monotonic() - started
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        poller.join()
+    assert len(statuses) > 10
+    assert set(statuses) == {200}, f"failed requests during evacuation: {[s for s in statuses if s != 200]}"
+    assert drain_time < 3.0, "drain waited for the timeout although another cell was free"
+    after = running(rig, pg, 2)
+    assert all(i.cell_id != draining.id for i in after)
+    moved = next(i for i in after if i.index == instances[0].index)
+    assert moved.instance_guid != instances[0].instance_guid
+    assert not old_process.alive, "the evacuated instance must be stopped once replaced"
+
+
+def test_evacuation_without_another_cell_waits_for_the_timeout(make_rig) -> None:
+    rig = make_rig(cells=1, evacuation_timeout=1.0)
+    pg = rig.push("probe", 1)
+    running(rig, pg, 1)
+    routed(rig, "probe.bosh-lite.com", 1)
+    process = next(iter(rig.diego.actuals[pg].values())).process
+    served_during_drain: list[int] = []
+
+    def probe_during() -> None:
+        time.sleep(0.4)
+        served_during_drain.append(rig.get("probe.bosh-lite.com").status_code)
+
+    t = threading.Thread(target=probe_during)
+    t.start()
+    started = time.monotonic()
+    rig.director.stop(rig.cells[0])
+    elapsed = time.monotonic() - started
+    t.join()
+    assert 0.9 <= elapsed < 3.0
+    assert served_during_drain == [200], "the evacuating instance must keep serving until the timeout"
+    assert not process.alive
+    assert [i.state for i in rig.diego.instances(pg)] == [UNCLAIMED]
+    rig.director.start(rig.cells[0])
+    running(rig, pg, 1)
+
+
+def test_routes_go_stale_only_after_ttl_when_route_emitter_is_down(make_rig) -> None:
+    rig = make_rig(router_ttl=1.0)
+    pg = rig.push("probe", 2)
+    running(rig, pg, 2)
+    routed(rig, "probe.bosh-lite.com", 2)
+    rig.director.down(rig.brain["route_emitter"])
+    rig.diego.update(pg, instances=1)
+    time.sleep(0.3)
+    # the removed instance's route is still in the table (nobody unregistered it) ...
+    assert len(rig.router.routes().get("probe.bosh-lite.com", [])) == 2
+    # ... requests still work (the router retries the dead endpoint elsewhere) ...
+    assert all(rig.get("probe.bosh-lite.com").status_code == 200 for _ in range(4))
+    # ... and after the TTL nothing is refreshed any more: every route is pruned
+    time.sleep(1.2)
+    assert rig.router.routes().get("probe.bosh-lite.com", []) == []
+    resp = rig.get("probe.bosh-lite.com")
+    assert resp.status_code == 404 and resp.headers["X-Cf-Routererror"] == "unknown_route"
+    rig.director.start(rig.brain["route_emitter"])
+    routed(rig, "probe.bosh-lite.com", 1)
+    assert rig.get("probe.bosh-lite.com").status_code == 200
+
+
+def test_remove_unregisters_and_stops(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 1)
+    running(rig, pg, 1)
+    routed(rig, "probe.bosh-lite.com", 1)
+    process = next(iter(rig.diego.actuals[pg].values())).process
+    rig.diego.remove(pg)
+    assert rig.router.routes().get("probe.bosh-lite.com", []) == []
+    wait_for(lambda: not process.alive, what="process stopped")
+
+
+def test_close_leaves_no_processes(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 3)
+    running(rig, pg, 3)
+    procs = [a.process for a in rig.diego.actuals[pg].values()]
+    rig.diego.close()
+    assert all(not p.alive for p in procs)
