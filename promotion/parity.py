@@ -1,0 +1,124 @@
+"""Parity between two manifests: what differs, and whether only per-environment paths do.
+
+After a production deploy, production runs the manifest staging ran, except for what is
+inherently per-environment (name, director uuid, networks, hostnames). The differences are
+computed structurally: maps key by key, lists of named maps by `name` (as BOSH and spiff
+address them), other lists by index. Secrets (any key named `password`, `secret` or
+`*_password`) differ between environments by design; they are never compared or shown.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_ALLOWED = ("name", "director_uuid", "networks", "properties.redis.hostname")
+_MISSING = object()
+
+
+def normalize(manifest: Any) -> Any:
+    """What parity compares: the manifest without spiff's `meta` helper section (BOSH ignores
+    it), and with every address inside one of the manifest's own subnets written relative to
+    that subnet (`<redis1/0+2>`). Each environment has its own address range, so
+    `redis.master: 10.244.44.2` in staging and `10.244.48.2` in production are the same
+    setting when both are the second address of the first subnet of `redis1`; a leader that
+    moved to another offset still shows up as a difference."""
+    if not isinstance(manifest, dict):
+        return manifest
+    subnets: list[tuple[str, ipaddress.IPv4Network]] = []
+    for net in manifest.get("networks") or []:
+        if not isinstance(net, dict):
+            continue
+        for i, sub in enumerate(net.get("subnets") or []):
+            try:
+                subnets.append((f"{net.get('name')}/{i}", ipaddress.IPv4Network(str(sub.get("range")), strict=False)))
+            except (ValueError, AttributeError):
+                continue
+
+    def addr(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: addr(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [addr(v) for v in value]
+        if isinstance(value, str):
+            try:
+                ip = ipaddress.IPv4Address(value)
+            except ValueError:
+                return value
+            for label, net in subnets:
+                if ip in net:
+                    return f"<{label}+{int(ip) - int(net.network_address)}>"
+        return value
+
+    return {k: addr(v) for k, v in manifest.items() if k != "meta"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    path: tuple[str, ...]
+    left: Any
+    right: Any
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    def render(self, left_name: str, right_name: str) -> str:
+        def show(v: Any) -> str:
+            return "(absent)" if v is _MISSING else repr(v)
+
+        return f"{self.dotted}: {left_name}={show(self.left)} {right_name}={show(self.right)}"
+
+
+def _is_secret(key: str) -> bool:
+    k = key.lower()
+    return k in ("password", "secret") or k.endswith(("_password", "_secret"))
+
+
+def _named(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)
+
+
+def diff(left: Any, right: Any, path: tuple[str, ...] = ()) -> list[Difference]:
+    if isinstance(left, dict) and isinstance(right, dict):
+        out: list[Difference] = []
+        for k in sorted(set(left) | set(right), key=str):
+            if _is_secret(str(k)):
+                continue
+            out += diff(left.get(k, _MISSING), right.get(k, _MISSING), (*path, str(k)))
+        return out
+    if isinstance(left, list) and isinstance(right, list):
+        if _named(left) and _named(right):
+            lmap = {i["name"]: i for i in left}
+            rmap = {i["name"]: i for i in right}
+            names = [i["name"] for i in left] + [i["name"] for i in right if i["name"] not in lmap]
+            out = []
+            for n in names:
+                out += diff(lmap.get(n, _MISSING), rmap.get(n, _MISSING), (*path, n))
+            return out
+        if len(left) == len(right):
+            out = []
+            for i, (a, b) in enumerate(zip(left, right, strict=True)):
+                out += diff(a, b, (*path, f"[{i}]"))
+            return out
+    if left == right:
+        return []
+    return [Difference(path, left, right)]
+
+
+def pattern_matches(pattern: str, path: tuple[str, ...]) -> bool:
+    """A pattern is a dotted path (`*` = any one step). It allows a difference when its steps
+    occur as a contiguous run anywhere in the path: `networks` covers the top-level
+    `networks` and `jobs.<job>.networks`; `properties.redis.hostname` covers global and job
+    properties alike. Differences below the run are covered too."""
+    steps = pattern.split(".")
+    for start in range(len(path) - len(steps) + 1):
+        window = path[start : start + len(steps)]
+        if all(s == "*" or s == p for s, p in zip(steps, window, strict=True)):
+            return True
+    return False
+
+
+def violations(diffs: list[Difference], allowed: tuple[str, ...] | list[str]) -> list[Difference]:
+    return [d for d in diffs if not any(pattern_matches(p, d.path) for p in allowed)]
