@@ -16,7 +16,7 @@ def test_put_get_exists_list(candidate_store):
 
 
 def test_missing_key_is_a_clear_error(candidate_store):
-    with pytest.raises(StoreError, match="candidates/nope.tgz not found"):
+    with pytest.raises(StoreError, match=r"candidates/nope\.tgz not found"):
         candidate_store.get("candidates/nope.tgz")
 
 
