@@ -180,3 +180,45 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
             return value
         time.sleep(0.01)
     raise AssertionError("condition not met in time")
+
+
+class Api:
+    """A test client that sends the admin token on every request."""
+
+    def __init__(self, fw: FakeWorld) -> None:
+        self.fw = fw
+        self.cc = fw.world.components["cc"]
+        self.uaa_client = Client(fw.world.components["uaa"].wsgi)
+        self.client = Client(self.cc.wsgi)
+        self.token = password_token(self.uaa_client)["access_token"]
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None, **kw: Any) -> Any:
+        headers = bearer(token or self.token)
+        return self.client.open(path, method=method, json=body, headers=headers, **kw)
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        resp = self.call(method, path, body)
+        assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True))
+        return resp.get_json()
+
+    def org_space(self, org: str = "o", space: str = "s") -> tuple[str, str]:
+        org_guid = self.ok("POST", "/v2/organizations", {"name": org}, 201)["metadata"]["guid"]
+        space_guid = self.ok("POST", "/v2/spaces", {"name": space, "organization_guid": org_guid},
+                             201)["metadata"]["guid"]
+        return org_guid, space_guid
+
+
+def assert_cc_error(resp: Any, status: int, code: int, error_code: str) -> None:
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["code"] == code
+    assert body["error_code"] == error_code
+    assert isinstance(body["description"], str) and body["description"]
+
+
+def _route(api: Api, space_guid: str, host: str = "acc-app", path: str = "") -> Any:
+    domain_guid = api.ok("GET", "/v2/shared_domains")["resources"][0]["metadata"]["guid"]
+    body = {"host": host, "domain_guid": domain_guid, "space_guid": space_guid}
+    if path:
+        body["path"] = path
+    return api.call("POST", "/v2/routes", body), domain_guid

@@ -1,0 +1,209 @@
+"""Loggregator at the HTTP level: doppler multipart protobuf, legacy /recent, log-cache JSON.
+
+The envelopes are decoded by an independent decoder written here from the wire-contracts
+field tables (§5), not by the simulator's encoder.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+from simulator.cloudcontroller import attach as attach_cc
+from simulator.loggregator import attach as attach_logs
+from tests.simulator.test_cc_fakes import FakeWorld, bearer, make_world, password_token
+
+# ------------------------------------------------------------------ independent decoder
+
+
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, pos
+
+
+def decode_message(data: bytes) -> dict[int, list[Any]]:
+    fields: dict[int, list[Any]] = {}
+    pos = 0
+    while pos < len(data):
+        key, pos = read_varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = read_varint(data, pos)
+        elif wire == 2:
+            length, pos = read_varint(data, pos)
+            value, pos = data[pos:pos + length], pos + length
+        elif wire == 1:
+            value, pos = data[pos:pos + 8], pos + 8
+        elif wire == 5:
+            value, pos = data[pos:pos + 4], pos + 4
+        else:
+            raise AssertionError(f"unexpected wire type {wire}")
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def split_multipart(body: bytes, content_type: str) -> list[bytes]:
+    m = re.search(r"boundary=(.*)", content_type)
+    assert m, content_type
+    boundary = m.group(1).encode()
+    assert re.fullmatch(rb"[0-9a-f]{60}", boundary)
+    assert body.endswith(b"--" + boundary + b"--\r\n")
+    parts = []
+    for chunk in body.split(b"--" + boundary)[1:-1]:
+        assert chunk.startswith(b"\r\n\r\n"), "parts carry no headers"
+        parts.append(chunk[4:-2] if chunk.endswith(b"\r\n") else chunk[4:])
+    return parts
+
+
+def unzigzag(n: int) -> int:
+    return (n >> 1) ^ -(n & 1)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+class Env:
+    def __init__(self, fw: FakeWorld) -> None:
+        self.fw = fw
+        self.logs = fw.world.components["logs"]
+        self.client = Client(self.logs.wsgi)
+        self.token = password_token(Client(fw.world.components["uaa"].wsgi))["access_token"]
+        cc = fw.world.components["cc"]
+        org = cc.create_org({"name": "o"})
+        space = cc.create_space({"name": "s", "organization_guid": org.guid})
+        self.app = cc.create_app({"name": "acc-app", "space_guid": space.guid}, {})
+        self.logs.forget(self.app.guid)  # drop CC's "Created app" API line
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    fw = make_world(tmp_path)
+    attach_cc(fw.world)
+    attach_logs(fw.world)
+    return Env(fw)
+
+
+def test_recentlogs_multipart_dropsonde_envelopes(env: Env) -> None:
+    before = time.time_ns()
+    env.logs.emit(env.app.guid, "APP", "0", "hello world\n")
+    env.logs.emit(env.app.guid, "STG", "0", "staging failed", "ERR")
+    resp = env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer(env.token))
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("multipart/x-protobuf; boundary=")
+    parts = split_multipart(resp.get_data(), resp.headers["Content-Type"])
+    assert len(parts) == 2
+    envelopes = [decode_message(p) for p in parts]
+    first = envelopes[0]
+    assert first[1] == [b"rep"]  # origin
+    assert first[2] == [5]  # eventType LogMessage
+    log = decode_message(first[8][0])
+    assert log[1] == [b"hello world"]
+    assert log[2] == [1]  # OUT
+    assert before <= log[3][0] <= time.time_ns()
+    assert first[6] == log[3]
+    assert log[4] == [env.app.guid.encode()]
+    assert log[5] == [b"APP"] and log[6] == [b"0"]
+    second = decode_message(envelopes[1][8][0])
+    assert second[2] == [2] and second[5] == [b"STG"]
+    assert second[3][0] > log[3][0]
+
+
+def test_recentlogs_empty_and_errors(env: Env) -> None:
+    resp = env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer(env.token))
+    assert resp.status_code == 200
+    assert split_multipart(resp.get_data(), resp.headers["Content-Type"]) == []
+    missing = env.client.get(f"/apps/{env.app.guid}/recentlogs")
+    assert missing.status_code == 401 and missing.headers["Content-Type"].startswith("text/plain")
+    assert env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer("x.y.z")).status_code == 401
+    assert env.client.get("/apps/unknown/recentlogs", headers=bearer(env.token)).status_code == 404
+
+
+def test_legacy_recent_uses_zigzag_timestamps(env: Env) -> None:
+    env.logs.emit(env.app.guid, "APP", "1", "legacy line")
+    resp = env.client.get(f"/recent?app={env.app.guid}", headers=bearer(env.token))
+    assert resp.status_code == 200
+    [part] = split_multipart(resp.get_data(), resp.headers["Content-Type"])
+    msg = decode_message(part)
+    assert msg[1] == [b"legacy line"] and msg[2] == [1]
+    ts = unzigzag(msg[3][0])
+    assert abs(ts - time.time_ns()) < 60 * 10**9
+    assert msg[4] == [env.app.guid.encode()] and msg[6] == [b"1"] and msg[8] == [b"App"]
+    assert env.client.get("/recent", headers=bearer(env.token)).status_code == 400
+
+
+def test_ring_is_bounded(env: Env) -> None:
+    for i in range(env.logs.ring_size + 5):
+        env.logs.emit(env.app.guid, "APP", "0", f"line {i}")
+    lines = env.logs.recent(env.app.guid)
+    assert len(lines) == env.logs.ring_size
+    assert lines[0].message == "line 5"
+
+
+def test_lines_emitted_while_doppler_is_down_are_lost(env: Env) -> None:
+    env.fw.stop("doppler")
+    assert env.logs.emit(env.app.guid, "APP", "0", "lost") is False
+    env.fw.start("doppler")
+    assert env.logs.emit(env.app.guid, "APP", "0", "kept") is True
+    assert [ln.message for ln in env.logs.recent(env.app.guid)] == ["kept"]
+
+
+def test_break_logs_fault_by_app_name(env: Env) -> None:
+    env.logs.emit(env.app.guid, "APP", "0", "hello")
+    env.fw.world.faults.inject("break_logs", target="other-app", duration=5)
+    assert len(env.logs.recent(env.app.guid)) == 1
+    env.fw.world.faults.inject("break_logs", target="acc-app", duration=5)
+    resp = env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer(env.token))
+    assert split_multipart(resp.get_data(), resp.headers["Content-Type"]) == []
+    read = env.client.get(f"/api/v1/read/{env.app.guid}", headers=bearer(env.token)).get_json()
+    assert read == {"envelopes": {"batch": []}}
+
+
+def test_log_cache_info_and_read(env: Env) -> None:
+    info = env.client.get("/api/v1/info")
+    assert info.status_code == 200 and info.get_json()["version"].startswith("2.")
+    for i in range(5):
+        env.logs.emit(env.app.guid, "APP", "0", f"line {i}", "ERR" if i == 4 else "OUT")
+    resp = env.client.get(f"/api/v1/read/{env.app.guid}?start_time=0&envelope_types=LOG&limit=3"
+                          "&descending=true", headers=bearer(env.token))
+    assert resp.status_code == 200
+    batch = resp.get_json()["envelopes"]["batch"]
+    assert len(batch) == 3
+    newest = batch[0]
+    assert base64.b64decode(newest["log"]["payload"]) == b"line 4"
+    assert newest["log"]["type"] == "ERR"
+    assert newest["source_id"] == env.app.guid and newest["instance_id"] == "0"
+    assert newest["tags"]["source_type"] == "APP/PROC/WEB"
+    assert isinstance(newest["timestamp"], str) and int(newest["timestamp"]) > int(batch[1]["timestamp"])
+    ascending = env.client.get(f"/api/v1/read/{env.app.guid}?limit=2", headers=bearer(env.token)).get_json()
+    assert [base64.b64decode(e["log"]["payload"]) for e in ascending["envelopes"]["batch"]] == \
+        [b"line 0", b"line 1"]
+    start = int(batch[1]["timestamp"])
+    since = env.client.get(f"/api/v1/read/{env.app.guid}?start_time={start}", headers=bearer(env.token))
+    assert len(since.get_json()["envelopes"]["batch"]) == 2
+    counters = env.client.get(f"/api/v1/read/{env.app.guid}?envelope_types=COUNTER", headers=bearer(env.token))
+    assert counters.get_json()["envelopes"]["batch"] == []
+
+
+def test_log_cache_errors(env: Env) -> None:
+    assert env.client.get(f"/api/v1/read/{env.app.guid}").status_code == 401
+    assert env.client.get(f"/api/v1/read/{env.app.guid}?limit=1001", headers=bearer(env.token)).status_code == 400
+    assert env.client.get(f"/api/v1/read/{env.app.guid}?limit=x", headers=bearer(env.token)).status_code == 400
+
+
+def test_cc_api_lines_reach_the_logs(env: Env) -> None:
+    cc = env.fw.world.components["cc"]
+    cc.update_app(env.app.guid, {"instances": 2}, {})
+    messages = [(ln.source_type, ln.message) for ln in env.logs.recent(env.app.guid)]
+    assert messages and messages[0][0] == "API" and env.app.guid in messages[0][1]
