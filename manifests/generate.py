@@ -195,6 +195,7 @@ def build_cf(spiff: Any, versions: VersionSet, target: Target, director_uuid: st
         "networks": cf_networks(target),
     }
     era = _template(f"cf-era-{versions.cf_era}.yml")
+    template["jobs"] = list(template["jobs"]) + list(era.pop("era_jobs", None) or [])
     docs = [("cf.yml", template),
             *_with_user_stubs(user, [("generated cf parameters", params), (f"cf-era-{versions.cf_era}.yml", era)])]
     return _bosh_only(spiff.merge(docs))

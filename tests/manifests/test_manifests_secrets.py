@@ -1,0 +1,52 @@
+"""The secrets file: created once (owner-only), reused by V0 and V-prime, completed when
+keys are missing; the ssh host key fingerprint always matches the key."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import yaml
+
+from manifests import secrets
+from manifests.generate import DIEGO_PIECES
+
+
+def test_v0_and_v_prime_share_credentials(v0, v_prime, secrets_file: Path):
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    stored = yaml.safe_load(secrets_file.read_text())
+    for m in (v0, v_prime):
+        cf = m["cf"]["properties"]
+        assert cf["app_ssh"]["host_key_fingerprint"] == stored["ssh_proxy_host_key_fingerprint"]
+        assert cf["uaa"]["clients"]["ssh-proxy"]["secret"] == stored["ssh_proxy_client_secret"]
+        assert cf["nats"]["password"] == stored["nats_password"]
+        assert cf["uaa"]["scim"]["users"][0].split("|")[1] == stored["admin_password"]
+        for piece in DIEGO_PIECES:
+            assert m[piece]["properties"]["diego"]["ssh_proxy"]["host_key"] == stored["ssh_proxy_host_key"]
+            assert m[piece]["properties"]["diego"]["bbs"]["ca_cert"] == stored["ca_cert"]
+
+
+def test_existing_file_is_reused_unchanged(tmp_path: Path):
+    path = tmp_path / "s.yml"
+    first = secrets.load_or_create(path)
+    text = path.read_text()
+    again = secrets.load_or_create(path)
+    assert again == first and path.read_text() == text
+
+
+def test_missing_keys_are_completed_and_given_values_kept(tmp_path: Path):
+    path = tmp_path / "s.yml"
+    path.write_text(yaml.safe_dump({"admin_password": "chosen", "nats_password": "n1"}))
+    values = secrets.load_or_create(path)
+    assert values["admin_password"] == "chosen" and values["nats_password"] == "n1"
+    assert set(secrets.SECRET_KEYS) <= set(values)
+    assert yaml.safe_load(path.read_text()) == values
+
+
+def test_fingerprint_format_and_independence():
+    a = secrets.complete({})[0]
+    b = secrets.complete({})[0]
+    fp = a["ssh_proxy_host_key_fingerprint"]
+    assert len(fp.split(":")) == 16 and all(len(x) == 2 for x in fp.split(":"))
+    assert fp == secrets.ssh_md5_fingerprint(a["ssh_proxy_host_key"])
+    assert a["admin_password"] != b["admin_password"] and fp != b["ssh_proxy_host_key_fingerprint"]
