@@ -152,6 +152,7 @@ def build_world(state_dir: Path, profile: str, loopback: ipaddress.IPv4Network,
     world = World(profile=PROFILES[profile], state_dir=state_dir,
                   addresses=AddressMap(VM_NETWORK, loopback))
     world.tls = tlsmod.generate(state_dir / "tls")
+    world.components["tls"] = world.tls  # also found here by parts that look it up by name
     world.credentials = {
         "bosh_username": "admin", "bosh_password": secrets.token_urlsafe(18),
         "cf_admin_user": "admin", "cf_admin_password": secrets.token_urlsafe(18),
