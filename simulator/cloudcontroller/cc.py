@@ -415,7 +415,7 @@ class CloudController:
                 app.package_state = "STAGED"
                 app.detected_buildpack = _attr(droplet, "detected_buildpack", None) or app.detected_buildpack
                 app.detected_start_command = _attr(droplet, "start_command", None) or \
-                    _attr(droplet, "detected_start_command", None) or app.detected_start_command
+                    _attr(droplet, "command", None) or app.detected_start_command
             app.touch()
         if droplet is None:
             self.emit_log(guid, "STG", "0", f"Staging failed: {description}", "ERR")

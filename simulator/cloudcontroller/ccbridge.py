@@ -69,8 +69,13 @@ class CCBridge:
                                      dict(lrp.env), list(lrp.routes), lrp.memory_mb)
                         self._told[pg] = lrp
                     elif told.shape != lrp.shape:
-                        diego.update(pg, instances=lrp.instances if lrp.instances != told.instances else None,
-                                     routes=list(lrp.routes) if lrp.routes != told.routes else None)
+                        try:
+                            diego.update(pg, instances=lrp.instances if lrp.instances != told.instances
+                                         else None,
+                                         routes=list(lrp.routes) if lrp.routes != told.routes else None)
+                        except KeyError:  # Diego forgot it (BBS data lost): desire it afresh
+                            diego.desire(pg, lrp.app_guid, lrp.app_name, lrp.instances, lrp.droplet,
+                                         dict(lrp.env), list(lrp.routes), lrp.memory_mb)
                         self._told[pg] = lrp
                 for pg in [pg for pg in self._told if pg not in desired]:
                     diego.remove(pg)
