@@ -1,0 +1,162 @@
+"""The gated flow end to end with a small in-process director and real redis-servers:
+dev -> staging (reset to production first) -> production, and what each gate refuses."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from promotion_fakes import FakeDirector
+
+from fixtures.redis import REDIS_TEMPLATES, build_candidate
+from promotion import candidate as cand
+from promotion.deploy import Promoter, PromotionFailed
+from promotion.gates import GateRefused
+from promotion.ledger import Ledger
+from promotion.lock import EnvLock, LockHeld
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+
+
+@pytest.fixture
+def director(tmp_path):
+    d = FakeDirector(tmp_path / "sim")
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def promoter(local_store, director):
+    msgs: list[str] = []
+    p = Promoter(store=local_store, director=director, resolve=director.resolve, out=msgs.append,
+                 replication_wait=5.0)
+    p.messages = msgs  # type: ignore[attr-defined]
+    return p
+
+
+def _rules(exc: GateRefused) -> list[str]:
+    return [r.rule for r in exc.refusals]
+
+
+def test_whole_flow_with_reset(promoter, director, local_store, redis_upstream):
+    v1 = build_candidate(local_store, redis_upstream, {"redis": "9"})
+    promoter.deploy(v1, "dev1")
+    promoter.deploy(v1, "staging")  # production empty: nothing to reset to
+    promoter.deploy(v1, "production")
+    ledger = Ledger(local_store)
+    assert ledger.current("production") == v1
+
+    v2 = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(v2, "dev2")
+    director.deploy_log.clear()
+    promoter.deploy(v2, "staging")
+    # staging was reset to production's candidate (redis 9) before the candidate (9.1)
+    assert director.deploy_log == [("redis-staging", "9"), ("redis-staging", "9.1")]
+    promoter.deploy(v2, "production")
+    assert ledger.current("production") == v2
+    records = ledger.records()
+    assert all(r.passed for r in records)
+    assert {r.kind for r in records} == {"deploy", "check"}
+    assert all(r.task_id for r in records)
+    assert [r.purpose for r in records if r.env == "staging" and r.candidate == v1 and r.reset_base == v1] == []
+    resets = [r for r in records if r.purpose == "reset"]
+    assert [(r.env, r.candidate, r.kind) for r in resets] == [("staging", v1, "deploy"), ("staging", v1, "check")]
+    # parity after promotion: production runs staging's manifest but for per-env paths
+    assert promoter.diff_envs("staging", "production") != []
+    from promotion.parity import violations
+    assert violations(promoter.diff_envs("staging", "production"), promoter.allowed_diff_paths) == []
+
+
+def test_checks_really_ran_against_redis(promoter, local_store, redis_upstream):
+    v1 = build_candidate(local_store, redis_upstream, {"redis": "9+dev.1"})
+    promoter.deploy(v1, "dev1")
+    check = next(r for r in Ledger(local_store).records() if r.kind == "check")
+    assert check.passed
+    assert "replicated to followers: ok" in check.detail and "wrong password refused: ok" in check.detail
+
+
+def test_dev_release_candidate_refused_by_staging(promoter, local_store, redis_upstream):
+    dev = build_candidate(local_store, redis_upstream, {"redis": "9+dev.1"})
+    promoter.deploy(dev, "dev1")
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(dev, "staging")
+    assert _rules(err.value) == ["final-releases"]
+
+
+def test_untested_candidate_refused_by_staging(promoter, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "staging")
+    assert _rules(err.value) == ["passed-dev"]
+    assert Ledger(local_store).records() == []  # nothing was deployed
+
+
+def test_candidate_that_skipped_staging_refused_by_production(promoter, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "production")
+    assert _rules(err.value) == ["passed-staging-after-reset"]
+
+
+def test_failed_checks_block_promotion(promoter, director, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    director.fail_next = 1
+    with pytest.raises(PromotionFailed):
+        promoter.deploy(c, "dev1")
+    failed = Ledger(local_store).records()
+    assert [(r.kind, r.outcome, r.task_id) for r in failed] == [("deploy", "failed", 1)]
+    with pytest.raises(GateRefused):
+        promoter.deploy(c, "staging")
+
+
+def test_tampered_candidate_refused_before_any_deploy(promoter, director, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    data = bytearray(local_store.get(cand.key(c)))
+    data[len(data) // 2] ^= 0xFF
+    local_store.put(cand.key(c), bytes(data))
+    with pytest.raises(cand.CandidateError, match="tampered"):
+        promoter.deploy(c, "dev1")
+    assert director.deploy_log == []
+
+
+def test_parity_violation_refused(promoter, local_store, redis_upstream, tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(REDIS_TEMPLATES, templates)
+    scaling = templates / "scaling-production.yml"
+    scaling.write_text(scaling.read_text().replace("slaves: 2", "slaves: 3"))
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"}, templates=templates)
+    promoter.deploy(c, "dev1")
+    promoter.deploy(c, "staging")
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "production")
+    assert _rules(err.value) == ["parity"]
+    assert "jobs.redis_z1.instances: staging=2 production=3" in str(err.value)
+
+
+def test_concurrent_promotion_refused(promoter, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    other = EnvLock(local_store, "staging", "other-run", c)
+    other.acquire()
+    with pytest.raises(LockHeld, match="other-run"):
+        promoter.deploy(c, "staging")
+    other.release()
+    promoter.deploy(c, "staging")
+
+
+def test_manifests_of_the_four_environments_use_their_own_ranges(promoter, local_store, redis_upstream):
+    c = promoter.load(build_candidate(local_store, redis_upstream, {"redis": "9.1"}))
+    seen = {}
+    for env in cand.ENVIRONMENTS:
+        m = promoter.manifest_for(c, env)
+        seen[env] = m["networks"][0]["subnets"][0]["range"]
+        assert m["name"] == f"redis-{env}"
+        assert m["properties"]["redis"]["hostname"] == f"redis-{env}.bosh-lite.com"
+        assert m["releases"] == [{"name": "redis", "version": "9.1"}]
+    assert len(set(seen.values())) == 4
+    for r in seen.values():
+        octet = int(r.split(".")[2])
+        assert octet >= 40, "must not overlap CF (10.244.0-3.x) or Diego (10.244.16-38.x)"
+    assert Path(REDIS_TEMPLATES / "networking-dev1.yml").is_file()

@@ -1,0 +1,63 @@
+"""Parity: structural differences, per-environment addresses, allowed paths, secrets."""
+
+from promotion.parity import DEFAULT_ALLOWED, diff, normalize, pattern_matches, violations
+
+
+def _manifest(env_octet: int, name: str, followers: int = 2, password: str = "pw") -> dict:
+    return {
+        "name": name,
+        "director_uuid": f"uuid-{name}",
+        "meta": {"environment": name},
+        "networks": [{"name": "redis1", "subnets": [{"range": f"10.244.{env_octet}.0/24",
+                                                      "static": [f"10.244.{env_octet}.2"]}]}],
+        "jobs": [
+            {"name": "redis_leader_z1", "instances": 1,
+             "networks": [{"name": "redis1", "static_ips": [f"10.244.{env_octet}.2"]}],
+             "properties": {"redis": {"password": password}}},
+            {"name": "redis_z1", "instances": followers,
+             "properties": {"redis": {"master": f"10.244.{env_octet}.2", "password": password}}},
+        ],
+        "properties": {"redis": {"hostname": f"{name}.bosh-lite.com"}},
+    }
+
+
+def test_identical_shape_in_other_ranges_has_only_allowed_differences():
+    d = diff(normalize(_manifest(42, "redis-staging")), normalize(_manifest(43, "redis-production", password="x")))
+    paths = {x.dotted for x in d}
+    assert paths == {"name", "director_uuid", "properties.redis.hostname", "networks.redis1.subnets.[0].range"}
+    assert violations(d, DEFAULT_ALLOWED) == []
+
+
+def test_scaling_difference_is_a_violation_named_by_job():
+    d = diff(normalize(_manifest(42, "s")), normalize(_manifest(43, "p", followers=3)))
+    bad = violations(d, DEFAULT_ALLOWED)
+    assert [x.dotted for x in bad] == ["jobs.redis_z1.instances"]
+    assert bad[0].render("staging", "production") == "jobs.redis_z1.instances: staging=2 production=3"
+
+
+def test_leader_at_another_offset_is_a_difference():
+    a, b = _manifest(42, "s"), _manifest(43, "p")
+    b["jobs"][1]["properties"]["redis"]["master"] = "10.244.43.9"
+    bad = violations(diff(normalize(a), normalize(b)), DEFAULT_ALLOWED)
+    assert [x.dotted for x in bad] == ["jobs.redis_z1.properties.redis.master"]
+
+
+def test_passwords_are_never_compared_or_shown():
+    d = diff(_manifest(42, "s", password="one"), _manifest(42, "s", password="two"))
+    assert d == []
+
+
+def test_patterns():
+    assert pattern_matches("networks", ("jobs", "redis_z1", "networks", "redis1", "static_ips"))
+    assert pattern_matches("properties.redis.hostname", ("jobs", "x", "properties", "redis", "hostname"))
+    assert pattern_matches("jobs.*.instances", ("jobs", "redis_z1", "instances"))
+    assert not pattern_matches("jobs.*.instances", ("jobs", "redis_z1", "persistent_disk"))
+    assert not pattern_matches("name", ("jobs", "redis_z1", "instances"))
+
+
+def test_added_and_removed_jobs_are_differences():
+    a, b = _manifest(42, "s"), _manifest(42, "s")
+    b["jobs"].append({"name": "extra", "instances": 1})
+    d = diff(a, b)
+    assert [x.dotted for x in d] == ["jobs.extra"]
+    assert "(absent)" in d[0].render("a", "b")
