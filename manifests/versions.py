@@ -59,8 +59,11 @@ def _version_text(value: Any) -> str | None:
     return text or None
 
 
-def parse_version_set(name: str, data: Any) -> VersionSet:
-    """Validate a parsed version file; every problem is collected before raising."""
+def parse_version_set(name: str, data: Any, required: tuple[str, ...] = REQUIRED_RELEASES) -> VersionSet:
+    """Validate a parsed version file; every problem is collected before raising.
+
+    `required` names the releases that must be present (release-checkout mode needs none:
+    the checkouts supply the rest)."""
     problems: list[str] = []
     if not isinstance(data, dict):
         raise VersionSetError([f"version set {name}: expected a map of release name -> version"])
@@ -85,15 +88,15 @@ def parse_version_set(name: str, data: Any) -> VersionSet:
             releases[str(key)] = version
     if stemcell["version"] == "latest":
         problems.append(f"version set {name}: the stemcell must be pinned, not 'latest'")
-    for required in REQUIRED_RELEASES:
-        if required not in data:
-            problems.append(f"version set {name}: release {required} is missing")
+    for release in required:
+        if release not in data:
+            problems.append(f"version set {name}: release {release} is missing")
     if problems:
         raise VersionSetError(problems)
     return VersionSet(name=name, releases=releases, stemcell=stemcell)
 
 
-def load_version_set(name_or_path: str | Path) -> VersionSet:
+def load_version_set(name_or_path: str | Path, required: tuple[str, ...] = REQUIRED_RELEASES) -> VersionSet:
     """A built-in set name (`v0`, `v_prime`) or the path of a YAML version file."""
     text = str(name_or_path)
     builtin = VERSIONS_DIR / f"{text}.yml"
@@ -111,4 +114,4 @@ def load_version_set(name_or_path: str | Path) -> VersionSet:
         raise VersionSetError([f"cannot read version file {path}: {exc.strerror or exc}"])
     except yaml.YAMLError as exc:
         raise VersionSetError([f"cannot parse version file {path}: {exc}"])
-    return parse_version_set(path.stem if path != builtin else text, data)
+    return parse_version_set(path.stem if path != builtin else text, data, required)
