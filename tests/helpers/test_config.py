@@ -181,3 +181,18 @@ def test_config_error_text_never_contains_passwords():
     text = str(ei.value)
     assert "bosh.url: URL scheme must be http or https" in text
     assert "leaky-pw-789" not in text and "[REDACTED]" in text
+
+
+def test_simulator_shaped_config_round_trips(tmp_path, pki):
+    """The simulator writes YAML with a literal-block PEM, explicit nulls and a CIDR entry."""
+    doc = {"bosh": {**BOSH, "ca_cert": pki.ca_pem, "skip_ssl_validation": False, "client": None,
+                    "client_secret": None},
+           "cf": {**CF, "system_domain": "bosh-lite.com", "ca_cert": pki.ca_pem, "skip_ssl_validation": False},
+           "resolve": {"192.168.50.4:25555": "127.0.0.1:40001", "*.bosh-lite.com:443": "127.0.0.1:40002",
+                       "10.244.0.0/16": "127.37.0.0/16"}}
+    f = tmp_path / "sim.yml"
+    f.write_text(yaml.safe_dump(doc, default_style=None))
+    c = load_config(f, env={})
+    assert c.bosh.ca_cert == pki.ca_pem and c.bosh.client is None
+    assert c.warnings == ()
+    assert c.resolver().resolve("192.168.50.4", 25555) == ("127.0.0.1", 40001)

@@ -184,3 +184,13 @@ def test_helper_error_and_log_lines_are_redacted(caplog):
         logger.info("token %s", "top-secret-42")
     assert "top-secret-42" not in caplog.text
     assert "[REDACTED]" in caplog.text
+
+
+def test_two_names_behind_one_listener_keep_their_own_host_and_sni(serve, pki):
+    srv = serve(_echo_app)
+    s = http_session(TlsSettings(pki.ca_pem), Resolver({"*.bosh-lite.com:443": srv.address}))
+    assert s.get("https://api.bosh-lite.com/").text == "host=api.bosh-lite.com"
+    assert s.get("https://uaa.bosh-lite.com/").text == "host=uaa.bosh-lite.com"
+    assert s.get("https://api.bosh-lite.com/").text == "host=api.bosh-lite.com"
+    pools = s.adapters["https://"].poolmanager.pools
+    assert len(pools.keys()) == 2  # one pool per original name, both to the same loopback port
