@@ -61,6 +61,7 @@ def _rules() -> list[Rule]:
         r("/v2/shared_domains", endpoint="shared_domains", methods=["GET"]),
         r("/v2/shared_domains/<guid>", endpoint="shared_domain", methods=["GET"]),
         r("/v2/domains", endpoint="shared_domains", methods=["GET"]),
+        r("/v2/domains/<guid>", endpoint="shared_domain", methods=["GET"]),
         r("/v2/private_domains", endpoint="empty_list", methods=["GET"]),
         r("/v2/stacks", endpoint="stacks", methods=["GET"]),
         r("/v2/stacks/<guid>", endpoint="stack", methods=["GET"]),
@@ -190,6 +191,7 @@ class CloudControllerApp:
 
     def _route_getters(self) -> dict[str, Any]:
         return {"host": lambda r: r.host, "domain_guid": lambda r: r.domain_guid, "path": lambda r: r.path,
+                "port": lambda r: None,
                 "space_guid": lambda r: r.space_guid,
                 "organization_guid": lambda r: self._space_org(r.space_guid)}
 

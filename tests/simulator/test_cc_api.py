@@ -198,6 +198,9 @@ def test_routes_create_find_reserve_delete(api: Api) -> None:
     assert legacy["resources"][0]["entity"]["domain"]["entity"]["name"] == "bosh-lite.com"
     exact = api.ok("GET", f"/v2/routes?q=host:acc-app&q=domain_guid:{domain_guid}&q=path:/p")
     assert exact["total_results"] == 1
+    v653 = api.ok("GET", f"/v2/routes?q=host:acc-app&q=domain_guid:{domain_guid}&q=path:&q=port:")
+    assert [r["metadata"]["guid"] for r in v653["resources"]] == [route_guid]
+    assert api.ok("GET", f"/v2/domains/{domain_guid}")["entity"]["name"] == "bosh-lite.com"
     assert api.call("GET", f"/v2/routes/reserved/domain/{domain_guid}/host/acc-app").status_code == 204
     assert api.call("GET", f"/v2/routes/reserved/domain/{domain_guid}/host/free").status_code == 404
     assert api.call("GET", f"/v2/routes/reserved/domain/{domain_guid}/host/acc-app?path=/p").status_code == 204
