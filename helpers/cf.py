@@ -354,16 +354,20 @@ class CloudFoundry:
             body["environment_json"] = dict(environment)
         app_res = self.request("POST", "/v2/apps", json=body).json()
         app = App(_guid(app_res), name, space_guid, instances, host or name, domain)
-        route = self.request("POST", "/v2/routes",
-                             json={"host": app.host, "domain_guid": domain_guid, "space_guid": space_guid}).json()
-        app.route_guid = _guid(route)
-        app.routes.append(app.route_guid)
-        self.request("PUT", f"/v2/apps/{app.guid}/routes/{app.route_guid}")
-        self.upload_bits(app.guid, bits)
-        self.request("PUT", f"/v2/apps/{app.guid}", json={"state": "STARTED"})
-        self.wait_staged(app.guid, timeout=min(self._timeout("cf_staging"), max(1.0, deadline - time.monotonic())))
-        self.wait_running(app.guid, instances,
-                          timeout=min(self._timeout("app_start"), max(1.0, deadline - time.monotonic())))
+        try:
+            route = self.request("POST", "/v2/routes",
+                                 json={"host": app.host, "domain_guid": domain_guid, "space_guid": space_guid}).json()
+            app.route_guid = _guid(route)
+            app.routes.append(app.route_guid)
+            self.request("PUT", f"/v2/apps/{app.guid}/routes/{app.route_guid}")
+            self.upload_bits(app.guid, bits)
+            self.request("PUT", f"/v2/apps/{app.guid}", json={"state": "STARTED"})
+            self.wait_staged(app.guid, timeout=min(self._timeout("cf_staging"), max(1.0, deadline - time.monotonic())))
+            self.wait_running(app.guid, instances,
+                              timeout=min(self._timeout("app_start"), max(1.0, deadline - time.monotonic())))
+        except HelperError as e:
+            e.app = app  # type: ignore[attr-defined]  # so callers can clean up what was created
+            raise
         return app
 
     def upload_bits(self, app_guid: str, bits: bytes) -> None:

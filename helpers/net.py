@@ -129,7 +129,14 @@ log = redacting_logger(__name__)
 
 
 class HelperError(Exception):
-    """Base of every error raised by helpers/: its text is always redacted."""
+    """Base of every error raised by helpers/: its text is always redacted.
+
+    Redacted when built (so `args`/`repr` are clean too) and again when shown (secrets
+    registered later, e.g. a token obtained after the error was created, are covered).
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(REDACTOR.redact(a) if isinstance(a, str) else a for a in args))
 
     def __str__(self) -> str:
         return REDACTOR.redact(super().__str__())

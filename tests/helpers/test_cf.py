@@ -45,6 +45,7 @@ class FakeCC:
         self.staging_polls = 2
         self.running_polls = 2
         self.reject_10002 = False
+        self.fail_staging = False
 
     def __call__(self, environ, start_response):
         req = Request(environ)
@@ -172,6 +173,9 @@ class FakeCC:
                 ent.update(body)
                 return self._json(app, 201)
             if not rest and m == "GET":
+                if ent["state"] == "STARTED" and self.fail_staging:
+                    ent.update(package_state="FAILED", staging_failed_reason="BuildpackCompileFailed",
+                               staging_failed_description="App staging failed in the buildpack compile phase")
                 if ent["state"] == "STARTED" and ent["package_state"] == "PENDING":
                     ent["_staging_polls"] = ent.get("_staging_polls", self.staging_polls) - 1
                     if ent["_staging_polls"] <= 0:
@@ -310,3 +314,15 @@ def test_delete_app_route_org_and_events(cf_env, tmp_path):
     assert f"/v2/apps/{app.guid}?recursive=true&async=true" in deletes
     assert cf.delete_route(app.route_guid) is True and app.route_guid not in fake.routes
     assert cf.delete_org(org) is True and not fake.orgs
+
+
+def test_staging_failure_names_reason_and_hands_back_the_app(cf_env, tmp_path):
+    cf, fake = cf_env
+    (tmp_path / "f").write_text("x")
+    _, space = cf.ensure_org_space("o", "s")
+    fake.fail_staging = True
+    with pytest.raises(CFError) as ei:
+        cf.push("broken", tmp_path, space)
+    assert ei.value.error_code == "BuildpackCompileFailed"
+    assert "buildpack compile phase" in str(ei.value)
+    assert ei.value.app.guid in fake.apps  # the caller can delete what push created
