@@ -73,6 +73,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         problems.append("release-checkout mode needs both --cf-release and --diego-release")
     if not checkout_mode and not args.versions:
         problems.append("give --versions (v0, v_prime or a YAML file), or --cf-release and --diego-release")
+    if checkout_mode and args.secrets:
+        problems.append("--secrets applies to the built-in templates only; release checkouts keep their own credentials")
     if args.director_uuid and args.director_url:
         problems.append("give either --director-uuid or --director-url, not both")
     uuid = args.director_uuid
@@ -94,6 +96,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                 cf_release=args.cf_release, diego_release=args.diego_release, etcd_release=args.etcd_release,
                 garden_release=args.garden_release, versions=args.versions, target=args.target,
                 director_uuid=uuid, out=args.out, stubs=args.stub, prefix=args.prefix, piece_stubs=piece_stubs,
+                cf_admin_user=args.cf_admin_user, cf_admin_password=admin_password,
             )
         else:
             written = generate(

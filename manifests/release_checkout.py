@@ -203,6 +203,37 @@ def pin_stub(manifest: Mapping[str, Any], name: str, pins: Mapping[str, str], st
     }
 
 
+def set_admin(cf_manifest: dict[str, Any], user: str | None, password: str | None) -> None:
+    """Put the suite's CF admin credentials into `uaa.scim.users` (v220 strings
+    `user|password|groups` or later maps): the entry for `user` (default `admin`), else the
+    first entry in the `cloud_controller.admin` group, keeps its groups. Done on the merged
+    data because spiff cannot override a list element from a stub."""
+    if not user and not password:
+        return
+    users = (((cf_manifest.get("properties") or {}).get("uaa") or {}).get("scim") or {}).get("users")
+    if not isinstance(users, list) or not users:
+        raise GenerationError(["cf.yml: cannot set the CF admin credentials: no properties.uaa.scim.users"])
+
+    def parts(entry: Any) -> tuple[str, str, str]:
+        if isinstance(entry, dict):
+            groups = entry.get("groups") or []
+            return str(entry.get("name")), str(entry.get("password")), ",".join(groups) if isinstance(groups, list) else str(groups)
+        name, _, rest = str(entry).partition("|")
+        pw, _, groups = rest.partition("|")
+        return name, pw, groups
+
+    wanted = user or "admin"
+    index = next((i for i, e in enumerate(users) if parts(e)[0] == wanted), None)
+    if index is None:
+        index = next((i for i, e in enumerate(users) if "cloud_controller.admin" in parts(e)[2].split(",")), 0)
+    name, old_password, groups = parts(users[index])
+    new_name, new_password = user or name, password or old_password
+    if isinstance(users[index], dict):
+        users[index] = {**users[index], "name": new_name, "password": new_password}
+    else:
+        users[index] = f"{new_name}|{new_password}|{groups}"
+
+
 # --------------------------------------------------------------------------- pipeline
 
 
@@ -222,6 +253,8 @@ def build_from_checkouts(
     stubs: Iterable[str | Path] = (),
     prefix: str = "cf-warden",
     piece_stubs: Mapping[str, Iterable[str | Path]] | None = None,
+    cf_admin_user: str | None = None,
+    cf_admin_password: str | None = None,
     out: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     import manifests.spiff as spiff
@@ -285,6 +318,7 @@ def build_from_checkouts(
     if problems:
         raise GenerationError(problems)
     manifests["cf"] = spiff.merge([("cf.yml", merged), ("pins", pin)])
+    set_admin(manifests["cf"], cf_admin_user, cf_admin_password)
 
     mg, lite = diego.mg, diego.lite
     try:

@@ -144,3 +144,11 @@ def test_cli_checkout_mode(tmp_path: Path):
     db = yaml.safe_load((out / "database.yml").read_text())
     assert db["name"] == "vp-diego-database"
     assert {r["name"] for r in db["releases"]} == {"diego", "garden-linux", "etcd", "cf"}
+
+
+def test_admin_credentials_in_checkout_mode():
+    manifests = build_from_checkouts(*V0, versions="v0", director_uuid=UUID, cf_admin_user="ops",
+                                     cf_admin_password="from-config")
+    users = manifests["cf"]["properties"]["uaa"]["scim"]["users"]
+    name, password, groups = users[0].split("|")
+    assert (name, password) == ("ops", "from-config") and "cloud_controller.admin" in groups.split(",")
