@@ -37,6 +37,7 @@ class Client:
     scopes: tuple[str, ...]
     authorities: tuple[str, ...]
     redirect_uri: str | None = None
+    access_token_validity: float | None = None  # `access-token-validity` of the client, seconds
 
 
 def _csv(value: Any) -> tuple[str, ...]:
@@ -102,8 +103,10 @@ class Uaa:
         for props in self._properties():
             conf = dig(props, f"uaa.clients.{client_id}")
             if isinstance(conf, dict):
+                validity = conf.get("access-token-validity")
                 return Client(client_id, str(conf.get("secret") or ""), _csv(conf.get("scope")),
-                              _csv(conf.get("authorities")), conf.get("redirect-uri") or None)
+                              _csv(conf.get("authorities")), conf.get("redirect-uri") or None,
+                              float(validity) if validity is not None else None)
             if client_id == "admin" and dig(props, "uaa.admin.client_secret"):
                 return Client("admin", str(dig(props, "uaa.admin.client_secret")), (),
                               ("clients.read", "clients.write", "clients.secret", "uaa.admin",
@@ -135,14 +138,27 @@ class Uaa:
                 "azp": client.id, "grant_type": grant_type,
                 "aud": sorted({s.split(".")[0] for s in scopes} | {client.id})}
 
+    def access_ttl_for(self, client_id: str) -> float:
+        """Access token lifetime as deployed: the client's `access-token-validity`, else
+        `uaa.jwt.policy.accessTokenValiditySeconds`, else this UAA's default."""
+        client = self.client(client_id)
+        if client is not None and client.access_token_validity is not None:
+            return client.access_token_validity
+        for props in self._properties():
+            value = dig(props, "uaa.jwt.policy.accessTokenValiditySeconds")
+            if value is not None:
+                return float(value)
+        return self.access_ttl
+
     def _token_response(self, base: dict[str, Any], with_refresh: bool,
                         refresh_token: str | None = None) -> dict[str, Any]:
-        access, claims = self._issue(base, self.access_ttl)
+        ttl = self.access_ttl_for(str(base.get("client_id", "")))
+        access, claims = self._issue(base, ttl)
         with self._lock:
             self._issued[claims["jti"]] = (str(claims.get("user_name") or claims["client_id"]),
                                            float(claims["exp"]))
         body: dict[str, Any] = {"access_token": access, "token_type": "bearer",
-                                "expires_in": int(self.access_ttl), "scope": " ".join(claims["scope"]),
+                                "expires_in": int(ttl), "scope": " ".join(claims["scope"]),
                                 "jti": claims["jti"]}
         if with_refresh:
             if refresh_token is None:

@@ -240,3 +240,16 @@ def test_check_token(client: Client) -> None:
 
 def test_unknown_path_is_404(client: Client) -> None:
     assert client.get("/nope").status_code == 404
+
+
+def test_token_validity_comes_from_the_deployed_client(tmp_path: Path) -> None:
+    fake = make_world(tmp_path)
+    fake.instances["uaa"].properties["uaa"]["clients"]["cf"] = {"access-token-validity": 30}
+    attach(fake.world)
+    uaa = fake.world.components["uaa"]
+    body = password_token(Client(uaa.wsgi))
+    assert body["expires_in"] == 30
+    claims = uaa.verify(body["access_token"])
+    assert claims is not None and claims["exp"] - claims["iat"] == 30
+    fake.instances["uaa"].properties["uaa"]["clients"]["cf"] = {"access-token-validity": -5}
+    assert uaa.verify(password_token(Client(uaa.wsgi))["access_token"]) is None
