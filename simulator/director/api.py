@@ -59,6 +59,8 @@ URLS = Map([
     Rule("/cloud_configs", methods=["GET"], endpoint="empty_list"),
     Rule("/runtime_configs", methods=["GET"], endpoint="empty_list"),
     Rule("/locks", methods=["GET"], endpoint="locks"),
+    Rule("/packages/matches", methods=["POST"], endpoint="package_matches"),
+    Rule("/packages/matches_compiled", methods=["POST"], endpoint="package_matches"),
     Rule("/_simulator/faults", methods=["GET", "POST", "DELETE"], endpoint="faults"),
 ], strict_slashes=False)
 
@@ -227,6 +229,11 @@ class DirectorApp:
         return Response(b"", status=204)
 
     def on_empty_list(self, request: Request, user: str) -> Response:
+        return json_response([])
+
+    def on_package_matches(self, request: Request, user: str) -> Response:
+        """Go CLI `upload-release` asks which packages the director already has: none (the
+        simulator keeps no package blobs, so the whole tarball is always uploaded)."""
         return json_response([])
 
     def on_locks(self, request: Request, user: str) -> Response:
