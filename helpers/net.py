@@ -361,8 +361,8 @@ class ResolvingAdapter(HTTPAdapter):
         self.default_timeout = timeout
         super().__init__(pool_connections=10, pool_maxsize=pool_maxsize, max_retries=0)
 
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        parts = urlsplit(request.url)
+    def _pool_key(self, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        parts = urlsplit(url)
         scheme = (parts.scheme or "http").lower()
         host = parts.hostname or ""
         port = parts.port or _DEFAULT_PORTS.get(scheme, 80)
@@ -377,6 +377,21 @@ class ResolvingAdapter(HTTPAdapter):
             else:
                 pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
         return host_params, pool_kwargs
+
+    def _pool_for(self, url: str):
+        host_params, pool_kwargs = self._pool_key(url)
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+    # requests >= 2.32 calls this; requests 2.31 calls get_connection(url). Both end in our pools,
+    # so no requests version can open a connection that bypassed the resolve map.
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        return self._pool_key(request.url)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        return self._pool_for(request.url)
+
+    def get_connection(self, url, proxies=None):
+        return self._pool_for(url)
 
     def cert_verify(self, conn, url, verify, cert):
         """Ignore requests' `verify` (it would load certifi into our context): our TlsSettings decide."""

@@ -194,3 +194,15 @@ def test_two_names_behind_one_listener_keep_their_own_host_and_sni(serve, pki):
     assert s.get("https://api.bosh-lite.com/").text == "host=api.bosh-lite.com"
     pools = s.adapters["https://"].poolmanager.pools
     assert len(pools.keys()) == 2  # one pool per original name, both to the same loopback port
+
+
+def test_every_adapter_entry_point_resolves():
+    """requests 2.31 calls get_connection(url), later versions the TLS-context variant."""
+    s = http_session(TlsSettings(), Resolver({"*.bosh-lite.com:443": "127.0.0.1:4443"}))
+    adapter = s.adapters["https://"]
+    pool = adapter.get_connection("https://api.bosh-lite.com/v2/info")
+    assert (pool.host, pool.port) == ("127.0.0.1", 4443)
+    assert pool.conn_kw.get("server_hostname") == "api.bosh-lite.com"
+    req = requests.Request("GET", "https://uaa.bosh-lite.com/login").prepare()
+    pool2 = adapter.get_connection_with_tls_context(req, True)
+    assert (pool2.host, pool2.port) == ("127.0.0.1", 4443) and pool2 is not pool
