@@ -91,10 +91,31 @@ class CCBridge:
     def pending(self) -> bool:
         return self._pending
 
-    def on_instance_started(self, _instance: Any) -> None:
-        """Bus hook: a job came back (nsync, bbs ...): apply what waited, off the director's thread."""
-        if self._pending and not self._closed:
+    def on_instance_started(self, instance: Any) -> None:
+        """Bus hook: a job came back (nsync, bbs ...): apply what waited, off the director's thread.
+        When nsync or the BBS itself (re)starts, also run the bulker's full comparison."""
+        if self._closed:
+            return
+        if instance.has_template("nsync") or instance.has_template("bbs"):
+            self._spawn(self.bulk, "nsync-bulk")
+        elif self._pending:
             self._spawn(self.sync, "nsync-resync")
+
+    def bulk(self) -> bool:
+        """nsync's bulker: forget what Diego no longer has (e.g. its database was recreated),
+        then converge again."""
+        diego = self.diego()
+        lister = getattr(diego, "desired_lrps", None)
+        if lister is not None and self.world.component_up("bbs"):
+            try:
+                known = {_attr(lrp, "process_guid") for lrp in lister()}
+            except Exception:
+                known = None
+            if known is not None:
+                with self._sync_lock:
+                    for pg in [pg for pg in self._told if pg not in known]:
+                        del self._told[pg]
+        return self.sync()
 
     # ------------------------------------------------------------------ stager
 
@@ -134,6 +155,10 @@ class CCBridge:
     def close(self) -> None:
         self._closed = True
         self.wait_idle(2.0)
+
+
+def _attr(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def vcap_env(app: Any, uris: list[str], space_name: str, environment: dict[str, Any]) -> dict[str, str]:

@@ -4,6 +4,7 @@ events, ssh access, nsync semantics (wire-contracts §4.4-4.8)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -350,3 +351,14 @@ def test_restage_endpoint(api: Api) -> None:
     wait_for(lambda: api.ok("GET", f"/v2/apps/{app_guid}")["entity"]["package_state"] == "STAGED")
     api.cc.bridge.wait_idle()
     assert len(diego(api).lrps) == 1
+
+
+def test_bulker_re_desires_what_diego_forgot(api: Api) -> None:
+    pushed(api)
+    fake = diego(api)
+    fake.desired_lrps = lambda: [SimpleNamespace(process_guid=pg) for pg in fake.lrps]  # type: ignore[attr-defined]
+    pg = next(iter(fake.lrps))
+    fake.lrps.clear()  # the BBS database was recreated
+    api.fw.start("database")
+    api.cc.bridge.wait_idle()
+    assert pg in fake.lrps and fake.lrps[pg]["instances"] == 1
