@@ -200,7 +200,11 @@ def _from_log_cache(cf: CloudFoundry, app_guid: str) -> list[LogLine]:
 
 def recent_logs(cf: CloudFoundry, app_guid: str) -> list[LogLine]:
     """Recent log lines of an app, oldest first: doppler if the CF has it, else log-cache."""
-    endpoint = cf.info().get("doppler_logging_endpoint")
+    info = cf.info()
+    endpoint = info.get("doppler_logging_endpoint")
+    if not endpoint and info.get("logging_endpoint"):
+        # as the legacy cf CLI does: doppler lives next to loggregator
+        endpoint = str(info["logging_endpoint"]).replace("loggregator", "doppler", 1)
     lines = _from_doppler(cf, str(endpoint), app_guid) if endpoint else None
     if lines is None:
         lines = _from_log_cache(cf, app_guid)

@@ -135,3 +135,11 @@ def test_doppler_server_error_is_reported_not_hidden():
     responses.add(responses.GET, f"{DOPPLER}/apps/{GUID}/recentlogs", status=500, body="boom")
     with pytest.raises(LogsError, match="500"):
         recent_logs(cf, GUID)
+
+
+@responses.activate
+def test_doppler_derived_from_legacy_logging_endpoint():
+    cf = _cf({"doppler_logging_endpoint": None, "logging_endpoint": "wss://loggregator.bosh-lite.com:443"})
+    responses.add(responses.GET, f"{DOPPLER}/apps/{GUID}/recentlogs", body=multipart([log_envelope("legacy", 1)]),
+                  content_type=f"multipart/x-protobuf; boundary={BOUNDARY}")
+    assert [ln.message for ln in recent_logs(cf, GUID)] == ["legacy"]
