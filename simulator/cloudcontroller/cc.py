@@ -315,7 +315,8 @@ class CloudController:
             app.state = body["state"]
         if "enable_ssh" in body:
             if body["enable_ssh"] and not self.allow_app_ssh_access():
-                raise CCError("InvalidRequest")
+                raise CCError("InvalidRequest",
+                              description="enable_ssh must be false due to global allow_ssh setting")
             app.enable_ssh = bool(body["enable_ssh"])
         if "environment_json" in body:
             env = body["environment_json"] or {}

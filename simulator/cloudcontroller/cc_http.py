@@ -489,8 +489,8 @@ class CloudControllerApp:
     def on_ssh_access(self, request: Request, guid: str, index: int) -> Response:
         try:
             process_guid = self.cc.ssh_access(self._claims(request), guid, index)
-        except PermissionError:
-            raise CCError("InvalidRequest")
+        except PermissionError as exc:
+            raise CCError("InvalidRequest", description=str(exc))
         return _json({"process_guid": process_guid})
 
 

@@ -51,9 +51,10 @@ CATALOG: dict[str, tuple[int, int, str]] = {
 
 
 class CCError(Exception):
-    def __init__(self, name: str, *args: object) -> None:
+    def __init__(self, name: str, *args: object, description: str | None = None) -> None:
         status, code, template = CATALOG[name]
-        description = template.format(*args) if "{}" in template else template
+        if description is None:
+            description = template.format(*args) if "{}" in template else template
         super().__init__(description)
         self.name = name
         self.status = status

@@ -213,3 +213,21 @@ def test_resource_match_and_null_job(api: Api) -> None:
     assert api.ok("PUT", "/v2/resource_match", [{"sha1": "abc", "size": 1}]) == []
     job = api.ok("GET", "/v2/jobs/unknown")
     assert job["entity"]["status"] == "finished"
+
+
+def test_filter_operators() -> None:
+    from types import SimpleNamespace
+
+    from simulator.cloudcontroller.errors import CCError
+    from simulator.cloudcontroller.query import apply_filters
+
+    rows = [SimpleNamespace(n=i, t=f"2015-11-05T16:33:3{i}Z", b=i % 2 == 0) for i in range(5)]
+    getters = {"n": lambda r: r.n, "t": lambda r: r.t, "b": lambda r: r.b}
+    assert [r.n for r in apply_filters(rows, ["n>=3"], getters)] == [3, 4]
+    assert [r.n for r in apply_filters(rows, ["n<1"], getters)] == [0]
+    assert [r.n for r in apply_filters(rows, ["t>2015-11-05T16:33:32Z"], getters)] == [3, 4]
+    assert [r.n for r in apply_filters(rows, ["b:true;n<=2"], getters)] == [0, 2]
+    assert [r.n for r in apply_filters(rows, ["n IN 1,4"], getters)] == [1, 4]
+    with pytest.raises(CCError) as err:
+        apply_filters(rows, ["nonsense"], getters)
+    assert err.value.code == 10005

@@ -109,8 +109,9 @@ def test_enable_ssh_refused_when_globally_disallowed(tmp_path: Path) -> None:
     api = Api(fw)
     _, space_guid = api.org_space()
     assert api.ok("POST", "/v2/apps", {"name": "d", "space_guid": space_guid}, 201)["entity"]["enable_ssh"] is False
-    assert_cc_error(api.call("POST", "/v2/apps", {"name": "e", "space_guid": space_guid, "enable_ssh": True}),
-                    400, 10004, "CF-InvalidRequest")
+    resp = api.call("POST", "/v2/apps", {"name": "e", "space_guid": space_guid, "enable_ssh": True})
+    assert_cc_error(resp, 400, 10004, "CF-InvalidRequest")
+    assert resp.get_json()["description"] == "enable_ssh must be false due to global allow_ssh setting"
 
 
 def test_list_apps_with_filters(api: Api) -> None:

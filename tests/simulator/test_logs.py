@@ -207,3 +207,13 @@ def test_cc_api_lines_reach_the_logs(env: Env) -> None:
     cc.update_app(env.app.guid, {"instances": 2}, {})
     messages = [(ln.source_type, ln.message) for ln in env.logs.recent(env.app.guid)]
     assert messages and messages[0][0] == "API" and env.app.guid in messages[0][1]
+
+
+def test_varint_and_zigzag_against_the_independent_decoder() -> None:
+    from simulator.loggregator import protobuf as pb
+
+    for value in (0, 1, 127, 128, 300, 2**35, 1_700_000_000_123_456_789):
+        assert read_varint(pb.varint(value), 0) == (value, len(pb.varint(value)))
+    for value in (0, -1, 1, -(2**40), 1_700_000_000_123_456_789):
+        assert unzigzag(read_varint(pb.varint(pb.zigzag(value)), 0)[0]) == value
+    assert read_varint(pb.varint(-1), 0)[0] == 2**64 - 1
