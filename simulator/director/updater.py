@@ -88,6 +88,7 @@ class Updater:
         self.state_change = state_change
         self.profile = director.world.profile
         self.bus = director.world.bus
+        self._pending: list[str] = []
 
     # ------------------------------------------------------------------ top level
 
@@ -114,9 +115,14 @@ class Updater:
         s.started()
         s.finished()
 
-        dep, removals, changes = self._plan(plan)
-        self._delete_unneeded(dep, removals)
-        self._create_missing(dep, [c for c in changes if c.new and c.target != "detached"])
+        try:
+            dep, removals, changes = self._plan(plan)
+            self._delete_unneeded(dep, removals)
+            self._create_missing(dep, [c for c in changes if c.new and c.target != "detached"])
+        finally:
+            with self.d._lock:
+                for ip in self._pending:
+                    self.d.pending_ips.pop(ip, None)
         self._update_groups(plan, changes)
         with self.d._lock:
             dep.plan = plan
@@ -155,41 +161,51 @@ class Updater:
                     dep_of[inst.view.id] = other.name
                     for ip in inst.networks.values():
                         held[ip] = inst.view.id
-
-        pools: dict[str, tuple[list[str], set[str]]] = {}
-        changes: list[Change] = []
-        by_key = {(i.view.group, i.view.index): i for i in existing}
-        recreate_all = bool(self.options.get("recreate"))
-        for g in wanted.values():
-            for index in range(g.instances):
-                inst = by_key.get((g.name, index))
-                inst_id = inst.view.id if inst else str(uuidlib.uuid4())
-                prev = inst.networks if inst else {}
-                nets = self._allocate(plan, g, index, inst_id, prev, held, dep_of, pools)
-                az = g.azs[index % len(g.azs)] if g.azs else None
-                spec = Spec(list(g.templates), g.properties, nets, g.stemcell, g.vm_type, g.persistent_disk, az)
-                override = self._override(g.name, inst_id)
-                if inst is None:
-                    view = InstanceView(self.name, g.name, index, inst_id, list(nets.values()), list(g.templates),
-                                        g.properties, state="started", job_state="starting")
-                    inst = Instance(view=view, az=az, vm_type=g.vm_type, stemcell=g.stemcell,
-                                    networks=dict(nets), bootstrap=index == 0, persistent_disk=g.persistent_disk)
-                    target = override if override in ("started", "stopped", "detached") else "started"
-                    changes.append(Change(inst, g, spec, target, False, True))
-                    continue
-                target = "started" if override in ("restart", "recreate") else (override or inst.view.state)
-                recreate = override == "recreate" or (recreate_all and inst.vm_cid is not None)
-                changed = inst.digest != spec.digest
-                v = inst.view
-                if target == "started":
-                    needed = (recreate or override == "restart" or changed or inst.vm_cid is None
-                              or v.state != "started" or v.job_state != "running")
-                elif target == "stopped":
-                    needed = changed or inst.vm_cid is None or v.state != "stopped" or v.job_state != "stopped"
-                else:
-                    needed = changed or inst.vm_cid is not None or v.state != "detached"
-                if needed:
-                    changes.append(Change(inst, g, spec, target, recreate, False))
+            # allocation happens under the director lock, and addresses of instances not yet
+            # created are held in `pending_ips`, so concurrent deploys never hand out the same IP
+            for ip, (dep_name, inst_id) in d.pending_ips.items():
+                if dep_name != self.name:
+                    held.setdefault(ip, inst_id)
+                    dep_of.setdefault(inst_id, dep_name)
+            pools: dict[str, tuple[list[str], set[str]]] = {}
+            changes: list[Change] = []
+            by_key = {(i.view.group, i.view.index): i for i in existing}
+            recreate_all = bool(self.options.get("recreate"))
+            for g in wanted.values():
+                for index in range(g.instances):
+                    inst = by_key.get((g.name, index))
+                    inst_id = inst.view.id if inst else str(uuidlib.uuid4())
+                    prev = inst.networks if inst else {}
+                    nets = self._allocate(plan, g, index, inst_id, prev, held, dep_of, pools)
+                    az = g.azs[index % len(g.azs)] if g.azs else None
+                    spec = Spec(list(g.templates), g.properties, nets, g.stemcell, g.vm_type, g.persistent_disk, az)
+                    override = self._override(g.name, inst_id)
+                    if inst is None:
+                        view = InstanceView(self.name, g.name, index, inst_id, list(nets.values()), list(g.templates),
+                                            g.properties, state="started", job_state="starting")
+                        inst = Instance(view=view, az=az, vm_type=g.vm_type, stemcell=g.stemcell,
+                                        networks=dict(nets), bootstrap=index == 0, persistent_disk=g.persistent_disk)
+                        target = override if override in ("started", "stopped", "detached") else "started"
+                        changes.append(Change(inst, g, spec, target, False, True))
+                        continue
+                    target = "started" if override in ("restart", "recreate") else (override or inst.view.state)
+                    recreate = override == "recreate" or (recreate_all and inst.vm_cid is not None)
+                    changed = inst.digest != spec.digest
+                    v = inst.view
+                    if target == "started":
+                        needed = (recreate or override == "restart" or changed or inst.vm_cid is None
+                                  or v.state != "started" or v.job_state != "running")
+                    elif target == "stopped":
+                        needed = changed or inst.vm_cid is None or v.state != "stopped" or v.job_state != "stopped"
+                    else:
+                        needed = changed or inst.vm_cid is not None or v.state != "detached"
+                    if needed:
+                        changes.append(Change(inst, g, spec, target, recreate, False))
+            for c in changes:
+                if c.new:
+                    for ip in c.spec.networks.values():
+                        d.pending_ips[ip] = (self.name, c.instance.view.id)
+                        self._pending.append(ip)
         return dep, removals, changes
 
     @staticmethod

@@ -210,3 +210,14 @@ def test_preload_uploads_version_sets(director):
     assert set(director.releases["diego"]) == {"0.1434.0", "0.1454.0"}
     assert "etcd" in director.releases and len(director.stemcells) == 1
     assert "rep" in director.releases["diego"]["0.1434.0"].jobs
+
+
+def test_concurrent_deploys_never_share_an_ip(director):
+    texts = [manifest(director, name, instances=3).replace("name: d\n", f"name: {name}\n") for name in "xyz"]
+    tasks = [director.submit_deploy(t, "admin", {}) for t in texts]
+    for t in tasks:
+        run(t)
+        assert t.state == "done", t.result
+    ips = [ip for name in "xyz" for i in director.get_deployment(name).instances for ip in i.view.ips]
+    assert len(ips) == 9 and len(set(ips)) == 9
+    assert director.pending_ips == {}
