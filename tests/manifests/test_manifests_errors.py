@@ -110,3 +110,11 @@ def test_cli_unreachable_director(tmp_path: Path):
     assert result.returncode == 1
     assert "cannot read the director UUID from https://192.168.50.4:25555" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_secrets_refused_in_checkout_mode(tmp_path: Path):
+    result = _cli("--cf-release", str(tmp_path), "--diego-release", str(tmp_path), "--secrets",
+                  str(tmp_path / "s.yml"), "--director-uuid", UUID, "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "--secrets applies to the built-in templates only" in result.stderr
+    assert not (tmp_path / "s.yml").exists() and not (tmp_path / "out").exists()
