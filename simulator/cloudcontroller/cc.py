@@ -98,6 +98,20 @@ class CloudController:
                     self.store.add("shared_domains", Domain(guid=guid, name=name))
             return self.store.all("shared_domains")
 
+    def ssh_fingerprint(self) -> str | None:
+        """`app_ssh.host_key_fingerprint` as deployed; when the manifest leaves it out, the
+        running ssh proxy's own key (the simulator's stand-in for an operator's stub)."""
+        configured = self.prop("app_ssh.host_key_fingerprint")
+        if configured:
+            return str(configured)
+        proxy = self.world.components.get("ssh")
+        if proxy is not None and hasattr(proxy, "host_key_fingerprint"):
+            try:
+                return str(proxy.host_key_fingerprint())
+            except Exception:
+                return None
+        return None
+
     def endpoints(self) -> dict[str, str]:
         d = self.system_domain()
         return {"api": f"https://api.{d}", "login": f"https://login.{d}", "uaa": f"https://uaa.{d}",
@@ -117,7 +131,7 @@ class CloudController:
             "logging_endpoint": ep["logging"], "doppler_logging_endpoint": ep["doppler"]}
         if self.allow_app_ssh_access():
             body["app_ssh_endpoint"] = ep["ssh"]
-            fingerprint = self.prop("app_ssh.host_key_fingerprint")
+            fingerprint = self.ssh_fingerprint()
             if fingerprint:
                 body["app_ssh_host_key_fingerprint"] = fingerprint
             body["app_ssh_oauth_client"] = self.prop("app_ssh.oauth_client_id", "ssh-proxy")

@@ -208,7 +208,7 @@ class CloudControllerApp:
         ssh: dict[str, Any] | None = None
         if self.cc.allow_app_ssh_access():
             ssh = {"href": ep["ssh"], "meta": {
-                "host_key_fingerprint": self.cc.prop("app_ssh.host_key_fingerprint"),
+                "host_key_fingerprint": self.cc.ssh_fingerprint(),
                 "oauth_client": self.cc.prop("app_ssh.oauth_client_id", "ssh-proxy")}}
         return _json({"links": {
             "self": {"href": ep["api"]}, "bits_service": None,

@@ -231,3 +231,15 @@ def test_filter_operators() -> None:
     with pytest.raises(CCError) as err:
         apply_filters(rows, ["nonsense"], getters)
     assert err.value.code == 10005
+
+
+def test_fingerprint_falls_back_to_the_running_ssh_proxy_key(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    fw = make_world(tmp_path)
+    del fw.instances["api"].properties["app_ssh"]["host_key_fingerprint"]
+    attach(fw.world)
+    client = Client(fw.world.components["cc"].wsgi)
+    assert "app_ssh_host_key_fingerprint" not in client.get("/v2/info").get_json()
+    fw.world.components["ssh"] = SimpleNamespace(host_key_fingerprint=lambda: "11:22")
+    assert client.get("/v2/info").get_json()["app_ssh_host_key_fingerprint"] == "11:22"

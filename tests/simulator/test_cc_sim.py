@@ -14,6 +14,7 @@ import pytest
 from helpers.cf import CFError, CloudFoundry
 from helpers.config import load_config
 from helpers.logs import recent_logs
+from helpers.ssh import ssh_exec
 
 STEMCELL = "bosh-warden-boshlite-ubuntu-trusty-go_agent"
 PROBE = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"
@@ -50,8 +51,7 @@ def cf(sim: Any) -> CloudFoundry:
     props = {
         "system_domain": cfg.cf.system_domain or "bosh-lite.com", "app_domains": [cfg.cf.apps_domain],
         "cc": {"allow_app_ssh_access": True, "default_to_diego_backend": True},
-        "app_ssh": {"host_key_fingerprint": "a6:d1:08:0b:b0:cb:9b:5f:c4:ba:44:2a:97:26:19:8a",
-                    "oauth_client_id": "ssh-proxy"},
+        "app_ssh": {"oauth_client_id": "ssh-proxy"},  # fingerprint: the running proxy's key
         "uaa": {"scim": {"users": [f"{cfg.cf.admin_user}|{cfg.cf.admin_password}|"
                                    "cloud_controller.admin,scim.read,scim.write,doppler.firehose"]},
                 "clients": {"ssh-proxy": {"secret": "ssh-secret-" + suffix}}},
@@ -60,9 +60,11 @@ def cf(sim: Any) -> CloudFoundry:
                        [_job(f"{j}_z1", [(j, "cf")]) for j in CF_JOBS], [{"name": "cf", "version": 220}], props)
     diego_doc = _manifest(sim, f"ccsim-diego-{suffix}", 231,
                           [_job("brain_z1", [(t, "diego") for t in BRAIN]),
+                           _job("access_z1", [("ssh_proxy", "diego")]),
                            _job("cell_z1", [("rep", "diego"), ("garden", "garden-linux")])],
                           [{"name": "diego", "version": "0.1434.0"}, {"name": "garden-linux", "version": "0.307.0"}],
-                          {})
+                          {"diego": {"ssh_proxy": {"enable_cf_auth": True,
+                                                   "uaa_secret": props["uaa"]["clients"]["ssh-proxy"]["secret"]}}})
     for doc in (cf_doc, diego_doc):
         task = sim.deploy(doc)
         assert task["state"] == "done", task
@@ -91,7 +93,11 @@ def test_info_login_push_scale_logs_and_ssh_code(cf: CloudFoundry) -> None:
     lines = recent_logs(cf, app.guid)
     assert any(line.source_type == "STG" for line in lines)
     assert any(line.source_type == "CELL" for line in lines)
-    assert cf.ssh_code()
+    endpoint, fingerprint, _ = cf.ssh_endpoint()
+    result = ssh_exec(endpoint, fingerprint, f"cf:{app.guid}/1", cf.ssh_code(), "echo $INSTANCE_INDEX",
+                      cf.resolver, timeout=20)
+    assert result.exit_status == 0 and result.stdout.strip() == "1"
+    assert "audit.app.ssh-authorized" in [e["type"] for e in cf.events(app.guid)]
     events = [e["type"] for e in cf.events(app.guid)]
     assert "audit.app.create" in events
     assert cf.delete_app(app.guid)
