@@ -50,3 +50,29 @@ def test_fingerprint_format_and_independence():
     assert len(fp.split(":")) == 16 and all(len(x) == 2 for x in fp.split(":"))
     assert fp == secrets.ssh_md5_fingerprint(a["ssh_proxy_host_key"])
     assert a["admin_password"] != b["admin_password"] and fp != b["ssh_proxy_host_key_fingerprint"]
+
+
+def test_fingerprint_matches_what_an_ssh_client_sees():
+    import hashlib
+    import io
+
+    import paramiko
+
+    values = secrets.complete({})[0]
+    key = paramiko.RSAKey.from_private_key(io.StringIO(values["ssh_proxy_host_key"]))
+    digest = hashlib.md5(key.asbytes(), usedforsecurity=False).hexdigest()
+    assert values["ssh_proxy_host_key_fingerprint"] == ":".join(digest[i:i + 2] for i in range(0, 32, 2))
+    assert key.get_bits() == 2048
+
+
+def test_own_host_key_in_the_secrets_file_drives_cf_and_diego(tmp_path: Path):
+    from manifest_facts import UUID
+
+    from manifests.generate import build_all
+
+    own = secrets.complete({})[0]["ssh_proxy_host_key"]
+    path = tmp_path / "s.yml"
+    path.write_text(yaml.safe_dump({"ssh_proxy_host_key": own, "ssh_proxy_host_key_fingerprint": "stale"}))
+    manifests = build_all("v0", director_uuid=UUID, secrets_file=path)
+    assert manifests["cell1"]["properties"]["diego"]["ssh_proxy"]["host_key"] == own
+    assert manifests["cf"]["properties"]["app_ssh"]["host_key_fingerprint"] == secrets.ssh_md5_fingerprint(own)
