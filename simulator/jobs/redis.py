@@ -26,7 +26,7 @@ from simulator.world import InstanceView, World
 
 TEMPLATE = "redis"
 DEFAULT_PORT = 6379
-READY_TIMEOUT = 10.0
+READY_TIMEOUT = 30.0  # generous: a loaded CI machine can be slow to exec a server
 
 
 def _conf_value(text: str) -> str:
@@ -95,7 +95,8 @@ class RedisJobs:
             f.write(self.config_text(inst, workdir))
         props = (inst.properties or {}).get("redis") or {}
         addr = (self.world.addresses.to_loopback(inst.ips[0]), int(props.get("port") or DEFAULT_PORT))
-        log = self.logs.setdefault(inst.id, [])
+        log: list[str] = []
+        self.logs[inst.id] = log  # only this process's lines, so a failure shows its own output
 
         def on_line(stream: str, text: str) -> None:
             log.append(f"{stream} {text}")
@@ -122,9 +123,10 @@ class RedisJobs:
                 if not getattr(proc, "alive", True):
                     break
                 time.sleep(0.02)
-        tail = " | ".join(self.logs.get(inst.id, [])[-3:])
+        tail = " | ".join(self.logs.get(inst.id, [])[-3:]) or "no output"
+        state = "exited" if not getattr(proc, "alive", True) else f"still not listening after {READY_TIMEOUT:.0f}s"
         raise RuntimeError(f"redis-server for {inst.deployment}/{inst.group}/{inst.index} did not listen on "
-                           f"{addr[0]}:{addr[1]}: {tail}")
+                           f"{addr[0]}:{addr[1]} ({state}): {tail}")
 
     def _stop(self, instance_id: str) -> None:
         with self._lock:

@@ -1,0 +1,103 @@
+"""The whole promotion flow on the platform: build, dev1, integration checks, staging (with
+the reset to production's candidate), production, parity. Ordered: each step builds on the
+previous one (module-scoped store and ledger)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.redis import REDIS_TEMPLATES
+from promotion import candidate as cand
+from promotion.checks import (
+    check_auth,
+    check_replicated,
+    check_write_read,
+    check_wrong_password,
+    target_from,
+)
+from promotion.ledger import Ledger
+from promotion.manifest import deployment_name
+
+STATE: dict[str, str] = {}
+
+
+def _build(cli, capsys, redis_upstream, version: str) -> str:
+    assert cli("build", "--upstream", str(redis_upstream), "--templates", str(REDIS_TEMPLATES),
+               "--release", f"redis={version}") == 0
+    digest = capsys.readouterr().out.strip().splitlines()[-1]
+    return cand.check_digest(digest)
+
+
+def test_build_stores_a_verified_candidate(cli, capsys, redis_upstream, promotion_store):
+    digest = _build(cli, capsys, redis_upstream, "9")
+    c = cand.read(promotion_store.get(cand.key(digest)), digest)
+    assert c.releases == [{"name": "redis", "version": "9", "final": True}]
+    STATE["v1"] = digest
+
+
+def test_dev1_deploy_runs_checks_and_records_them(cli, promotion_store):
+    assert cli("deploy", STATE["v1"], "--env", "dev1") == 0
+    records = [r for r in Ledger(promotion_store).records() if r.env == "dev1"]
+    assert [(r.kind, r.outcome) for r in records] == [("deploy", "passed"), ("check", "passed")]
+    assert records[0].task_id is not None
+
+
+@pytest.fixture(scope="module")
+def dev1_target(platform, promoter):
+    c = promoter.load(STATE["v1"])
+    name = deployment_name(c, "dev1")
+    manifest = promoter.deployed_manifest(name)
+    assert manifest is not None, f"{name} is not deployed"
+    return target_from(manifest, platform.director.instances(name))
+
+
+def test_integration_authenticate(dev1_target, platform):
+    assert check_auth(dev1_target, platform.resolver.resolve).passed
+
+
+def test_integration_write_read_and_replication(dev1_target, platform):
+    assert len(dev1_target.followers) >= 2, dev1_target.followers
+    r = check_write_read(dev1_target, platform.resolver.resolve, "suite-key", "suite-value")
+    assert r.passed, r.detail
+    rep = check_replicated(dev1_target, platform.resolver.resolve, "suite-key", "suite-value")
+    assert rep.passed, rep.detail
+
+
+def test_integration_wrong_password_refused(dev1_target, platform):
+    r = check_wrong_password(dev1_target, platform.resolver.resolve)
+    assert r.passed, r.detail
+
+
+def test_first_staging_and_production(cli, promotion_store):
+    assert cli("deploy", STATE["v1"], "--env", "staging") == 0
+    assert cli("deploy", STATE["v1"], "--env", "production") == 0
+    assert Ledger(promotion_store).current("production") == STATE["v1"]
+
+
+def test_staging_is_reset_to_production_before_the_candidate(cli, capsys, redis_upstream, promotion_store):
+    v2 = _build(cli, capsys, redis_upstream, "9.1")
+    STATE["v2"] = v2
+    assert cli("deploy", v2, "--env", "dev2") == 0
+    assert cli("deploy", v2, "--env", "staging") == 0
+    staging = [r for r in Ledger(promotion_store).records() if r.env == "staging" and r.run_id ==
+               next(x for x in Ledger(promotion_store).records() if x.candidate == v2 and x.env == "staging").run_id]
+    assert [(r.purpose, r.candidate, r.kind, r.outcome) for r in staging] == [
+        ("reset", STATE["v1"], "deploy", "passed"),
+        ("reset", STATE["v1"], "check", "passed"),
+        ("candidate", v2, "deploy", "passed"),
+        ("candidate", v2, "check", "passed"),
+    ]
+    assert staging[2].reset_base == STATE["v1"]
+
+
+def test_production_gets_the_candidate_and_parity_holds(cli, capsys, platform, promotion_store):
+    assert cli("deploy", STATE["v2"], "--env", "production") == 0
+    assert Ledger(promotion_store).current("production") == STATE["v2"]
+    releases = {r["name"]: r for r in platform.director.releases()}
+    deployed = {rv["version"] for rv in releases["redis"]["release_versions"] if rv.get("currently_deployed")}
+    assert "9.1" in deployed
+    capsys.readouterr()
+    assert cli("diff", "staging", "production") == 0
+    out = capsys.readouterr().out
+    assert "0 outside the allowed paths" in out
+    assert "name: staging='redis-staging' production='redis-production'" in out
