@@ -35,6 +35,8 @@ USER_FACING_TYPES = {"update_deployment", "delete_deployment", "update_release",
                      "update_stemcell", "delete_stemcell", "run_errand", "snapshot_deployment"}
 
 YAML_ROUTES = {"deploy", "diff", "job_state", "instance_state"}
+# non-converging instance actions (bosh v270.3+, `bosh stop --no-converge`): action -> state
+ACTIONS = {"stop": "stopped", "start": "started", "restart": "restart", "recreate": "recreate"}
 
 URLS = Map([
     Rule("/info", methods=["GET"], endpoint="info"),
@@ -49,6 +51,8 @@ URLS = Map([
     Rule("/deployments/<name>/diff", methods=["POST"], endpoint="diff"),
     Rule("/deployments/<name>/jobs/<job>", methods=["PUT"], endpoint="job_state"),
     Rule("/deployments/<name>/jobs/<job>/<index_or_id>", methods=["PUT"], endpoint="instance_state"),
+    Rule("/deployments/<name>/instance_groups/<group>/<index_or_id>/actions/<action>", methods=["POST"],
+         endpoint="instance_action"),
     Rule("/deployments/<name>/vms", methods=["GET"], endpoint="vms"),
     Rule("/deployments/<name>/instances", methods=["GET"], endpoint="instances"),
     Rule("/releases", methods=["GET"], endpoint="releases"),
@@ -315,6 +319,17 @@ class DirectorApp:
 
     def on_instance_state(self, request: Request, user: str, name: str, job: str, index_or_id: str) -> Response:
         return self._state_change(request, user, name, job, index_or_id)
+
+    def on_instance_action(self, request: Request, user: str, name: str, group: str, index_or_id: str,
+                           action: str) -> Response:
+        if action not in ACTIONS:
+            return self.not_found(request)
+        state = "detached" if action == "stop" and _truthy(request.args.get("hard")) else ACTIONS[action]
+        options = {"skip_drain": _truthy(request.args.get("skip_drain"))}
+        task = self.d.submit_state_change(name, group, index_or_id, state, "", user, options,
+                                          request.headers.get("X-Bosh-Context-Id", ""),
+                                          description=f"{action} instance")
+        return self.redirect_to_task(request, task)
 
     def _listing(self, request: Request, user: str, name: str, kind: str) -> Response:
         if request.args.get("format") == "full":

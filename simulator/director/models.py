@@ -312,7 +312,8 @@ class Director:
         return self.run_task(task, work, name)
 
     def submit_state_change(self, deployment: str, job: str, index_or_id: str | None, state: str,
-                            body: str, user: str, options: dict[str, Any], context_id: str = "") -> Task:
+                            body: str, user: str, options: dict[str, Any], context_id: str = "",
+                            description: str = "create deployment") -> Task:
         if state not in STATES:
             raise errors.DirectorError(40000, f"Unknown state '{state}'", 400)
         dep = self.get_deployment(deployment)
@@ -336,7 +337,7 @@ class Director:
             if not match:
                 raise errors.instance_not_found(deployment, job, index_or_id)
             target = (job, match[0].view.id)
-        task = self.new_task("update_deployment", "create deployment", user, deployment, context_id)
+        task = self.new_task("update_deployment", description, user, deployment, context_id)
         from simulator.director.updater import Updater
 
         def work(t: Task) -> str | None:

@@ -522,3 +522,23 @@ def test_stemcell_upload(sim):
     assert task["state"] == "done", task
     stemcells = {(s["name"], s["version"]): s for s in sim.bosh("GET", "/stemcells").json()}
     assert stemcells[("bosh-test-stemcell", "42")]["operating_system"] == "ubuntu-x"
+
+
+def test_non_converging_instance_actions(sim):
+    name = unique("actions")
+    assert sim.deploy(manifest(sim, name, groups=[_group("g", 2, True)]))["state"] == "done"
+    target = next(i for i in instances(sim, name) if i["index"] == 1)
+    resp = sim.bosh("POST", f"/deployments/{name}/instance_groups/g/{target['id']}/actions/stop",
+                    headers={"Content-Type": "text/yaml"})
+    task = sim.wait_task(task_id(resp))
+    assert (task["state"], task["description"]) == ("done", "stop instance")
+    states = {f["index"]: f["job_state"] for f in full_state(sim, name)}
+    assert states == {0: "running", 1: "stopped"}
+    hard = sim.bosh("POST", f"/deployments/{name}/instance_groups/g/1/actions/stop", params={"hard": "true"},
+                    headers={"Content-Type": "text/yaml"})
+    assert sim.wait_task(task_id(hard))["state"] == "done"
+    assert next(i for i in instances(sim, name) if i["index"] == 1)["cid"] is None
+    start = sim.bosh("POST", f"/deployments/{name}/instance_groups/g/1/actions/start",
+                     headers={"Content-Type": "text/yaml"})
+    assert sim.wait_task(task_id(start))["state"] == "done"
+    assert {f["job_state"] for f in full_state(sim, name)} == {"running"}

@@ -154,3 +154,10 @@ def test_watchdog_exits_when_the_parent_is_killed(tmp_path):
 def test_launcher_reports_startup_failure(tmp_path):
     with pytest.raises(launcher.SimulatorStartError, match="unknown version set"):
         launcher.start(tmp_path, preload=("no_such_set",), timeout=30)
+
+
+def test_sigint_shuts_down_cleanly(tmp_path):
+    proc = launcher.start(tmp_path, preload=())
+    proc.process.send_signal(signal.SIGINT)
+    assert proc.process.wait(15) == 0
+    assert "ready" in proc.log_tail()
