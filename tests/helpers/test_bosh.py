@@ -286,3 +286,11 @@ def test_format_event_lines():
     assert format_event(json.loads(ev(2, "failed", data={"error": "boom"}))) == \
         "Updating instance cell_z1: cell_z1/uuid (2) (2/3) failed - boom"
     assert format_event({"time": 1, "error": {"code": 1, "message": "bad"}}) == "Error 1: bad"
+
+
+def test_events_arrive_while_the_task_is_still_running(director_factory):
+    d, fake, _ = director_factory()
+    states_at_callback = []
+    d.deploy(MANIFEST, on_event=lambda e: states_at_callback.append(fake.tasks[1].chunks != []))
+    # the first events were delivered while chunks were still pending, i.e. before the task finished
+    assert states_at_callback[0] is True and states_at_callback[-1] is False
