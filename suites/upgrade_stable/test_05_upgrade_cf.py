@@ -30,4 +30,5 @@ def test_a0_routability_recorded_during_upgrade_cf(upgrade_run):
     """Recorded, not enforced: outage windows during CF appear in the report only."""
     result = upgrade_run.routability(STAGE)
     assert result.summary["attempted"] > 0, "the A0 poller took no samples during the CF upgrade"
-    assert not result.violations, result.message()
+    if result.violations:  # only when the config's poller.policy enforces the CF step
+        pytest.fail(result.message(), pytrace=False)
