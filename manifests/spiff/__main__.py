@@ -27,5 +27,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.setrecursionlimit(20000)
+    sys.setrecursionlimit(6000)
     sys.exit(main(sys.argv[1:]))

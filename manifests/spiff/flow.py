@@ -20,11 +20,15 @@ from .yamlio import DynamlStr
 _FAIL = object()  # evaluation failure: the node stays, retried next pass
 _INDEX_STEP = re.compile(r"\[([0-9]+)\]")
 _INT64 = 1 << 64
-_NODE_BUDGET = 2_000_000  # per pass; guards against exponentially growing expressions
+_NODE_BUDGET = 1_000_000  # per pass; guards against exponentially growing expressions
 
 
 class _Fatal(Exception):
     """Inputs on which upstream spiff crashes; reported as ordinary errors."""
+
+
+class _OverBudget(Exception):
+    """A pass grew past _NODE_BUDGET nodes: treated like reaching the pass cap."""
 
 
 def _is_int(v: Any) -> bool:
@@ -78,7 +82,8 @@ def _looks_like_expr(s: str) -> bool:
 class Flow:
     """Evaluates one document against its (already flowed) stubs."""
 
-    def __init__(self, stubs: list[Any], source: str):
+    def __init__(self, stubs: list[Any], source: str, max_passes: int | None = None):
+        self.max_passes = max_passes
         self.stubs = stubs
         self.source = source
         self.stub_cache: dict[tuple[str, ...], Any] = {}
@@ -109,6 +114,8 @@ class Flow:
 
     def flow_node(self, node: Any, path: tuple[str, ...], scope: tuple, override: bool) -> Any:
         self.nodes += 1
+        if self.nodes > _NODE_BUDGET:
+            raise _OverBudget
         t = type(node)
         if t is dict:
             return self.flow_map(node, path, scope)
@@ -375,20 +382,26 @@ class Flow:
     # ------------------------------------------------------------ fixpoint
 
     def run(self, doc: Any) -> Any:
-        cap = max(100, 2 * count_expression_strings(doc))
+        cap = self.max_passes or max(100, 2 * count_expression_strings(doc))
         current = doc
+        last_walked = doc  # the last tree a pass visited completely (bounded size)
         for _ in range(cap):
             self.stable = {}
             self.nodes = 0
-            nxt = self.flow_node(current, (), (), True)
+            try:
+                nxt = self.flow_node(current, (), (), True)
+                same = nxt == current
+            except (_OverBudget, RecursionError):
+                # The tree exploded in size or depth (`a: (( [a, a] ))`, `a: (( [a] ))`,
+                # which real spiff never finishes): report on the last tree we walked.
+                current = last_walked
+                break
+            last_walked = current
             self.passes += 1
             self.nodes_total += self.nodes
             self.prev_stable = self.stable
-            if nxt == current:
-                current = nxt
-                break
             current = nxt
-            if self.nodes > _NODE_BUDGET:
+            if same:
                 break
         nodes = unresolved(current)
         if nodes:
@@ -432,10 +445,14 @@ def unresolved(doc: Any) -> list[UnresolvedNode]:
     return out
 
 
-def flow(doc: Any, stubs: list[Any], source: str) -> Any:
-    """Evaluate one document against already-flowed stubs (spiff's Flow)."""
+def flow(doc: Any, stubs: list[Any], source: str, max_passes: int | None = None) -> Any:
+    """Evaluate one document against already-flowed stubs (spiff's Flow).
+
+    The pass cap defaults to max(100, 2 x the number of expressions); real spiff
+    has none and never ends on growing expressions.
+    """
     try:
-        return Flow(stubs, source).run(doc)
+        return Flow(stubs, source, max_passes).run(doc)
     except _Fatal as e:
         raise SpiffParseError(f"error processing [{source}]: {e}") from None
     except RecursionError:
