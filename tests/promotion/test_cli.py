@@ -1,0 +1,91 @@
+"""`python -m promotion` without a director: build (local and S3), show, ledger, unlock,
+and the exit statuses of refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from fixtures.redis import REDIS_TEMPLATES, REPO
+from promotion import candidate as cand
+from promotion.__main__ import main
+from promotion.lock import EnvLock
+from promotion.store import S3Store
+
+
+def _build(store_url: str, upstream, *extra: str) -> list[str]:
+    return ["--store", store_url, *extra, "build", "--upstream", str(upstream), "--templates",
+            str(REDIS_TEMPLATES), "--release", "redis=9.1"]
+
+
+def test_build_into_a_directory_and_show(tmp_path, redis_upstream, capsys):
+    store = tmp_path / "store"
+    assert main(_build(str(store), redis_upstream)) == 0
+    digest = capsys.readouterr().out.strip()
+    assert (store / "candidates" / f"{digest}.tgz").is_file()
+    assert main(["--store", str(store), "show", digest]) == 0
+    assert "content_digest:" in capsys.readouterr().out
+
+
+def test_build_into_s3(moto_server, s3_settings, redis_upstream, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket="cli-bucket")
+    assert main(_build("s3://cli-bucket/redis", redis_upstream, "--s3-endpoint", moto_server)) == 0
+    digest = capsys.readouterr().out.strip()
+    store = S3Store("s3://cli-bucket/redis", s3_settings)
+    assert store.list("candidates/") == [f"candidates/{digest}.tgz"]
+    assert cand.read(store.get(cand.key(digest)), digest).releases[0]["version"] == "9.1"
+
+
+def test_show_refuses_a_tampered_candidate_with_exit_3(tmp_path, redis_upstream, capsys):
+    store = tmp_path / "store"
+    main(_build(str(store), redis_upstream))
+    digest = capsys.readouterr().out.strip()
+    path = store / "candidates" / f"{digest}.tgz"
+    path.write_bytes(path.read_bytes()[:-10])
+    assert main(["--store", str(store), "show", digest]) == 3
+    assert "tampered with or truncated" in capsys.readouterr().err
+
+
+def test_unknown_candidate_and_bad_digest(tmp_path, capsys):
+    assert main(["--store", str(tmp_path), "show", "a" * 64]) == 3
+    assert "not found" in capsys.readouterr().err
+    assert main(["--store", str(tmp_path), "show", "../x"]) == 3
+
+
+def test_build_without_upstream_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CONFIG", raising=False)
+    assert main(["--store", str(tmp_path), "build", "--release", "redis=9.1"]) == 2
+    assert "--upstream" in capsys.readouterr().err
+
+
+def test_unlock_needs_force(tmp_path, capsys):
+    from promotion.store import LocalStore
+
+    EnvLock(LocalStore(tmp_path), "staging", "crashed", "c" * 64).acquire()
+    assert main(["--store", str(tmp_path), "unlock", "--env", "staging"]) == 2
+    assert main(["--store", str(tmp_path), "unlock", "--env", "staging", "--force"]) == 0
+    assert "crashed" in capsys.readouterr().out
+    assert not (tmp_path / "locks" / "staging.lock").exists()
+
+
+def test_ledger_prints_json_lines(tmp_path, capsys):
+    assert main(["--store", str(tmp_path), "ledger"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_module_entry_point_runs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "promotion", "--store", str(tmp_path), "ledger"], cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("env", ["qa", "prod"])
+def test_unknown_environment_is_rejected_by_the_parser(env, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["--store", str(tmp_path), "deploy", "a" * 64, "--env", env])
+    assert exc.value.code == 2
