@@ -15,6 +15,7 @@ overridden.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,8 +161,14 @@ def _with_user_stubs(user: Sequence[tuple[str, Any]], internal: Sequence[tuple[s
     return [*reversed(user), *internal, *user]
 
 
+@functools.cache
+def _template_cached(name: str) -> Any:
+    return _spiff().load_yaml_file(str(TEMPLATES / name))
+
+
 def _template(name: str) -> Any:
-    return yaml.safe_load((TEMPLATES / name).read_text())
+    """One of our templates, read with spiff's YAML rules (parsed once, copied per use)."""
+    return copy.deepcopy(_template_cached(name))
 
 
 def _bosh_only(doc: Mapping[str, Any]) -> dict[str, Any]:
