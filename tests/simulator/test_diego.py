@@ -317,3 +317,34 @@ def test_close_leaves_no_processes(make_rig) -> None:
     procs = [a.process for a in rig.diego.actuals[pg].values()]
     rig.diego.close()
     assert all(not p.alive for p in procs)
+
+
+def test_misplace_fault_places_replacements_on_the_draining_cell(make_rig) -> None:
+    rig = make_rig(cells=1, evacuation_timeout=3.0)
+    pg = rig.push("probe", 1)
+    first = running(rig, pg, 1)[0]
+    rig.world.faults.inject("misplace_instances", "probe", duration=10)
+    started = time.monotonic()
+    rig.director.stop(rig.cells[0])
+    # the replacement landed on the cell that was draining, so the drain did not wait ...
+    assert time.monotonic() - started < 2.5
+    # ... and the instance died with its cell: the regression the fault stands for
+    after = rig.diego.instances(pg)[0]
+    assert after.instance_guid != first.instance_guid
+    assert after.state != RUNNING or after.cell_id != rig.cells[0].id
+
+
+def test_scale_up_and_down(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 1)
+    running(rig, pg, 1)
+    rig.diego.update(pg, instances=3)
+    scaled = running(rig, pg, 3)
+    assert [i.index for i in scaled] == [0, 1, 2]
+    routed(rig, "probe.bosh-lite.com", 3)
+    rig.diego.update(pg, instances=1)
+    assert [i.index for i in rig.diego.instances(pg)] == [0]
+    routed(rig, "probe.bosh-lite.com", 1)
+    rig.diego.update(pg, routes=["other.bosh-lite.com"])
+    routed(rig, "other.bosh-lite.com", 1)
+    assert rig.router.routes().get("probe.bosh-lite.com", []) == []
