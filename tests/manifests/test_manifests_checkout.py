@@ -152,3 +152,12 @@ def test_admin_credentials_in_checkout_mode():
     users = manifests["cf"]["properties"]["uaa"]["scim"]["users"]
     name, password, groups = users[0].split("|")
     assert (name, password) == ("ops", "from-config") and "cloud_controller.admin" in groups.split(",")
+
+
+def test_unresolved_node_in_checkout_mode_names_the_manifest(tmp_path: Path):
+    stub = tmp_path / "stub.yml"
+    stub.write_text("properties:\n  cc:\n    external_host: (( no.such.value ))\n")
+    with pytest.raises(GenerationError) as err:
+        build_from_checkouts(*V0, versions="v0", director_uuid=UUID, stubs=[stub])
+    text = str(err.value)
+    assert text.startswith("cf.yml: unresolved nodes:") and "(( no.such.value ))" in text
