@@ -1,5 +1,5 @@
 """Command line: `python -m simulator serve --config-out FILE [--state-dir DIR]
-[--profile fast|realistic] [--preload v0,v_prime] [--parent-pid PID]`."""
+[--profile fast|realistic] [--preload v0,v_prime] [--parent-pid PID] [--director-auth basic|uaa]`."""
 
 from __future__ import annotations
 
@@ -21,13 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--preload", default="v0,v_prime",
                    help="comma-separated version sets whose releases and stemcell are uploaded at start "
                         "('' for none)")
+    s.add_argument("--director-auth", choices=["basic", "uaa"], default="basic",
+                   help="what /info advertises: basic, or uaa (tokens from the director's /oauth/token)")
     s.add_argument("--parent-pid", type=int, default=None, help="exit when this process dies (watchdog)")
     args = parser.parse_args(argv)
 
     from simulator.server import serve
 
     preload = [p.strip() for p in args.preload.split(",") if p.strip()]
-    return serve(args.config_out.resolve(), args.state_dir, args.profile, preload, args.parent_pid)
+    return serve(args.config_out.resolve(), args.state_dir, args.profile, preload, args.parent_pid,
+                 args.director_auth)
 
 
 if __name__ == "__main__":

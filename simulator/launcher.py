@@ -66,14 +66,15 @@ class SimulatorProcess:
 
 
 def start(state_dir: str | Path, profile: str = "fast", preload: Iterable[str] = ("v0", "v_prime"),
-          timeout: float = 60.0, python: str = sys.executable) -> SimulatorProcess:
+          timeout: float = 60.0, python: str = sys.executable, director_auth: str = "basic") -> SimulatorProcess:
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = state_dir / "simulator-config.yml"
     config_path.unlink(missing_ok=True)
     log_path = state_dir / "simulator.log"
     cmd = [python, "-m", "simulator", "serve", "--config-out", str(config_path), "--state-dir", str(state_dir),
-           "--profile", profile, "--preload", ",".join(preload), "--parent-pid", str(os.getpid())]
+           "--profile", profile, "--preload", ",".join(preload), "--parent-pid", str(os.getpid()),
+           "--director-auth", director_auth]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("PYTHONUNBUFFERED", "1")

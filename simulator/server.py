@@ -148,7 +148,7 @@ def reserve_loopback_network(rng: random.Random | None = None) -> LoopbackReserv
 
 
 def build_world(state_dir: Path, profile: str, loopback: ipaddress.IPv4Network,
-                preload: list[str]) -> World:
+                preload: list[str], director_auth: str = "basic") -> World:
     world = World(profile=PROFILES[profile], state_dir=state_dir,
                   addresses=AddressMap(VM_NETWORK, loopback))
     world.tls = tlsmod.generate(state_dir / "tls")
@@ -157,7 +157,7 @@ def build_world(state_dir: Path, profile: str, loopback: ipaddress.IPv4Network,
         "bosh_username": "admin", "bosh_password": secrets.token_urlsafe(18),
         "cf_admin_user": "admin", "cf_admin_password": secrets.token_urlsafe(18),
     }
-    world.settings = {"preload": preload}
+    world.settings = {"preload": preload, "director_auth": director_auth}
     return world
 
 
@@ -198,7 +198,7 @@ def suite_config(world: World) -> dict[str, Any]:
     creds = world.credentials
     resolve = dict(world.published)
     resolve[str(world.addresses.vm_network)] = str(world.addresses.loopback_network)
-    return {
+    config = {
         "bosh": {"url": DIRECTOR_URL, "ca_cert": world.tls.ca_pem, "skip_ssl_validation": False,
                  "username": creds["bosh_username"], "password": creds["bosh_password"],
                  "client": None, "client_secret": None},
@@ -208,6 +208,10 @@ def suite_config(world: World) -> dict[str, Any]:
                "skip_ssl_validation": False},
         "resolve": resolve,
     }
+    if world.settings.get("director_auth") == "uaa":  # UAA client credentials (director's token endpoint)
+        config["bosh"]["client"] = creds["bosh_username"]
+        config["bosh"]["client_secret"] = creds["bosh_password"]
+    return config
 
 
 class _ConfigDumper(yaml.SafeDumper):
@@ -277,7 +281,7 @@ def _kill_children() -> None:
 
 
 def serve(config_out: Path, state_dir: Path | None, profile: str, preload: list[str],
-          parent_pid: int | None) -> int:
+          parent_pid: int | None, director_auth: str = "basic") -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -297,7 +301,7 @@ def serve(config_out: Path, state_dir: Path | None, profile: str, preload: list[
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="bosh-lite-sim-")).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     reservation = reserve_loopback_network()
-    world = build_world(state_dir, profile, reservation.network, preload)
+    world = build_world(state_dir, profile, reservation.network, preload, director_auth)
     try:
         attach_parts(world)
         if stop.is_set() or parent_gone():

@@ -35,7 +35,7 @@ def attach(world: World) -> None:
     director = Director(world, world.credentials.get("bosh_username", "admin"),
                         world.credentials.get("bosh_password", "admin"))
     director.preload(list(world.settings.get("preload", ["v0", "v_prime"])))
-    app = DirectorApp(director)
+    app = DirectorApp(director, str(world.settings.get("director_auth", "basic")), f"https://{PUBLIC_ADDRESS}")
     ssl_context = world.tls.context("director") if world.tls is not None else None
     listener = start_wsgi_listener(app, ssl_context, name="director")
     world.components["director"] = DirectorComponent(director, app, listener)

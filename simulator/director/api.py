@@ -9,10 +9,7 @@ error bodies with the director's codes.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
-import hmac
 import json
 import re
 import sys
@@ -25,6 +22,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from simulator.director.auth import DirectorAuth
 from simulator.director.errors import DirectorError
 from simulator.director.manifest import parse_manifest_text
 from simulator.director.models import Director, Instance, version_key
@@ -40,6 +38,7 @@ ACTIONS = {"stop": "stopped", "start": "started", "restart": "restart", "recreat
 
 URLS = Map([
     Rule("/info", methods=["GET"], endpoint="info"),
+    Rule("/oauth/token", methods=["POST"], endpoint="oauth_token"),
     Rule("/tasks", methods=["GET"], endpoint="tasks"),
     Rule("/tasks/<int:task_id>", methods=["GET"], endpoint="task"),
     Rule("/tasks/<int:task_id>/output", methods=["GET"], endpoint="task_output"),
@@ -123,8 +122,11 @@ def instance_json(inst: Instance, with_expects_vm: bool) -> dict[str, Any]:
 class DirectorApp:
     """WSGI application of one director."""
 
-    def __init__(self, director: Director) -> None:
+    def __init__(self, director: Director, auth_mode: str = "basic", public_url: str = "https://192.168.50.4:25555") -> None:
         self.d = director
+        self.auth = DirectorAuth(director.username, director.password, director.uuid)
+        self.auth_mode = auth_mode
+        self.public_url = public_url
 
     # ------------------------------------------------------------------ plumbing
 
@@ -143,20 +145,17 @@ class DirectorApp:
         header = (request.headers.get("Authorization") or request.headers.get("X-Http-Authorization")
                   or request.headers.get("X_HTTP_AUTHORIZATION") or "")
         scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return None
-        ok = hmac.compare_digest(user.encode(), self.d.username.encode()) and \
-            hmac.compare_digest(password.encode(), self.d.password.encode())
-        return user if ok else None
+        if scheme.lower() == "basic":
+            return self.auth.check_basic(value)
+        if scheme.lower() == "bearer":
+            claims = self.auth.verify(value)
+            return None if claims is None else str(claims.get("user_name") or claims.get("client_id"))
+        return None
 
     def dispatch(self, request: Request) -> Response:
         adapter = URLS.bind_to_environ(request.environ)
         user = self._user(request)
-        if request.path.rstrip("/") != "/info" and user is None:
+        if request.path.rstrip("/") not in ("/info", "/oauth/token") and user is None:
             resp = text_response(f"Not authorized: '{request.path}'\n", 401)
             resp.headers["WWW-Authenticate"] = 'Basic realm="BOSH Director"'
             return resp
@@ -188,11 +187,19 @@ class DirectorApp:
         return json_response({
             "name": "Bosh Lite Director", "uuid": self.d.uuid, "version": "1.3167.0 (00000000)",
             "user": user or None, "cpi": "warden_cpi",
-            "user_authentication": {"type": "basic", "options": {}},
+            "user_authentication": {"type": "uaa", "options": {"url": self.public_url, "urls": [self.public_url]}}
+            if self.auth_mode == "uaa" else {"type": "basic", "options": {}},
             "features": {"dns": {"status": False, "extras": {"domain_name": "bosh"}},
                          "compiled_package_cache": {"status": False, "extras": {"provider": None}},
                          "snapshots": {"status": False}},
         })
+
+    def on_oauth_token(self, request: Request, user: str) -> Response:
+        """UAA-style token endpoint (see auth.py)."""
+        scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+        status, body = self.auth.token_request(value if scheme.lower() == "basic" else None,
+                                               {k: v for k, v in request.form.items()})
+        return json_response(body, status)
 
     def on_tasks(self, request: Request, user: str) -> Response:
         with self.d._lock:

@@ -161,3 +161,17 @@ def test_sigint_shuts_down_cleanly(tmp_path):
     proc.process.send_signal(signal.SIGINT)
     assert proc.process.wait(15) == 0
     assert "ready" in proc.log_tail()
+
+
+def test_uaa_mode_config_carries_client_credentials(tmp_path):
+    import ipaddress as ip
+
+    from simulator.server import build_world, suite_config
+
+    world = build_world(tmp_path, "fast", ip.IPv4Network("127.99.0.0/16"), [], director_auth="uaa")
+    cfg = suite_config(world)
+    assert cfg["bosh"]["client"] == "admin"
+    assert cfg["bosh"]["client_secret"] == world.credentials["bosh_password"]
+    assert cfg["resolve"]["10.244.0.0/16"] == "127.99.0.0/16"
+    basic = suite_config(build_world(tmp_path / "b", "fast", ip.IPv4Network("127.98.0.0/16"), []))
+    assert basic["bosh"]["client"] is None
