@@ -70,11 +70,16 @@ def test_version_file_and_director_url_with_resolve(tmp_path: Path, director: in
     versions.write_text(yaml.safe_dump({"cf": "220", "diego": "0.1434.0", "garden-linux": "0.307.0",
                                         "stemcell": {"name": "bosh-warden-boshlite-ubuntu-trusty-go_agent",
                                                      "version": "3000"}}))
+    piece_stub = tmp_path / "cell1.yml"
+    piece_stub.write_text(yaml.safe_dump({"jobs": [{"name": "cell_z1", "instances": 3}]}))
     result = _cli("--versions", str(versions), "--director-url", "http://192.168.50.4:25555",
                   "--resolve", f"192.168.50.4:25555=127.0.0.1:{director}", "--out", str(tmp_path / "out"),
-                  "--prefix", "acc")
+                  "--prefix", "acc", "--piece-stub", f"cell1={piece_stub}")
     assert result.returncode == 0, result.stderr
     cell1 = yaml.safe_load((tmp_path / "out" / "cell1.yml").read_text())
+    cell2 = yaml.safe_load((tmp_path / "out" / "cell2.yml").read_text())
     assert cell1["name"] == "acc-diego-cell1"
+    assert [j["instances"] for j in cell1["jobs"] if j["name"] == "cell_z1"] == [3]
+    assert [j["instances"] for j in cell2["jobs"] if j["name"] == "cell_z1"] == [0]
     assert cell1["director_uuid"] == "dir-uuid-from-info"
     assert {p["stemcell"]["version"] for p in cell1["resource_pools"]} == {"3000"}
