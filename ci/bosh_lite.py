@@ -229,11 +229,11 @@ def _upsert_wildcard(route53: Any, settings: Settings, domain: str, ip: str, act
 def _wait_for_director(settings: Settings, director_url: str) -> None:
     """Poll the director's /info (through the resolve map, TLS verified when a CA is given)."""
     from helpers.bosh import Director
-    from helpers.config import load_config_data
-    from helpers.net import Resolver
+    from helpers.config import parse_config
 
-    config = load_config_data(suite_config(settings, director_url, settings.domain or "invalid"))
-    director = Director(config.bosh, Resolver(dict(settings.resolve)))
+    config = parse_config(suite_config(settings, director_url, settings.domain or "invalid"),
+                          source="provisioned BOSH-Lite")
+    director = Director(config.bosh, config.resolver())
     deadline = time.monotonic() + settings.wait_timeout
     last_error = "no attempt"
     while time.monotonic() < deadline:

@@ -65,7 +65,6 @@ def upload_all(director, items: list[str], stemcell: str | None,
 def main(argv: list[str] | None = None) -> int:
     from helpers.bosh import Director
     from helpers.config import ConfigError, load_config
-    from helpers.net import Resolver
 
     parser = argparse.ArgumentParser(prog="python -m ci.upload_releases", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        director = Director(config.bosh, Resolver(dict(config.resolve)))
+        if config is None:
+            raise ConfigError(["--config names no file"])
+        director = Director(config.bosh, config.resolver(), timeout=config.timeout)
         upload_all(director, args.releases, args.stemcell)
     except (ConfigError, TarballError) as exc:
         print(exc, file=sys.stderr)
