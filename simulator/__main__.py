@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from simulator.world import PROFILES
@@ -29,8 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     from simulator.server import serve
 
     preload = [p.strip() for p in args.preload.split(",") if p.strip()]
-    return serve(args.config_out.resolve(), args.state_dir, args.profile, preload, args.parent_pid,
-                 args.director_auth)
+    try:
+        code = serve(args.config_out.resolve(), args.state_dir, args.profile, preload, args.parent_pid,
+                     args.director_auth)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    # Everything was closed by serve(); do not wait for worker threads that may still sit in a
+    # component's hook (ThreadPoolExecutor joins them at interpreter exit).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
