@@ -39,6 +39,7 @@ log = redacting_logger(__name__)
 EventCallback = Callable[[dict[str, Any]], None]
 RUNNING_STATES = {"queued", "processing", "cancelling"}
 FAILED_STATES = {"error", "cancelled", "timeout"}
+MAX_POLL_ERRORS = 5  # consecutive transport failures tolerated while watching a task
 _TASK_IN_LOCATION = re.compile(r"/tasks/(\d+)/?$")
 
 
@@ -358,11 +359,26 @@ class Director:
                     except Exception as e:  # a display bug must not abort a deploy watch
                         log.warning("on_event callback failed: %s", e)
 
+        transport_errors = 0
         while True:
-            task = self.task(task_id)
-            state = str(task.get("state"))
-            done = state not in RUNNING_STATES
-            drain(final=done)
+            try:
+                task = self.task(task_id)
+                state = str(task.get("state"))
+                done = state not in RUNNING_STATES
+                drain(final=done)
+                transport_errors = 0
+            except BoshError as e:
+                if isinstance(e, BoshApiError) and e.status not in (502, 503, 504):
+                    raise
+                # A director hiccup during an hour-long deploy must not abandon the watch: the task
+                # runs on regardless. Give up only after several failures in a row.
+                transport_errors += 1
+                if transport_errors > MAX_POLL_ERRORS or time.monotonic() >= deadline:
+                    raise BoshError(f"lost the director while watching task {task_id} "
+                                    f"(deployment {deployment or '-'}): {e}")
+                log.warning("task %s: poll failed (%s), retrying", task_id, e)
+                time.sleep(min(1.0, self.poll_interval * 2))
+                continue
             if done:
                 break
             if time.monotonic() >= deadline:

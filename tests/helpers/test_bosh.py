@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from helpers.bosh import BoshApiError, BoshTaskError, BoshTaskTimeout, Director, format_event
+from helpers.bosh import BoshApiError, BoshError, BoshTaskError, BoshTaskTimeout, Director, format_event
 from helpers.config import BoshConfig
 from helpers.net import Resolver
 
@@ -45,6 +45,7 @@ class FakeDirector:
 
     def __init__(self, auth: str = "basic", honour_range: bool = True, has_instances: bool = True):
         self.auth, self.honour_range, self.has_instances = auth, honour_range, has_instances
+        self.hiccups = 0  # next N task polls answer 502 (a proxy in front of a busy director)
         self.tasks: dict[int, Task] = {}
         self.requests: list[tuple[str, str, dict, bytes]] = []
         self.next_task: dict = {}
@@ -133,6 +134,9 @@ class FakeDirector:
                             headers={"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
         if p.startswith("/tasks/"):
             t = self.tasks[int(p.split("/")[2])]
+            if self.hiccups:
+                self.hiccups -= 1
+                return Response("<html>502 Bad Gateway</html>", status=502)
             return Response(json.dumps(t.poll()), content_type="application/json")
         if p == "/deployments" and m == "GET":
             return Response('[{"name":"cf-warden","releases":[],"stemcells":[]}]', content_type="application/json")
@@ -294,3 +298,17 @@ def test_events_arrive_while_the_task_is_still_running(director_factory):
     d.deploy(MANIFEST, on_event=lambda e: states_at_callback.append(fake.tasks[1].chunks != []))
     # the first events were delivered while chunks were still pending, i.e. before the task finished
     assert states_at_callback[0] is True and states_at_callback[-1] is False
+
+
+def test_watch_survives_a_few_dropped_connections(director_factory):
+    d, fake, _ = director_factory()
+    fake.hiccups = 3
+    res = d.deploy(MANIFEST)
+    assert res.state == "done" and len(res.events) == 4
+
+
+def test_watch_gives_up_after_too_many_failures_in_a_row(director_factory):
+    d, fake, _ = director_factory()
+    fake.hiccups = 100
+    with pytest.raises(BoshError, match="lost the director while watching task 1"):
+        d.deploy(MANIFEST)
