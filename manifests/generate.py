@@ -17,18 +17,22 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from manifests import output
 from manifests import secrets as secrets_mod
+from manifests.target import (
+    DIEGO_PIECES,
+    Target,
+    TargetError,
+    cf_networks,
+    diego_networks,
+    load_target,
+)
 from manifests.versions import VersionSet, VersionSetError, load_version_set
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-STUBS = Path(__file__).resolve().parent / "stubs"
 
 #: piece -> deployment name suffix (appended to the prefix, `cf-warden` by default)
 PIECES: dict[str, str] = {
@@ -38,7 +42,6 @@ PIECES: dict[str, str] = {
     "cell1": "-diego-cell1",
     "cell2": "-diego-cell2",
 }
-DIEGO_PIECES = ("database", "brain-and-pals", "cell1", "cell2")
 #: the Diego jobs each piece runs (one instance each); every other Diego job has 0
 PIECE_JOBS: dict[str, tuple[str, ...]] = {
     "database": ("database_z1",),
@@ -62,16 +65,6 @@ class GenerationError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-@dataclass(frozen=True)
-class Target:
-    """A target description (manifests/stubs/<name>.yml): `target` values and networks."""
-
-    name: str
-    values: dict[str, Any]
-    cf_networks: dict[str, str]
-    diego_networks: dict[str, dict[str, str]]
-
-
 def _spiff():
     import manifests.spiff as spiff
 
@@ -79,53 +72,6 @@ def _spiff():
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def load_target(name_or_path: str | Path) -> Target:
-    text = str(name_or_path)
-    path = Path(text) if ("/" in text or text.endswith((".yml", ".yaml"))) else STUBS / f"{text}.yml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in STUBS.glob("*.yml")))
-        raise GenerationError([f"unknown target {text!r} (built-in targets: {known}; or give a YAML file)"])
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise GenerationError([f"cannot read target {path}: {exc}"])
-    problems = [f"target {path}: missing {key}" for key in ("target", "cf_networks", "diego_networks")
-                if not isinstance(data.get(key), dict)]
-    missing = [p for p in DIEGO_PIECES if p not in (data.get("diego_networks") or {})]
-    if missing:
-        problems.append(f"target {path}: diego_networks lacks {', '.join(missing)}")
-    if problems:
-        raise GenerationError(problems)
-    return Target(path.stem, dict(data["target"]), dict(data["cf_networks"]), dict(data["diego_networks"]))
-
-
-def _subnets(prefix: str, count: int, static_count: int) -> list[dict[str, Any]]:
-    """`count` /30 subnets of `prefix`.0/24: `.1` of each reserved as the gateway, the `.2`
-    of the first `static_count` static, the rest dynamic (every subnet has a `static` key,
-    which spiff's static_ips needs)."""
-    out = []
-    for i in range(count):
-        base = 4 * i
-        out.append({
-            "range": f"{prefix}.{base}/30",
-            "gateway": f"{prefix}.{base + 1}",
-            "reserved": [f"{prefix}.{base + 1}"],
-            "static": [f"{prefix}.{base + 2}"] if i < static_count else [],
-            "cloud_properties": {},
-        })
-    return out
-
-
-def cf_networks(target: Target) -> list[dict[str, Any]]:
-    return [{"name": name, "type": "manual", "subnets": _subnets(prefix, 64, 32)}
-            for name, prefix in target.cf_networks.items()]
-
-
-def diego_networks(target: Target, piece: str) -> list[dict[str, Any]]:
-    return [{"name": name, "type": "manual", "subnets": _subnets(prefix, 31, 21)}
-            for name, prefix in target.diego_networks[piece].items()]
 
 
 def _load_stub(spiff: Any, path: Path) -> tuple[str, Any]:
@@ -331,7 +277,7 @@ def build_all(
     target_desc: Target | None = None
     try:
         target_desc = load_target(target)
-    except GenerationError as exc:
+    except TargetError as exc:
         problems.extend(exc.problems)
     if not director_uuid:
         problems.append("no director UUID: give --director-uuid or --director-url")

@@ -33,18 +33,8 @@ from typing import Any
 import yaml
 
 from manifests import output
-from manifests.generate import (
-    DIEGO_PIECES,
-    PIECE_JOBS,
-    PIECES,
-    STUBS,
-    GenerationError,
-    Target,
-    _subnets,
-    check_out_dir,
-    dump,
-    load_target,
-)
+from manifests.generate import PIECE_JOBS, PIECES, GenerationError, check_out_dir, dump
+from manifests.target import DIEGO_PIECES, STUBS, Target, TargetError, load_target, subnets
 from manifests.versions import DEFAULT_STEMCELL, VersionSetError, load_version_set
 
 DIEGO_GROUPS = ("access", "brain", "cc_bridge", "cell", "colocated", "database", "route_emitter")
@@ -176,7 +166,7 @@ def iaas_settings(upstream: Mapping[str, Any], target: Target, piece: str, stemc
     settings = doc.setdefault("iaas_settings", {})
     ours = target.diego_networks[piece]
     configs = [c for c in settings.get("subnet_configs") or [] if c.get("name") not in ours]
-    settings["subnet_configs"] = [{"name": name, "type": "manual", "subnets": _subnets(prefix, 31, 21)}
+    settings["subnet_configs"] = [{"name": name, "type": "manual", "subnets": subnets(prefix, 31, 21)}
                                   for name, prefix in ours.items()] + configs
     settings["stemcell"] = {"name": (settings.get("stemcell") or {}).get("name") or stemcell["name"],
                             "version": stemcell["version"]}
@@ -282,7 +272,7 @@ def build_from_checkouts(
     target_desc = None
     try:
         target_desc = load_target(target)
-    except GenerationError as exc:
+    except TargetError as exc:
         problems.extend(exc.problems)
     if not director_uuid:
         problems.append("no director UUID: give --director-uuid or --director-url")
