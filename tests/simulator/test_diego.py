@@ -348,3 +348,23 @@ def test_scale_up_and_down(make_rig) -> None:
     rig.diego.update(pg, routes=["other.bosh-lite.com"])
     routed(rig, "other.bosh-lite.com", 1)
     assert rig.router.routes().get("probe.bosh-lite.com", []) == []
+
+
+def test_evacuation_timeout_comes_from_the_rep_property_in_the_realistic_profile(tmp_path: Path) -> None:
+    from simulator.world import PROFILES
+
+    realistic = Diego(make_world(tmp_path / "r", PROFILES["realistic"]))
+    fast = Diego(make_world(tmp_path / "f"))
+    director = FakeDirector(make_world(tmp_path / "d"))
+    cell = director.add("cell", "cell_z1", ["rep"], properties={"diego": {"rep": {
+        "evacuation_timeout_in_seconds": 42}}})
+    bare = director.add("cell", "cell_z2", ["rep"])
+    assert realistic._evacuation_timeout(cell) == 42.0
+    assert realistic._evacuation_timeout(bare) == PROFILES["realistic"].evacuation_timeout
+    assert fast._evacuation_timeout(cell) == PROFILES["fast"].evacuation_timeout
+
+
+def test_kill_instance_of_an_unknown_app_is_an_error(make_rig) -> None:
+    rig = make_rig(cells=1)
+    with pytest.raises(LookupError):
+        rig.world.faults.inject("kill_instance", "no-such-app", params={"index": 0})

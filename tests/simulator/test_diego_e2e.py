@@ -108,6 +108,8 @@ def test_app_is_routed_and_each_instance_answers(sim: Any, platform: dict[str, A
         "one instance per cell"
     pinned = sim.http.get(url + "/index", headers={"X-CF-APP-INSTANCE": f"{app.guid}:1"}, timeout=5)
     assert pinned.text == "1"
+    secure = sim.http.get(client.app_url(app, scheme="https") + "/index", timeout=5)  # TLS verified
+    assert secure.status_code == 200 and secure.text in ("0", "1")
 
 
 def test_ssh_exec_in_an_instance(platform: dict[str, Any]) -> None:
