@@ -91,3 +91,19 @@ def test_admin_credentials_option_and_prefix(tmp_path):
     assert manifests["cf"]["name"] == "acc"
     assert manifests["cell1"]["name"] == "acc-diego-cell1"
     assert manifests["database"]["properties"]["metron_agent"]["deployment"] == "acc-diego"
+
+
+def test_custom_target_file(tmp_path):
+    from manifests.target import STUBS
+
+    data = yaml.safe_load((STUBS / "bosh-lite.yml").read_text())
+    data["target"]["system_domain"] = "lab.example"
+    data["cf_networks"] = {"cf1": "10.10.0", "cf2": "10.10.2"}
+    data["diego_networks"]["cell1"] = {"diego1": "10.10.22", "diego2": "10.10.24", "diego3": "10.10.26"}
+    target = _stub(tmp_path, "lab.yml", data)
+    manifests = build_all("v0", target=target, director_uuid=UUID)
+    assert job(manifests["cf"], "nats_z1")["networks"] == [{"name": "cf1", "static_ips": ["10.10.0.6"]}]
+    assert {n["name"] for n in manifests["cf"]["networks"]} == {"cf1", "cf2"}
+    assert manifests["cf"]["properties"]["cc"]["srv_api_uri"] == "https://api.lab.example"
+    cell1 = {n["name"]: n for n in manifests["cell1"]["networks"]}
+    assert cell1["diego1"]["subnets"][0]["range"] == "10.10.22.0/30"
