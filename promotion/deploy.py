@@ -47,6 +47,11 @@ class Promoter:
     def ledger(self) -> Ledger:
         return Ledger(self.store)
 
+    def _say(self, message: str) -> None:
+        from helpers.net import REDACTOR
+
+        self.out(REDACTOR.redact(message))
+
     # ------------------------------------------------------------------ reading
 
     def load(self, digest: str) -> cand.Candidate:
@@ -64,14 +69,22 @@ class Promoter:
         return data if isinstance(data, dict) and data else None
 
     def _password(self, env: str, name: str) -> str:
-        if env in self.passwords:
-            return self.passwords[env]
-        current = self.deployed_manifest(name)
-        for job in (current or {}).get("jobs", []):
-            pw = (job.get("properties", {}).get("redis", {}) or {}).get("password")
-            if pw:
-                return str(pw)
-        return secrets.token_urlsafe(18)
+        """The Redis password: given (REDIS_PASSWORD_<ENV>), else the one the deployment
+        already runs with (so a redeploy never changes it), else a new random one. It is
+        registered with the project's redactor so no log line can show it."""
+        from helpers.net import REDACTOR
+
+        password = self.passwords.get(env)
+        if not password:
+            current = self.deployed_manifest(name)
+            for job in (current or {}).get("jobs", []):
+                pw = (job.get("properties", {}).get("redis", {}) or {}).get("password")
+                if pw:
+                    password = str(pw)
+                    break
+        password = password or secrets.token_urlsafe(18)
+        REDACTOR.register(password)
+        return password
 
     def manifest_for(self, c: cand.Candidate, env: str) -> dict[str, Any]:
         name = deployment_name(c, env)
@@ -84,7 +97,7 @@ class Promoter:
     ) -> bool:
         manifest = self.manifest_for(c, env)
         name = str(manifest["name"])
-        self.out(f"deploying candidate {c.digest[:12]} to {env} (deployment {name}, {purpose})")
+        self._say(f"deploying candidate {c.digest[:12]} to {env} (deployment {name}, {purpose})")
         task_id = None
         try:
             result = self.director.deploy(yaml.safe_dump(manifest, sort_keys=False))
@@ -92,20 +105,22 @@ class Promoter:
             outcome, detail = "passed", ""
         except Exception as exc:
             task_id = getattr(exc, "task_id", None)
-            outcome, detail = "failed", f"{type(exc).__name__}: {exc}"
+            from helpers.net import REDACTOR
+
+            outcome, detail = "failed", REDACTOR.redact(f"{type(exc).__name__}: {exc}")
         self.ledger.append(
             Record(c.digest, env, "deploy", outcome, run_id, task_id=task_id, purpose=purpose,
                    reset_base=reset_base, detail=detail)
         )
         if outcome != "passed":
-            self.out(f"deploy of {c.digest[:12]} to {env} failed (task {task_id}): {detail}")
+            self._say(f"deploy of {c.digest[:12]} to {env} failed (task {task_id}): {detail}")
             return False
         report = self.check(env, manifest)
         self.ledger.append(
             Record(c.digest, env, "check", "passed" if report.passed else "failed", run_id, task_id=task_id,
                    purpose=purpose, reset_base=reset_base, detail=report.summary())
         )
-        self.out(f"checks of {c.digest[:12]} in {env}: {report.summary()}")
+        self._say(f"checks of {c.digest[:12]} in {env}: {report.summary()}")
         return report.passed
 
     def check(self, env: str, manifest: dict[str, Any]) -> CheckReport:
@@ -141,9 +156,9 @@ class Promoter:
         if env == "staging":
             reset_base = production
             if production is None:
-                self.out("production has no candidate yet: nothing to reset staging to")
+                self._say("production has no candidate yet: nothing to reset staging to")
             else:
-                self.out(f"resetting staging to production's candidate {production[:12]} first")
+                self._say(f"resetting staging to production's candidate {production[:12]} first")
                 if not self._deploy_and_check(self.load(production), "staging", run_id, "reset"):
                     raise PromotionFailed(
                         f"staging reset to production's candidate {production[:12]} failed; "
