@@ -79,6 +79,7 @@ class ActualLRP:
     crash_count: int = 0
     crash_reason: str | None = None
     evacuating: bool = False
+    placement_error: str | None = None  # why the auction could not place it (CC shows it as details)
     # runtime bookkeeping, not part of the BBS record
     crashed_at: float = field(default=0.0, repr=False)  # monotonic
     process: Any = field(default=None, repr=False, compare=False)
@@ -90,4 +91,5 @@ class ActualLRP:
         """A detached copy for callers outside Diego (no process handle)."""
         return ActualLRP(self.process_guid, self.app_guid, self.index, self.instance_guid, self.state,
                          self.since, self.cell_id, self.cell_ip, self.port, self.address,
-                         dict(self.cell_versions), self.crash_count, self.crash_reason, self.evacuating)
+                         dict(self.cell_versions), self.crash_count, self.crash_reason, self.evacuating,
+                         self.placement_error)

@@ -327,8 +327,12 @@ class Diego:
             for desired, actual in unclaimed:
                 misplace = self.world.faults.active("misplace_instances", desired.app_name)
                 eligible = cells if misplace else [c for c in cells if c.id not in self.draining]
-                if not eligible or actual.state != UNCLAIMED:
+                if actual.state != UNCLAIMED:
                     continue
+                if not eligible:
+                    actual.placement_error = "found no compatible cell"
+                    continue
+                actual.placement_error = None
                 cell = min(eligible, key=lambda c: (per_app.get((desired.process_guid, c.id), 0), load[c.id], c.id))
                 load[cell.id] += 1
                 per_app[(desired.process_guid, cell.id)] = per_app.get((desired.process_guid, cell.id), 0) + 1

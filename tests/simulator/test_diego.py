@@ -273,8 +273,10 @@ def test_evacuation_without_another_cell_waits_for_the_timeout(make_rig) -> None
     assert served_during_drain == [200], "the evacuating instance must keep serving until the timeout"
     assert not process.alive
     assert [i.state for i in rig.diego.instances(pg)] == [UNCLAIMED]
+    wait_for(lambda: rig.diego.instances(pg)[0].placement_error == "found no compatible cell",
+             what="placement error")
     rig.director.start(rig.cells[0])
-    running(rig, pg, 1)
+    assert running(rig, pg, 1)[0].placement_error is None
 
 
 def test_routes_go_stale_only_after_ttl_when_route_emitter_is_down(make_rig) -> None:
