@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request, Response
 from simulator.director.auth import DirectorAuth
 from simulator.director.errors import DirectorError
 from simulator.director.manifest import parse_manifest_text
-from simulator.director.models import Director, Instance, version_key
+from simulator.director.models import Director, Instance, Upload, read_upload_manifest, version_key
 from simulator.director.tasks import Task
 from simulator.faults import KINDS, FaultError
 
@@ -376,7 +376,7 @@ class DirectorApp:
         return json_response(out)
 
     @staticmethod
-    def _upload_payload(request: Request) -> tuple[bytes | None, str | None]:
+    def _upload_payload(request: Request, what: str) -> tuple[Upload, str | None]:
         if request.mimetype == "application/json":
             try:
                 body = json.loads(request.get_data(as_text=True) or "{}")
@@ -387,16 +387,16 @@ class DirectorApp:
             return None, str(body["location"])
         if request.mimetype == "multipart/form-data":
             for f in request.files.values():
-                return f.read(), None
+                return read_upload_manifest(f.stream, what), None
             raise DirectorError(40001, "No file in the multipart upload", 400)
-        return request.get_data(), None
+        return read_upload_manifest(request.stream, what), None
 
     def on_upload_release(self, request: Request, user: str) -> Response:
-        data, location = self._upload_payload(request)
+        data, location = self._upload_payload(request, "release")
         return self.redirect_to_task(request, self.d.submit_release_upload(user, data, location))
 
     def on_upload_stemcell(self, request: Request, user: str) -> Response:
-        data, location = self._upload_payload(request)
+        data, location = self._upload_payload(request, "stemcell")
         return self.redirect_to_task(request, self.d.submit_stemcell_upload(user, data, location))
 
     # ------------------------------------------------------------------ simulator admin

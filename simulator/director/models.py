@@ -18,7 +18,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 import yaml
@@ -30,6 +30,8 @@ from simulator.director.manifest import Plan, bind, parse_manifest_text
 from simulator.director.tasks import Task, TaskCancelled
 from simulator.world import InstanceView, World
 
+# an upload: tarball bytes, its already-read manifest, the error reading it, or None (location)
+Upload = bytes | dict[str, Any] | DirectorError | None
 UUID_RE = re.compile(r"^[A-Fa-f0-9]{8}-[A-Fa-f0-9-]{27}$")
 STATES = ("started", "stopped", "detached", "restart", "recreate")
 
@@ -247,12 +249,11 @@ class Director:
 
     # ------------------------------------------------------------------ uploads
 
-    def submit_release_upload(self, user: str, data: bytes | None = None, location: str | None = None) -> Task:
+    def submit_release_upload(self, user: str, data: Upload = None, location: str | None = None) -> Task:
         task = self.new_task("update_release", "create release", user)
 
         def work(t: Task) -> str | None:
-            payload = data if data is not None else _read_location(location or "", "release")
-            mf = _read_mf(payload, "release.MF", "release")
+            mf = _upload_manifest(data, location, "release")
             try:
                 rv = ReleaseVersion(str(mf["name"]), str(mf["version"]),
                                     tuple(str(j["name"] if isinstance(j, dict) else j) for j in mf.get("jobs") or []),
@@ -271,12 +272,11 @@ class Director:
 
         return self.run_task(task, work, "releases")
 
-    def submit_stemcell_upload(self, user: str, data: bytes | None = None, location: str | None = None) -> Task:
+    def submit_stemcell_upload(self, user: str, data: Upload = None, location: str | None = None) -> Task:
         task = self.new_task("update_stemcell", "create stemcell", user)
 
         def work(t: Task) -> str | None:
-            payload = data if data is not None else _read_location(location or "", "stemcell")
-            mf = _read_mf(payload, "stemcell.MF", "stemcell")
+            mf = _upload_manifest(data, location, "stemcell")
             if not mf.get("name") or mf.get("version") is None:
                 raise errors.stemcell_invalid("Stemcell manifest (stemcell.MF) must have 'name' and 'version'")
             name, version = str(mf["name"]), str(mf["version"])
@@ -386,6 +386,15 @@ def _simple_stage(task: Task, stage: str, label: str) -> Callable[[], None]:
     return run
 
 
+def _upload_manifest(data: Upload, location: str | None, what: str) -> dict[str, Any]:
+    if isinstance(data, DirectorError):
+        raise data
+    if isinstance(data, dict):
+        return data
+    payload = data if data is not None else _read_location(location or "", what)
+    return _read_mf(payload, "release.MF" if what == "release" else "stemcell.MF", what)
+
+
 def _read_location(location: str, what: str) -> bytes:
     """Remote uploads: only file:// is read; the simulator never fetches from the network."""
     url = urlparse(location)
@@ -402,10 +411,13 @@ def _read_location(location: str, what: str) -> bytes:
                             f"Downloading remote {what} failed: {exc.strerror}", 400)
 
 
-def _read_mf(payload: bytes, member: str, what: str) -> dict[str, Any]:
+def _read_mf(payload: bytes | BinaryIO, member: str, what: str) -> dict[str, Any]:
+    """The YAML of `member` (release.MF / stemcell.MF) from a tarball, read as a stream so a
+    multi-GB upload never sits in memory."""
+    fileobj = io.BytesIO(payload) if isinstance(payload, bytes | bytearray) else payload
     try:
-        with tarfile.open(fileobj=io.BytesIO(payload), mode="r:*") as tar:
-            for m in tar.getmembers():
+        with tarfile.open(fileobj=fileobj, mode="r|*") as tar:
+            for m in tar:
                 if m.isfile() and m.name.lstrip("./") == member:
                     fh = tar.extractfile(m)
                     data = yaml.safe_load(fh.read() if fh else b"")
@@ -417,6 +429,17 @@ def _read_mf(payload: bytes, member: str, what: str) -> dict[str, Any]:
                             f"Invalid {what} archive: {exc}", 400)
     raise DirectorError(30001 if what == "release" else 50001,
                         f"Invalid {what} archive: {member} not found or not a hash", 400)
+
+
+def read_upload_manifest(stream: BinaryIO, what: str) -> dict[str, Any] | DirectorError:
+    """Read release.MF/stemcell.MF from an upload stream, then drain the rest of the body."""
+    try:
+        return _read_mf(stream, "release.MF" if what == "release" else "stemcell.MF", what)
+    except DirectorError as exc:
+        return exc
+    finally:
+        while stream.read(1 << 20):
+            pass
 
 
 def vm_state(inst: Instance) -> dict[str, Any]:

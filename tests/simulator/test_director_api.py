@@ -542,3 +542,18 @@ def test_non_converging_instance_actions(sim):
                      headers={"Content-Type": "text/yaml"})
     assert sim.wait_task(task_id(start))["state"] == "done"
     assert {f["job_state"] for f in full_state(sim, name)} == {"running"}
+
+
+def test_multipart_upload_of_a_large_tarball(sim):
+    rel = unique("bigrel")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for member, data in (("release.MF", yaml.safe_dump({"name": rel, "version": "7", "jobs": [{"name": "x"}]})
+                              .encode()), ("packages/blob.tgz", bytes(range(256)) * 40000)):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    resp = sim.bosh("POST", "/releases", files={"release": ("r.tgz", buf.getvalue(), "application/x-compressed")})
+    assert sim.wait_task(task_id(resp))["state"] == "done"
+    assert {"version": "7"}.items() <= {
+        r["name"]: r for r in sim.bosh("GET", "/releases").json()}[rel]["release_versions"][0].items()
