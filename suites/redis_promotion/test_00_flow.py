@@ -43,7 +43,11 @@ def test_dev1_deploy_runs_checks_and_records_them(cli, promotion_store):
 
 
 @pytest.fixture(scope="module")
-def dev1_target(platform, promoter):
+def dev1_target(platform, promoter, deployed_env):
+    """The dev1 Redis of this flow; when the integration tests run alone (`-k integration`),
+    a candidate is built and deployed to dev1 first."""
+    if "v1" not in STATE:
+        STATE["v1"] = deployed_env("dev1", {"redis": "9"})
     c = promoter.load(STATE["v1"])
     name = deployment_name(c, "dev1")
     manifest = promoter.deployed_manifest(name)
