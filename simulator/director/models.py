@@ -109,6 +109,7 @@ class Director:
         self._task_ids = iter(range(1, 1 << 62))
         self._lock = threading.RLock()
         self._dep_locks: dict[str, threading.Lock] = {}
+        self.compiled: set[tuple[str, str, str, tuple[str, str]]] = set()  # (release, version, job, stemcell)
         self.pending_ips: dict[str, tuple[str, str]] = {}  # ip -> (deployment, instance id) not yet created
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()

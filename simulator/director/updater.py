@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from simulator.director.models import Deployment, Director, Instance
 
 
+# the "Preparing deployment" tasks of a 2015 director (bosh 1.3167)
+BINDING_STEPS = ("Binding deployment", "Binding releases", "Binding existing deployment", "Binding resource pools",
+                 "Binding stemcells", "Binding templates", "Binding properties", "Binding unallocated VMs",
+                 "Binding instance networks")
+
+
 def consume_task_faults(director: Director, task: Task, deployment: str) -> str | None:
     """Apply delay/cancel faults now; return the message of a fail_next_task fault, if any."""
     faults = director.world.faults
@@ -95,25 +101,26 @@ class Updater:
     def run(self) -> None:
         task = self.task
         fail_message = consume_task_faults(self.d, task, self.name)
-        prep = Stage(task, "Preparing deployment", 1)
-        step = prep.step("Preparing deployment")
-        step.started()
+        prep = Stage(task, "Preparing deployment", len(BINDING_STEPS))
+        first = prep.step(BINDING_STEPS[0])
+        first.started()
         try:
             plan = self.d.bind(self.manifest)
         except DirectorError as exc:
-            step.failed(exc.description)
+            first.failed(exc.description)
             raise
         task.sleep(self.profile.stage_step)
         task.checkpoint()
-        step.finished()
+        first.finished()
+        for label in BINDING_STEPS[1:]:
+            step = prep.step(label)
+            step.started()
+            step.finished()
         if fail_message is not None:
             raise DirectorError(errors.SIMULATED_FAILURE, fail_message)
         if self.options.get("dry_run"):
             return
-        comp = Stage(task, "Preparing package compilation", 1)
-        s = comp.step("Finding packages to compile")
-        s.started()
-        s.finished()
+        self._compile(plan)
 
         try:
             dep, removals, changes = self._plan(plan)
@@ -127,6 +134,28 @@ class Updater:
         with self.d._lock:
             dep.plan = plan
             dep.manifest_text = self.manifest_text
+
+    def _compile(self, plan: Plan) -> None:
+        """Compile each (release version, job, stemcell) the first time it is deployed."""
+        comp = Stage(self.task, "Preparing package compilation", 1)
+        s = comp.step("Finding packages to compile")
+        s.started()
+        with self.d._lock:
+            todo = sorted({(t.release, t.release_version, t.name, g.stemcell) for g in plan.groups
+                           for t in g.templates} - self.d.compiled)
+        s.finished()
+        if not todo:
+            return
+        stage = Stage(self.task, "Compiling packages", len(todo))
+        for release, version, job, stemcell in todo:
+            self.task.checkpoint()
+            fingerprint = hashlib.sha1(f"{release}/{version}/{job}".encode()).hexdigest()
+            step = stage.step(f"{job}/{fingerprint}")
+            step.started()
+            step.finished()
+            with self.d._lock:
+                self.d.compiled.add((release, version, job, stemcell))
+        self.task.sleep(self.profile.stage_step)
 
     # ------------------------------------------------------------------ planning
 

@@ -221,3 +221,18 @@ def test_concurrent_deploys_never_share_an_ip(director):
     ips = [ip for name in "xyz" for i in director.get_deployment(name).instances for ip in i.view.ips]
     assert len(ips) == 9 and len(set(ips)) == 9
     assert director.pending_ips == {}
+
+
+def _stages(task) -> list[str]:
+    lines = [yaml.safe_load(line) for line in task.output("event").decode().splitlines()]
+    return [e["stage"] for e in lines if "stage" in e and e["state"] == "started"]
+
+
+def test_packages_compile_once_per_release_version(director):
+    first = run(director.submit_deploy(manifest(director, "d", instances=1), "admin", {}))
+    assert "Compiling packages" in _stages(first)
+    assert _stages(first).count("Preparing deployment") == 9  # Binding deployment ... Binding instance networks
+    again = run(director.submit_deploy(manifest(director, "d", instances=2), "admin", {}))
+    assert "Compiling packages" not in _stages(again)
+    newer = run(director.submit_deploy(manifest(director, "d", cf="231", instances=2), "admin", {}))
+    assert "Compiling packages" in _stages(newer)
