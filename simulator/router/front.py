@@ -83,6 +83,13 @@ class FrontHandler(BaseHTTPRequestHandler):
         except DropConnection:
             self.close_connection = True
             return
+        except Exception:  # a bug must cost one request, not the connection thread silently
+            import traceback
+
+            traceback.print_exc()
+            resp = Response(502, [("Content-Type", "text/plain; charset=utf-8"),
+                                  ("X-Cf-Routererror", "endpoint_failure")],
+                            b"502 Bad Gateway: Registered endpoint failed to handle the request.\n", close=True)
         self._write(req, resp)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
