@@ -46,6 +46,7 @@ class CCBridge:
         self._pending = False
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._threads_lock = threading.Lock()
 
     def diego(self) -> Any | None:
         return self.world.components.get("diego")
@@ -144,12 +145,15 @@ class CCBridge:
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        with self._threads_lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Join the staging/resync threads (tests and shutdown)."""
-        for thread in list(self._threads):
+        with self._threads_lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout)
 
     def close(self) -> None:
