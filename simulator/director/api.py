@@ -421,5 +421,7 @@ class DirectorApp:
                                   body.get("params") or {})
         except (json.JSONDecodeError, FaultError, TypeError, ValueError) as exc:
             return json_response({"code": 400, "description": str(exc)}, 400)
+        except Exception as exc:  # an action fault's handler refused (e.g. no such app instance)
+            return json_response({"code": 400, "description": f"{type(exc).__name__}: {exc}"}, 400)
         return json_response({"id": fault.id, **fault.to_json()}, 201)
 
