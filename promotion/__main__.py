@@ -73,6 +73,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     digest, data = cand.build(Path(upstream), Path(args.templates), releases, stemcell=stemcell)
     store = _store(args, config)
     store.put(cand.key(digest), data)
+    if args.digest_file:
+        Path(args.digest_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.digest_file).write_text(digest + "\n")
     print(digest)
     return 0
 
@@ -133,34 +136,48 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _common(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument("--config", default=default, help="suite config file (default $CONFIG)")
+    p.add_argument("--store", default=default,
+                   help="candidate store: a directory or s3://bucket/prefix (default promotion.store)")
+    p.add_argument("--s3-endpoint", default=default, help="S3 endpoint URL (default promotion.s3.endpoint_url)")
+
+
 def parser() -> argparse.ArgumentParser:
+    """The common options work before or after the command (`deploy D --env X --config F`)."""
     p = argparse.ArgumentParser(prog="python -m promotion", description=__doc__.split("\n")[0])
-    p.add_argument("--config", default=os.environ.get("CONFIG"), help="suite config file (default $CONFIG)")
-    p.add_argument("--store", help="candidate store: a directory or s3://bucket/prefix (default promotion.store)")
-    p.add_argument("--s3-endpoint", help="S3 endpoint URL (default promotion.s3.endpoint_url)")
+    _common(p, None)
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="compose a candidate tarball and store it; prints its digest")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    b = add("build", "compose a candidate tarball and store it; prints its digest")
     b.add_argument("--upstream", help="redis-boshrelease checkout (default promotion.upstream)")
     b.add_argument("--templates", default=str(TEMPLATES), help="per-deployment templates directory")
     b.add_argument("--release", action="append", help="NAME=VERSION (repeatable), e.g. redis=9.1")
     b.add_argument("--stemcell-name", default=cand.DEFAULT_STEMCELL["name"])
     b.add_argument("--stemcell-version", default=cand.DEFAULT_STEMCELL["version"])
+    b.add_argument("--digest-file", help="also write the digest to this file (for CI resources)")
     b.set_defaults(func=cmd_build)
-    d = sub.add_parser("deploy", help="deploy a candidate to an environment through its gates")
+    d = add("deploy", "deploy a candidate to an environment through its gates")
     d.add_argument("digest")
+    d.add_argument("--upstream", help="accepted for symmetry with build; ignored (a candidate carries its templates)")
     d.add_argument("--env", required=True, choices=cand.ENVIRONMENTS)
     d.set_defaults(func=cmd_deploy)
-    f = sub.add_parser("diff", help="manifest differences between two environments")
+    f = add("diff", "manifest differences between two environments")
     f.add_argument("left")
     f.add_argument("right")
     f.add_argument("--candidate", help="compare what this candidate would deploy instead of what runs")
     f.set_defaults(func=cmd_diff)
-    u = sub.add_parser("unlock", help="break the promotion lock of an environment (after a crashed run)")
+    u = add("unlock", "break the promotion lock of an environment (after a crashed run)")
     u.add_argument("--env", required=True, choices=("staging", "production"))
     u.add_argument("--force", action="store_true")
     u.set_defaults(func=cmd_unlock)
-    sub.add_parser("ledger", help="print the ledger as JSON lines").set_defaults(func=cmd_ledger)
-    s = sub.add_parser("show", help="print a candidate's candidate.yml (after verifying it)")
+    add("ledger", "print the ledger as JSON lines").set_defaults(func=cmd_ledger)
+    s = add("show", "print a candidate's candidate.yml (after verifying it)")
     s.add_argument("digest")
     s.set_defaults(func=cmd_show)
     return p
@@ -171,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     from promotion.lock import LockHeld
 
     args = parser().parse_args(argv)
+    if args.config is None:
+        args.config = os.environ.get("CONFIG")
     try:
         return int(args.func(args))
     except (LockHeld, cand.CandidateError) as exc:

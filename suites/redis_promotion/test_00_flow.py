@@ -4,19 +4,9 @@ previous one (module-scoped store and ledger)."""
 
 from __future__ import annotations
 
-import pytest
-
 from fixtures.redis import REDIS_TEMPLATES
 from promotion import candidate as cand
-from promotion.checks import (
-    check_auth,
-    check_replicated,
-    check_write_read,
-    check_wrong_password,
-    target_from,
-)
 from promotion.ledger import Ledger
-from promotion.manifest import deployment_name
 
 STATE: dict[str, str] = {}
 
@@ -40,36 +30,6 @@ def test_dev1_deploy_runs_checks_and_records_them(cli, promotion_store):
     records = [r for r in Ledger(promotion_store).records() if r.env == "dev1"]
     assert [(r.kind, r.outcome) for r in records] == [("deploy", "passed"), ("check", "passed")]
     assert records[0].task_id is not None
-
-
-@pytest.fixture(scope="module")
-def dev1_target(platform, promoter, deployed_env):
-    """The dev1 Redis of this flow; when the integration tests run alone (`-k integration`),
-    a candidate is built and deployed to dev1 first."""
-    if "v1" not in STATE:
-        STATE["v1"] = deployed_env("dev1", {"redis": "9"})
-    c = promoter.load(STATE["v1"])
-    name = deployment_name(c, "dev1")
-    manifest = promoter.deployed_manifest(name)
-    assert manifest is not None, f"{name} is not deployed"
-    return target_from(manifest, platform.director.instances(name))
-
-
-def test_integration_authenticate(dev1_target, platform):
-    assert check_auth(dev1_target, platform.resolver.resolve).passed
-
-
-def test_integration_write_read_and_replication(dev1_target, platform):
-    assert len(dev1_target.followers) >= 2, dev1_target.followers
-    r = check_write_read(dev1_target, platform.resolver.resolve, "suite-key", "suite-value")
-    assert r.passed, r.detail
-    rep = check_replicated(dev1_target, platform.resolver.resolve, "suite-key", "suite-value")
-    assert rep.passed, rep.detail
-
-
-def test_integration_wrong_password_refused(dev1_target, platform):
-    r = check_wrong_password(dev1_target, platform.resolver.resolve)
-    assert r.passed, r.detail
 
 
 def test_first_staging_and_production(cli, promotion_store):

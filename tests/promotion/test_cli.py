@@ -89,3 +89,20 @@ def test_unknown_environment_is_rejected_by_the_parser(env, tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["--store", str(tmp_path), "deploy", "a" * 64, "--env", env])
     assert exc.value.code == 2
+
+
+def test_common_options_after_the_command_and_digest_file(tmp_path, redis_upstream, capsys):
+    """The CI scripts put --config/--store after the command and read the digest from a file."""
+    store = tmp_path / "store"
+    digest_file = tmp_path / "candidate" / "digest"
+    assert main(["build", "--store", str(store), "--upstream", str(redis_upstream), "--templates",
+                 str(REDIS_TEMPLATES), "--release", "redis=9", "--digest-file", str(digest_file)]) == 0
+    digest = capsys.readouterr().out.strip()
+    assert digest_file.read_text().strip() == digest
+    assert main(["show", digest, "--store", str(store)]) == 0
+
+
+def test_missing_config_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["deploy", "a" * 64, "--env", "dev1", "--config", str(tmp_path / "none.yml"),
+                 "--upstream", "x"]) == 2
+    assert "none.yml" in capsys.readouterr().err
