@@ -1,0 +1,137 @@
+"""Wall time of the spiff merges the release scripts run, one process per merge.
+
+    python benchmarks/bench_spiff.py [--runs N] [--cmd "python -m manifests.spiff"]
+
+Pipelines (shared/conformance/releases/README.md, redis-2015/README.md):
+  V0       cf-release v220 cf.yml (9 files), then diego v0.1434.0's 3-merge chain
+  V-prime  cf-release v231 BOSH-Lite dev cf.yml (10 files), then diego v0.1454.0's chain
+  redis    the 2015 redis-boshrelease merge (4 files)
+Each merge runs as its own process (`CMD merge ...`), writing its stdout to a
+file the next merge reads, like the upstream scripts. Prints the median of
+--runs runs per merge and per pipeline. `--cmd` lets you time another
+implementation (for example a Go `spiff` binary) on the same inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+REL = SHARED / "conformance" / "releases"
+REDIS = SHARED / "conformance" / "redis-2015"
+DIRECTOR = "director_uuid: 11111111-2222-3333-4444-555555555555\n"
+
+Merge = tuple[str, list[str], Path, str | None]  # label, files, cwd, output name
+
+
+def v0_pipeline(tmp: Path) -> list[Merge]:
+    cf = REL / "cf-release-v220" / "templates"
+    dr = REL / "diego-release-v0.1434.0"
+    dg = dr / "manifest-generation"
+    bl = dg / "bosh-lite-stubs"
+    d = str(tmp / "director.yml")
+    return [
+        ("v0 cf.yml", [*(str(cf / f) for f in ("cf-deployment.yml", "cf-resource-pools.yml", "cf-jobs.yml",
+                                                "cf-lamb.yml", "cf-properties.yml",
+                                                "cf-infrastructure-warden.yml")),
+                       d, str(dr / "stubs-for-cf-release" / "enable_consul_with_cf.yml"),
+                       str(dr / "stubs-for-cf-release" / "enable_diego_ssh_in_cf.yml")], tmp, "v0-cf.yml"),
+        ("v0 config-from-cf", [str(dg / "config-from-cf.yml"), str(dg / "config-from-cf-internal.yml"),
+                               "v0-cf.yml"], tmp, "v0-config.yml"),
+        ("v0 intermediate", [str(dg / "diego.yml"), str(bl / "property-overrides.yml"),
+                             str(bl / "instance-count-overrides.yml"), str(bl / "persistent-disk-overrides.yml"),
+                             str(bl / "iaas-settings.yml"), str(bl / "additional-jobs.yml"), "v0-config.yml"],
+         tmp, "v0-intermediate.yml"),
+        ("v0 diego.yml", [str(dg / "misc-templates" / "bosh.yml"), d, "v0-intermediate.yml"], tmp, "v0-diego.yml"),
+    ]
+
+
+def v_prime_pipeline(tmp: Path) -> list[Merge]:
+    cr = REL / "cf-release-v231"
+    cf = cr / "templates"
+    dg = REL / "diego-release-v0.1454.0" / "manifest-generation"
+    bl = dg / "bosh-lite-stubs"
+    st = cr / "bosh-lite" / "stubs"
+    return [
+        ("v' cf.yml", [*(str(cf / f) for f in ("cf-deployment.yml", "cf-resource-pools.yml", "cf-jobs.yml",
+                                                "cf-properties.yml", "cf-infrastructure-warden.yml")),
+                       str(st / "dev-security-groups.yml"), str(st / "property_overrides.yml"),
+                       str(tmp / "director.yml"), str(cf / "cf-minimal-dev.yml"), str(st / "enable-diego-ssh.yml")],
+         tmp, "vp-cf.yml"),
+        ("v' config-from-cf", [str(dg / "config-from-cf.yml"), str(dg / "config-from-cf-internal.yml"),
+                               "vp-cf.yml"], tmp, "vp-config.yml"),
+        ("v' intermediate", [str(dg / "diego.yml"), str(bl / "property-overrides.yml"),
+                             str(bl / "instance-count-overrides.yml"), str(bl / "iaas-settings.yml"),
+                             str(bl / "release-versions.yml"), "vp-config.yml"], tmp, "vp-intermediate.yml"),
+        ("v' diego.yml", [str(dg / "misc-templates" / "bosh.yml"), "vp-intermediate.yml"], tmp, "vp-diego.yml"),
+    ]
+
+
+def redis_pipeline(tmp: Path) -> list[Merge]:
+    files = ["deployment.yml", "jobs.yml", "infrastructure-warden.yml", "stub-with-uuid.yml"]
+    return [("redis", files, REDIS, None)]
+
+
+def run_merge(cmd: list[str], m: Merge, tmp: Path, env: dict[str, str]) -> float:
+    label, files, cwd, out = m
+    start = time.perf_counter()
+    p = subprocess.run([*cmd, "merge", *files], cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if p.returncode != 0:
+        sys.exit(f"{label}: exit {p.returncode}\n{p.stderr[-2000:]}")
+    if out is not None:
+        (tmp / out).write_text(p.stdout)
+    return elapsed
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cmd", default=f"{shlex.quote(sys.executable)} -m manifests.spiff")
+    args = ap.parse_args(argv)
+    cmd = shlex.split(args.cmd)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        (tmp / "director.yml").write_text(DIRECTOR)
+        pipelines = {"V0": v0_pipeline(tmp), "V-prime": v_prime_pipeline(tmp), "redis": redis_pipeline(tmp)}
+        times: dict[str, list[float]] = {m[0]: [] for ms in pipelines.values() for m in ms}
+        floor: list[float] = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+            floor.append(time.perf_counter() - start)
+            for ms in pipelines.values():
+                for m in ms:
+                    times[m[0]].append(run_merge(cmd, m, tmp, env))
+
+    print(f"command: {args.cmd}   runs: {args.runs} (median per merge, wall seconds)")
+    grand = 0.0
+    for name, ms in pipelines.items():
+        total = 0.0
+        for m in ms:
+            med = statistics.median(times[m[0]])
+            total += med
+            print(f"  {m[0]:<22} {med:7.3f}")
+        grand += total
+        print(f"{name:<24} {total:7.3f}  ({len(ms)} merges)")
+    v0_redis = sum(statistics.median(times[m[0]]) for m in pipelines["V0"] + pipelines["redis"])
+    print(f"{'V0 + redis':<24} {v0_redis:7.3f}  (5 merges)")
+    print(f"{'all':<24} {grand:7.3f}  ({sum(len(ms) for ms in pipelines.values())} merges)")
+    print(f"interpreter start-up floor (`python -c pass`, median): {statistics.median(floor):.3f} s per process")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
