@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from simulator.jobs import redis as redis_job
+from simulator.server import reserve_loopback_network
 from simulator.world import PROFILES, AddressMap, InstanceView, JobTemplate, World
 
 
@@ -37,9 +37,10 @@ def _deep_merge(a: dict, b: dict) -> dict:
 
 class FakeDirector:
     def __init__(self, state_dir: Path) -> None:
-        octet = 100 + (os.getpid() % 150)
+        # a loopback /16 reserved like the simulator does, so parallel runs never collide
+        self._reservation = reserve_loopback_network()
         self.world = World(profile=PROFILES["fast"], state_dir=state_dir,
-                           addresses=AddressMap(loopback_network=ipaddress.IPv4Network(f"127.{octet}.0.0/16")))
+                           addresses=AddressMap(loopback_network=self._reservation.network))
         self.redis = redis_job.attach(self.world)
         self.manifests: dict[str, str] = {}
         self.instances_by_dep: dict[str, list[InstanceView]] = {}
@@ -93,3 +94,4 @@ class FakeDirector:
 
     def close(self) -> None:
         self.redis.close()
+        self._reservation.close()

@@ -4,10 +4,10 @@ bus events and the instances' deployed properties."""
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import socket
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from simulator.jobs import redis as redis_job
+from simulator.server import reserve_loopback_network
 from simulator.world import PROFILES, AddressMap, InstanceView, JobTemplate, World
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on the PATH")
@@ -22,10 +23,7 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="ne
 PASSWORD = "s3cr3t pass"  # a space: the config file must quote it
 
 
-def _world(tmp_path) -> World:
-    # A loopback /16 of our own, so parallel workers never collide on 127.37.x.y:6379.
-    octet = 100 + (os.getpid() % 150)
-    net = ipaddress.IPv4Network(f"127.{octet}.0.0/16")
+def _world(tmp_path, net: ipaddress.IPv4Network) -> World:
     return World(profile=PROFILES["fast"], state_dir=tmp_path, addresses=AddressMap(loopback_network=net))
 
 
@@ -54,10 +52,14 @@ def _wait_value(client: redis.Redis, key: str, want: bytes, timeout: float = 10.
 
 @pytest.fixture
 def world(tmp_path):
-    w = _world(tmp_path)
+    # A loopback /16 reserved as the simulator reserves its own, so parallel workers (and a
+    # running simulator) never collide on the same 127.N.x.y:6379.
+    reservation = reserve_loopback_network()
+    w = _world(tmp_path, reservation.network)
     redis_job.attach(w)
     yield w
     w.components["redis"].close()
+    reservation.close()
 
 
 def test_leader_and_follower_replicate_with_the_deployed_password(world):
@@ -91,7 +93,7 @@ def test_password_is_not_on_the_command_line(world, tmp_path):
     inst = _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD)
     world.bus.emit("started", inst)
     proc = world.components["redis"]._procs[inst.id]
-    cmdline = open(f"/proc/{proc.pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     assert "redis-server" in cmdline
     assert PASSWORD not in cmdline
     conf = world.components["redis"].instance_dir(inst) / "redis.conf"
