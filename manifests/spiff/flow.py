@@ -52,7 +52,7 @@ def step_into(node: Any, step: str) -> Any:
         for e in node:
             if type(e) is dict:
                 name = e.get("name")
-                if type(name) is str and name == step:
+                if isinstance(name, str) and name == step:
                     return e
         return _FAIL
     return _FAIL
@@ -70,7 +70,7 @@ def list_step(i: int, e: Any) -> str:
     """A list element's path step: its string `name`, else `[i]`."""
     if type(e) is dict:
         name = e.get("name")
-        if type(name) is str:
+        if isinstance(name, str):
             return name
     return f"[{i}]"
 
@@ -192,7 +192,7 @@ class Flow:
                     for x in inline:
                         if type(x) is dict:
                             name = x.get("name")
-                            if type(name) is str and step_into(lst, name) is not _FAIL:
+                            if isinstance(name, str) and step_into(lst, name) is not _FAIL:
                                 continue
                         out.append(x)
                     continue
@@ -310,7 +310,7 @@ class Flow:
             if type(job) is not dict:
                 continue
             pool = job.get("resource_pool")
-            if type(pool) is not str or pool != p[1]:
+            if not isinstance(pool, str) or pool != p[1]:
                 continue
             if "instances" not in job:
                 return _FAIL
@@ -331,7 +331,7 @@ class Flow:
         if not _is_int(instances):
             return _FAIL
         name = self._lexical("name", scope)
-        if type(name) is not str or not scope:
+        if not isinstance(name, str) or not scope:
             return _FAIL
         subnets = find(scope[0], ("networks", name, "subnets"))
         if type(subnets) is not list:
@@ -347,7 +347,7 @@ class Flow:
             if type(static) is not list:
                 return _FAIL
             for r in static:
-                if type(r) is not str:
+                if not isinstance(r, str):
                     return _FAIL
                 parts = r.split("-")
                 try:
