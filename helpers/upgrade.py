@@ -113,13 +113,26 @@ def validate_choreography(stages: Iterable[Stage] = tuple(STAGES[i] for i in ORD
 # Manifests
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PARSED: dict[tuple[str, float], Any] = {}
+
+
+def load_manifest(path: Path) -> Any:
+    """Parse a manifest once (keyed by path and mtime): the suite reads them many times."""
+    p = Path(path)
+    key = (str(p.resolve()), p.stat().st_mtime)
+    if key not in _PARSED:
+        _PARSED[key] = yaml.load(p.read_text(), Loader=_LOADER)
+    return _PARSED[key]
+
+
 def manifest_releases(path: Path) -> dict[str, str]:
-    doc = yaml.safe_load(Path(path).read_text())
+    doc = load_manifest(path)
     return {str(r["name"]): str(r["version"]) for r in doc.get("releases") or []}
 
 
 def manifest_stemcells(path: Path) -> set[tuple[str, str]]:
-    doc = yaml.safe_load(Path(path).read_text())
+    doc = load_manifest(path)
     out = set()
     for pool in doc.get("resource_pools") or []:
         sc = pool.get("stemcell") or {}
@@ -156,7 +169,7 @@ def prepare_manifests(config: Any, director_uuid: str, out_dir: Path,
 
 
 def deployment_name(manifest: Path) -> str:
-    return str(yaml.safe_load(Path(manifest).read_text())["name"])
+    return str(load_manifest(manifest)["name"])
 
 
 # --------------------------------------------------------------------------------------
