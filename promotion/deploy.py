@@ -115,7 +115,13 @@ class Promoter:
         if outcome != "passed":
             self._say(f"deploy of {c.digest[:12]} to {env} failed (task {task_id}): {detail}")
             return False
-        report = self.check(env, manifest)
+        try:
+            report = self.check(env, manifest)
+        except Exception as exc:
+            from helpers.net import REDACTOR
+            from promotion.checks import CheckResult
+
+            report = CheckReport((CheckResult("checks ran", False, REDACTOR.redact(f"{type(exc).__name__}: {exc}")),))
         self.ledger.append(
             Record(c.digest, env, "check", "passed" if report.passed else "failed", run_id, task_id=task_id,
                    purpose=purpose, reset_base=reset_base, detail=report.summary())
@@ -168,9 +174,12 @@ class Promoter:
             raise PromotionFailed(f"candidate {c.digest[:12]} failed in {env} (see the ledger)")
 
     def parity_diff(self, c: cand.Candidate) -> list:
-        """Staging as deployed now versus what production would get from candidate `c`."""
-        staging_name = deployment_name(c, "staging")
-        staging = self.deployed_manifest(staging_name)
+        """Staging as deployed for candidate `c` versus what production would get from it.
+        If staging has moved on to another candidate since, `c`'s staging manifest is
+        rendered instead (the same template merge the staging deploy used)."""
+        staging = None
+        if self.ledger.current("staging") == c.digest:
+            staging = self.deployed_manifest(deployment_name(c, "staging"))
         if staging is None:
             staging = self.manifest_for(c, "staging")
         production = self.manifest_for(c, "production")

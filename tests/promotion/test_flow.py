@@ -160,3 +160,30 @@ def test_manifests_of_the_four_environments_use_their_own_ranges(promoter, local
         octet = int(r.split(".")[2])
         assert octet >= 40, "must not overlap CF (10.244.0-3.x) or Diego (10.244.16-38.x)"
     assert Path(REDIS_TEMPLATES / "networking-dev1.yml").is_file()
+
+
+def test_checks_that_cannot_run_are_recorded_as_failed(promoter, director, local_store, redis_upstream, monkeypatch):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+
+    def broken(name):
+        raise ConnectionError("director went away")
+
+    monkeypatch.setattr(director, "instances", broken)
+    with pytest.raises(PromotionFailed):
+        promoter.deploy(c, "dev1")
+    check = [r for r in Ledger(local_store).records() if r.kind == "check"]
+    assert [(r.outcome, r.detail) for r in check] == [("failed", "checks ran: FAILED ConnectionError: director went away")]
+
+
+def test_parity_uses_the_candidates_staging_manifest_after_staging_moved_on(promoter, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    other = build_candidate(local_store, redis_upstream, {"redis": "9"})
+    for digest in (c, other):
+        promoter.deploy(digest, "dev1")
+    promoter.deploy(c, "staging")
+    promoter.deploy(c, "production")  # first production: no reset needed
+    promoter.deploy(other, "staging")  # staging now runs `other`, reset to c first
+    assert Ledger(local_store).current("staging") == other
+    from promotion.parity import violations
+
+    assert violations(promoter.parity_diff(promoter.load(c)), promoter.allowed_diff_paths) == []
