@@ -86,7 +86,7 @@ class Flow:
         self.max_passes = max_passes
         self.stubs = stubs
         self.source = source
-        self.stub_cache: dict[tuple[str, ...], Any] = {}
+        self.stub_cache: dict[tuple[str, ...], tuple] = {}
         self.prev_stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
         self.stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
         self.dirty = 0
@@ -96,19 +96,36 @@ class Flow:
 
     # ------------------------------------------------------------ lookups
 
-    def find_in_stubs(self, path: tuple[str, ...]) -> Any:
+    def stub_nodes(self, path: tuple[str, ...]) -> tuple:
+        """The node at `path` in each stub (_FAIL where absent); () when none has it.
+
+        Built from the parent path's entry, so each lookup is one step per stub.
+        """
         try:
             return self.stub_cache[path]
         except KeyError:
             pass
-        result = _FAIL
-        for stub in self.stubs:
-            v = find(stub, path)
-            if v is not _FAIL:
-                result = v
-                break
+        if not path:
+            result = tuple(self.stubs) if self.stubs else ()
+        else:
+            parent = self.stub_nodes(path[:-1])
+            result = ()
+            if parent:
+                step = path[-1]
+                found = tuple(_FAIL if n is _FAIL else step_into(n, step) for n in parent)
+                for n in found:
+                    if n is not _FAIL:
+                        result = found
+                        break
         self.stub_cache[path] = result
         return result
+
+    def find_in_stubs(self, path: tuple[str, ...]) -> Any:
+        """The value at `path` in the leftmost stub that has it (null counts), else _FAIL."""
+        for n in self.stub_nodes(path):
+            if n is not _FAIL:
+                return n
+        return _FAIL
 
     # ------------------------------------------------------------ one pass
 
@@ -388,6 +405,8 @@ class Flow:
         for _ in range(cap):
             self.stable = {}
             self.nodes = 0
+            dirty0 = self.dirty
+            clean = False
             try:
                 nxt = self.flow_node(current, (), (), True)
                 same = nxt == current
@@ -397,13 +416,16 @@ class Flow:
                 current = last_walked
                 break
             last_walked = current
+            clean = self.dirty == dirty0
             self.passes += 1
             self.nodes_total += self.nodes
             self.prev_stable = self.stable
             current = nxt
             if same:
                 break
-        nodes = unresolved(current)
+        # A pass that met no expression node (every Expr visit marks the pass dirty,
+        # and skipped subtrees hold none) proves the tree is resolved: skip the walk.
+        nodes = [] if clean else unresolved(current)
         if nodes:
             raise UnresolvedNodesError(nodes)
         return current

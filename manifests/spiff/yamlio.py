@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .errors import SpiffParseError, SpiffReadError
 
@@ -142,41 +142,86 @@ def resolve_plain(val: str) -> Any:
 
 
 class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
-    """libyaml parser + candiedyaml typing; `<<` stays a plain key."""
+    """libyaml parser and composer; every plain scalar gets PLAIN_TAG (typed later by
+    resolve_plain), so `<<` stays a plain key and PyYAML's own typing never applies."""
 
     def resolve(self, kind, value, implicit):  # type: ignore[override]
         if kind is ScalarNode and implicit[0]:
             return PLAIN_TAG
         return super().resolve(kind, value, implicit)
 
-    def construct_plain(self, node: ScalarNode) -> Any:
-        try:
-            return resolve_plain(node.value)
-        except TimestampError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "unknown type (time.Time) during sanitization", node.start_mark
-            ) from None
-
-    def construct_spiff_map(self, node: MappingNode):
-        data: dict[str, Any] = {}
-        yield data
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                text = {True: "true", False: "false", None: "<nil>"}.get(key, str(key)) \
-                    if isinstance(key, (bool, type(None))) else str(key)
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"map key must be a string: {text}", key_node.start_mark
-                )
-            data[key] = self.construct_object(value_node, deep=True)
-
-
-_Loader.add_constructor(PLAIN_TAG, _Loader.construct_plain)
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_spiff_map)
-
 
 def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
+
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class _Builder:
+    """Turns libyaml's composed node graph into Python data with spiff's typing.
+
+    Faster than PyYAML's generic constructor (no generator/state machinery);
+    aliases share the built object, as PyYAML does (nothing mutates it later).
+    Nodes with unusual explicit tags fall back to PyYAML's SafeConstructor.
+    """
+
+    def __init__(self) -> None:
+        self.memo: dict[int, Any] = {}
+        self.fallback: yaml.constructor.SafeConstructor | None = None
+
+    def build(self, node: Any) -> Any:
+        memo = self.memo
+        nid = id(node)
+        if nid in memo:
+            return memo[nid]
+        cls = type(node)
+        tag = node.tag
+        if cls is ScalarNode:
+            if tag == PLAIN_TAG:
+                try:
+                    value = resolve_plain(node.value)
+                except TimestampError:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "unknown type (time.Time) during sanitization", node.start_mark
+                    ) from None
+            elif tag == _STR_TAG:
+                value = node.value
+            else:
+                value = self._fallback(node)
+        elif cls is MappingNode and tag == _MAP_TAG:
+            value = {}
+            memo[nid] = value
+            for key_node, value_node in node.value:
+                key = self.build(key_node)
+                if not isinstance(key, str):
+                    text = {True: "true", False: "false", None: "<nil>"}.get(key, str(key)) \
+                        if isinstance(key, (bool, type(None))) else str(key)
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"map key must be a string: {text}", key_node.start_mark
+                    )
+                value[key] = self.build(value_node)
+        elif cls is SequenceNode and tag == _SEQ_TAG:
+            value = []
+            memo[nid] = value
+            value.extend([self.build(c) for c in node.value])
+        else:
+            value = self._fallback(node)
+        memo[nid] = value
+        return value
+
+    def _fallback(self, node: Any) -> Any:
+        if self.fallback is None:
+            self.fallback = yaml.constructor.SafeConstructor()
+        value = self.fallback.construct_object(node, deep=True)
+        if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
+            raise yaml.constructor.ConstructorError(None, None, "map key must be a string", node.start_mark)
+        if type(value).__module__ == "datetime":
+            raise yaml.constructor.ConstructorError(
+                None, None, "unknown type (time.Time) during sanitization", node.start_mark
+            )
+        return value
 
 
 def load_yaml_text(text: str, name: str = "<string>", role: str = "template") -> Any:
@@ -193,9 +238,9 @@ def load_yaml_text(text: str, name: str = "<string>", role: str = "template") ->
                     f"error parsing {role} [{name}]: Expected document start at line 0, column 0"
                 )
             node = loader.get_node()
-            return loader.construct_document(node)
         finally:
             loader.dispose()
+        return _Builder().build(node)
     except yaml.YAMLError as e:
         raise SpiffParseError(f"error parsing {role} [{name}]: {_one_line(e)}") from None
     except RecursionError:
