@@ -104,8 +104,9 @@ def test_app_is_routed_and_each_instance_answers(sim: Any, platform: dict[str, A
     seen = {sim.http.get(url, timeout=5).text for _ in range(6)}
     assert seen == {f"probe {app.name} instance 0\n", f"probe {app.name} instance 1\n"}
     stats = client.stats(app.guid)
-    assert sorted(s.host.rsplit(".", 1)[0] for s in stats.values()) == ["10.244.233", "10.244.234"], \
-        "one instance per cell"
+    # the simulator is shared with other modules, whose cells also take part in the auction:
+    # what matters is that the auction spreads the two instances over two cells
+    assert len({s.host for s in stats.values()}) == 2, f"both instances on one cell: {stats}"
     pinned = sim.http.get(url + "/index", headers={"X-CF-APP-INSTANCE": f"{app.guid}:1"}, timeout=5)
     assert pinned.text == "1"
     secure = sim.http.get(client.app_url(app, scheme="https") + "/index", timeout=5)  # TLS verified
