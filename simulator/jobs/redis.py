@@ -76,6 +76,7 @@ class RedisJobs:
             "daemonize no",
             "protected-mode no",
             "repl-diskless-sync-delay 0",
+            "shutdown-timeout 0",
             f"dir {_conf_value(str(workdir))}",
         ]
         password = props.get("password")
