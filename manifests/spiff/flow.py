@@ -399,7 +399,10 @@ class Flow:
     # ------------------------------------------------------------ fixpoint
 
     def run(self, doc: Any) -> Any:
-        cap = self.max_passes or max(100, 2 * count_expression_strings(doc))
+        n_expr, merge_key = scan(doc)
+        if not self.stubs and n_expr == 0 and not merge_key and type(doc) in (dict, list):
+            return doc  # nothing can change: no stub to override from, nothing to evaluate
+        cap = self.max_passes or max(100, 2 * n_expr)
         current = doc
         last_walked = doc  # the last tree a pass visited completely (bounded size)
         for _ in range(cap):
@@ -431,20 +434,32 @@ class Flow:
         return current
 
 
-def count_expression_strings(doc: Any) -> int:
-    """Number of `(( ... ))` strings in a document (sets the pass cap)."""
+def scan(doc: Any) -> tuple[int, bool]:
+    """(number of `(( ... ))`-looking strings, whether any map has a `<<` key).
+
+    The count sets the pass cap; a document with neither, flowed without stubs,
+    is returned as it is (every pass would rebuild it unchanged).
+    """
     stack = [doc]
     n = 0
+    merge_key = False
     while stack:
         x = stack.pop()
         t = type(x)
         if t is dict:
+            if "<<" in x:
+                merge_key = True
             stack.extend(x.values())
         elif t is list:
             stack.extend(x)
-        elif t is str and x.startswith("((") and x.endswith("))"):
+        elif isinstance(x, str) and x.startswith("((") and x.endswith("))"):
             n += 1
-    return n
+    return n, merge_key
+
+
+def count_expression_strings(doc: Any) -> int:
+    """Number of `(( ... ))` strings in a document (sets the pass cap)."""
+    return scan(doc)[0]
 
 
 def unresolved(doc: Any) -> list[UnresolvedNode]:

@@ -20,6 +20,8 @@ from .errors import SpiffParseError, SpiffReadError
 
 PLAIN_TAG = "tag:spiff:plain"
 _STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 _NULLS = frozenset(("~", "null", "Null", "NULL"))
 _BOOLS = {"y": True, "yes": True, "n": False, "no": False, "true": True, "false": False, "on": True, "off": False}
@@ -146,17 +148,20 @@ class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
     resolve_plain), so `<<` stays a plain key and PyYAML's own typing never applies."""
 
     def resolve(self, kind, value, implicit):  # type: ignore[override]
-        if kind is ScalarNode and implicit[0]:
-            return PLAIN_TAG
-        return super().resolve(kind, value, implicit)
+        # Only called for untagged nodes (or the non-specific "!"); no path resolvers.
+        if kind is ScalarNode:
+            return PLAIN_TAG if implicit[0] else _STR_TAG
+        return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
+
+    def descend_resolver(self, current_node, current_index):  # type: ignore[override]
+        return None
+
+    def ascend_resolver(self):  # type: ignore[override]
+        return None
 
 
 def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
-
-
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 class _Builder:
