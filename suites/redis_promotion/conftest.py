@@ -10,6 +10,22 @@ import pytest
 
 from promotion.__main__ import main
 
+ENV_DEPLOYMENTS = ("redis-dev1", "redis-dev2", "redis-staging", "redis-production")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_our_redis_deployments(platform):
+    """On a simulator this run started, delete the Redis deployments this suite created, so
+    later suites sharing the simulator do not carry 16 redis-servers. On a real director
+    nothing is deleted: the environments are the pipeline's, not ours."""
+    before = set(platform.director.deployment_names()) if platform.owns_director else set()
+    yield
+    if not platform.owns_director:
+        return
+    for name in ENV_DEPLOYMENTS:
+        if name not in before and name in platform.director.deployment_names():
+            platform.director.delete_deployment(name)
+
 
 @pytest.fixture(scope="module")
 def cli(platform, redis_releases, promotion_store):

@@ -4,9 +4,14 @@ previous one (module-scoped store and ledger)."""
 
 from __future__ import annotations
 
+import pytest
+
 from fixtures.redis import REDIS_TEMPLATES
 from promotion import candidate as cand
 from promotion.ledger import Ledger
+
+# ordered steps share one store: keep the module on one worker under `-n --dist loadgroup`
+pytestmark = pytest.mark.xdist_group("redis-promotion")
 
 STATE: dict[str, str] = {}
 

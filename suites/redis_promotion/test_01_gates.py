@@ -7,10 +7,15 @@ from __future__ import annotations
 import shutil
 import threading
 
+import pytest
+
 from fixtures.redis import REDIS_TEMPLATES, build_candidate, make_promoter
 from promotion import candidate as cand
 from promotion.ledger import Ledger
 from promotion.lock import LockHeld
+
+# ordered steps share one store: keep the module on one worker under `-n --dist loadgroup`
+pytestmark = pytest.mark.xdist_group("redis-promotion")
 
 
 def test_dev_release_candidate_refused_by_staging(cli, capsys, promotion_store, redis_upstream):
