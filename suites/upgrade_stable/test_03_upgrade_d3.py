@@ -26,7 +26,9 @@ def test_a0_scales_1_2_1(upgrade_run):
 
 
 @pytest.mark.observation
-def test_a0_routable_during_upgrade_d3(upgrade_run):
+def test_a0_routable_during_upgrade_d3(upgrade_run, record_testsuite_property):
     result = upgrade_run.routability(STAGE)
+    for key in ("attempted", "failed", "longest_outage"):  # JUnit suite properties (xunit2-safe)
+        record_testsuite_property(f"a0_{STAGE.id}_{key}", result.summary[key])
     if result.violations:
         pytest.fail(result.message(), pytrace=False)
