@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -82,16 +83,24 @@ def redis_pipeline(tmp: Path) -> list[Merge]:
     return [("redis", files, REDIS, None)]
 
 
-def run_merge(cmd: list[str], m: Merge, tmp: Path, env: dict[str, str]) -> float:
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_merge(cmd: list[str], m: Merge, tmp: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) for one merge process."""
     label, files, cwd, out = m
+    cpu0 = _child_cpu()
     start = time.perf_counter()
     p = subprocess.run([*cmd, "merge", *files], cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    cpu = _child_cpu() - cpu0
     if p.returncode != 0:
         sys.exit(f"{label}: exit {p.returncode}\n{p.stderr[-2000:]}")
     if out is not None:
         (tmp / out).write_text(p.stdout)
-    return elapsed
+    return elapsed, cpu
 
 
 def main(argv: list[str]) -> int:
@@ -115,6 +124,7 @@ def main(argv: list[str]) -> int:
         (tmp / "director.yml").write_text(DIRECTOR)
         pipelines = {"V0": v0_pipeline(tmp), "V-prime": v_prime_pipeline(tmp), "redis": redis_pipeline(tmp)}
         times: dict[str, list[float]] = {m[0]: [] for ms in pipelines.values() for m in ms}
+        cpus: dict[str, list[float]] = {m[0]: [] for ms in pipelines.values() for m in ms}
         floor: list[float] = []
         for _ in range(args.runs):
             start = time.perf_counter()
@@ -122,22 +132,28 @@ def main(argv: list[str]) -> int:
             floor.append(time.perf_counter() - start)
             for ms in pipelines.values():
                 for m in ms:
-                    times[m[0]].append(run_merge(cmd, m, tmp, env))
+                    wall, cpu = run_merge(cmd, m, tmp, env)
+                    times[m[0]].append(wall)
+                    cpus[m[0]].append(cpu)
 
-    print(f"command: {args.cmd}   runs: {args.runs} (median per merge, wall seconds)")
-    grand = 0.0
+    med = statistics.median
+    print(f"command: {args.cmd}   runs: {args.runs}")
+    print(f"  {'merge':<22} {'wall med':>8} {'wall min':>8} {'cpu med':>8}   (seconds)")
+    grand = [0.0, 0.0, 0.0]
     for name, ms in pipelines.items():
-        total = 0.0
+        tot = [0.0, 0.0, 0.0]
         for m in ms:
-            med = statistics.median(times[m[0]])
-            total += med
-            print(f"  {m[0]:<22} {med:7.3f}")
-        grand += total
-        print(f"{name:<24} {total:7.3f}  ({len(ms)} merges)")
-    v0_redis = sum(statistics.median(times[m[0]]) for m in pipelines["V0"] + pipelines["redis"])
-    print(f"{'V0 + redis':<24} {v0_redis:7.3f}  (5 merges)")
-    print(f"{'all':<24} {grand:7.3f}  ({sum(len(ms) for ms in pipelines.values())} merges)")
-    print(f"interpreter start-up floor (`python -c pass`, median): {statistics.median(floor):.3f} s per process")
+            row = [med(times[m[0]]), min(times[m[0]]), med(cpus[m[0]])]
+            tot = [a + b for a, b in zip(tot, row, strict=True)]
+            print(f"  {m[0]:<22} {row[0]:8.3f} {row[1]:8.3f} {row[2]:8.3f}")
+        grand = [a + b for a, b in zip(grand, tot, strict=True)]
+        print(f"{name + f' ({len(ms)} merges)':<24} {tot[0]:8.3f} {tot[1]:8.3f} {tot[2]:8.3f}")
+    five = [sum(f(times[m[0]]) for m in pipelines["V0"] + pipelines["redis"]) for f in (med, min)]
+    print(f"{'V0 + redis (5 merges)':<24} {five[0]:8.3f} {five[1]:8.3f}")
+    n = sum(len(ms) for ms in pipelines.values())
+    print(f"{f'all ({n} merges)':<24} {grand[0]:8.3f} {grand[1]:8.3f} {grand[2]:8.3f}")
+    print(f"interpreter start-up floor (`python -c pass`): median {med(floor):.3f} s, min {min(floor):.3f} s")
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 

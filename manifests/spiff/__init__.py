@@ -36,20 +36,42 @@ __all__ = [
 ]
 
 
+def _copy(x: Any) -> Any:
+    """A private copy of merged data: results share subtrees with the inputs and
+    with each other (references, stub values), so callers get their own."""
+    t = type(x)
+    if t is dict:
+        return {k: _copy(v) for k, v in x.items()}
+    if t is list:
+        return [_copy(v) for v in x]
+    if isinstance(x, str) and t is not str:
+        return str(x)
+    return x
+
+
 def merge(docs: list[tuple[str, Any]]) -> Any:
     """Merge parsed documents: the first is the template, the rest are stubs.
 
-    Each tuple is (name used in error messages, parsed document). Returns the
-    merged data; raises UnresolvedNodesError (or another SpiffError).
+    Each tuple is (name used in error messages, parsed document). Returns newly
+    built data (safe to modify); raises UnresolvedNodesError (or another SpiffError).
     """
-    return cascade(list(docs))
+    return _copy(cascade(list(docs)))
 
 
-def merge_files(paths: Iterable[str | Path]) -> Any:
-    """Read, parse and merge files, template first, exactly like `spiff merge`."""
+def _read_all(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
     docs = []
     for i, p in enumerate(paths):
         docs.append((str(p), load_yaml_file(p, role="template" if i == 0 else "stub")))
     if not docs:
         raise SpiffError("merge needs at least a template file")
-    return cascade(docs)
+    return docs
+
+
+def merge_files(paths: Iterable[str | Path]) -> Any:
+    """Read, parse and merge files, template first, exactly like `spiff merge`."""
+    return _copy(cascade(_read_all(paths)))
+
+
+def merge_files_shared(paths: Iterable[str | Path]) -> Any:
+    """merge_files without the final copy (the CLI only serialises the result)."""
+    return cascade(_read_all(paths))

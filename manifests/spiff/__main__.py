@@ -11,10 +11,10 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] not in ("merge", "m"):
         sys.stderr.write(USAGE)
         return 1
-    from . import SpiffError, UnresolvedNodesError, dump_yaml, merge_files
+    from . import SpiffError, UnresolvedNodesError, dump_yaml, merge_files_shared
 
     try:
-        result = merge_files(argv[1:])
+        result = merge_files_shared(argv[1:])
     except UnresolvedNodesError as e:
         sys.stderr.write(e.message() + "\n")
         return 1

@@ -346,3 +346,15 @@ def test_late_leaf_override_inside_copied_subtree_by_name(spiff_merge) -> None:
 
 def test_a_stub_overrides_a_template_expression_even_a_reference(spiff_merge) -> None:
     assert spiff_merge("m: {k: 1}\nc: (( m ))\n", "c: {k: 5}\n") == {"m": {"k": 1}, "c": {"k": 5}}
+
+
+def test_merge_result_is_independent_of_inputs() -> None:
+    stub = {"m": {"k": 1}}
+    doc = {"m": "(( merge ))", "c": "(( m ))", "plain": {"x": [1]}}
+    result = merge([("t.yml", doc), ("s.yml", stub)])
+    assert result == {"m": {"k": 1}, "c": {"k": 1}, "plain": {"x": [1]}}
+    result["m"]["k"] = 2
+    result["plain"]["x"].append(2)
+    assert stub == {"m": {"k": 1}}
+    assert result["c"] == {"k": 1}
+    assert doc["plain"] == {"x": [1]}
