@@ -47,6 +47,9 @@ class UnresolvedNode:
     def __repr__(self) -> str:
         return f"UnresolvedNode({self.line!r})"
 
+    def __str__(self) -> str:
+        return self.line
+
     @property
     def line(self) -> str:
         """The report line exactly as spiff prints it (leading tab, tab separated)."""

@@ -358,3 +358,32 @@ def test_merge_result_is_independent_of_inputs() -> None:
     assert stub == {"m": {"k": 1}}
     assert result["c"] == {"k": 1}
     assert doc["plain"] == {"x": [1]}
+
+
+def test_negative_static_ips_index_is_an_error_not_a_crash(spiff_merge) -> None:
+    template = NETS + ("jobs:\n  - name: j\n    instances: 1\n    networks:\n"
+                       "      - name: n1\n        static_ips: (( static_ips(-1) ))\n")
+    with pytest.raises(SpiffParseError):
+        spiff_merge(template)
+
+
+def test_lone_underscore_is_an_integer_literal_error(spiff_merge) -> None:
+    with pytest.raises(SpiffParseError):
+        spiff_merge("a: (( _ ))\n")
+    # but `_x` does not parse at all (the integer `_` is followed by more text): literal
+    assert spiff_merge("a: (( _x ))\n") == {"a": "(( _x ))"}
+
+
+def test_stub_with_expressions_is_evaluated_against_later_stubs(spiff_merge) -> None:
+    template = "a: (( merge ))\nb: (( merge ))\n"
+    middle = "a: (( c \"-\" d ))\nb: (( merge ))\nc: x\nd: 0\n"
+    last = "b: last\nd: 7\n"
+    # middle's own leaf d is overridden by the last stub before middle's expression reads it
+    assert spiff_merge(template, middle, last) == {"a": "x-7", "b": "last"}
+
+
+def test_unresolved_report_is_the_same_through_the_cli_and_api(spiff_cli) -> None:
+    files = {"t.yml": "jobs:\n  - name: j\n    instances: (( nope ))\n", "s.yml": "other: 1\n"}
+    p = spiff_cli(files, "merge", "t.yml", "s.yml")
+    assert p.returncode == 1
+    assert "\t(( nope ))\tin t.yml\tjobs.[0].instances\t()" in p.stderr.splitlines()
