@@ -1,4 +1,4 @@
-"""Poller resolution and cost: `python benchmarks/bench_poller.py`.
+"""Poller resolution and cost: `python benchmarks/bench_poller.py [shared|project|plain]`.
 
 A loopback server in a child process (fixtures/localserver.py) answers 200, and is switched
 to 502 (X-Cf-Routererror: endpoint_failure) for 0.2, 0.5, 1 and 3 seconds. The poller runs
@@ -22,7 +22,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from helpers.poller import Poller, requests_fetch  # noqa: E402
+from helpers.poller import Poller, requests_fetch, shared_session_fetch  # noqa: E402
 
 INTERVAL = 0.1
 OUTAGES = (0.2, 0.5, 1.0, 3.0)
@@ -33,7 +33,24 @@ def cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def make_fetch(kind: str):
+    """plain: a new requests.Session per request; project: a new helpers.net.http_session
+    (resolve map, TLS settings, no retries) per request; shared: one http_session for all
+    requests, each still on a fresh connection (`Connection: close`) - the A0 fixture's way."""
+    if kind == "plain":
+        return requests_fetch(requests.Session)
+    from helpers.net import Resolver, TlsSettings, http_session
+
+    def factory():
+        return http_session(TlsSettings(), Resolver(), timeout=(1.0, 1.0), retries=0, pool_maxsize=32)
+
+    if kind == "shared":
+        return shared_session_fetch(factory())
+    return requests_fetch(factory)
+
+
 def main() -> int:
+    kind = sys.argv[1] if len(sys.argv) > 1 else "shared"
     child = subprocess.Popen([sys.executable, "-m", "fixtures.localserver"], cwd=REPO, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdin is not None
@@ -44,7 +61,7 @@ def main() -> int:
         requests.get(f"{base}/_mode/{m}", timeout=2)
         return time.monotonic()
 
-    poller = Poller(url, requests_fetch(requests.Session), interval=INTERVAL, connect_timeout=1.0, read_timeout=1.0)
+    poller = Poller(url, make_fetch(kind), interval=INTERVAL, connect_timeout=1.0, read_timeout=1.0)
     try:
         poller.start()
         poller.wait_ok(5)
@@ -77,7 +94,7 @@ def main() -> int:
                      "measured_s": None if measured is None else round(measured, 3),
                      "error_s": None if measured is None else round(measured - actual, 3),
                      "within_one_interval": within})
-    result = {"interval_s": INTERVAL, "samples": len(poller.samples()), "outages": rows,
+    result = {"session": kind, "interval_s": INTERVAL, "samples": len(poller.samples()), "outages": rows,
               "poller_cpu_share_at_10hz": round(cpu_share, 4), "all_within_one_interval": ok,
               "skipped_ticks": poller.skipped_ticks}
     print(json.dumps(result, indent=2))

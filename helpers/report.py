@@ -165,7 +165,9 @@ def render_timeline(samples: list[Sample], steps: list[Step], windows: list[Outa
         opacity = "0.35" if st.outcome == "skipped" else "0.85"
         stroke = ' stroke="#d62728" stroke-width="2"' if st.outcome == "failed" else ""
         w = max(x(end) - x(st.start_mono), 1.0)
-        label = html.escape(redact(st.name))
+        fits = int((w - 4) / 6.5)  # ~6.5 px per character at 11 px: never spill into the next band
+        name = redact(st.name)
+        label = html.escape(name if len(name) <= fits else (name[: fits - 1] + "…" if fits > 3 else ""))
         tip = html.escape(redact(f"{st.name} ({st.kind}, {st.outcome}) {st.duration or 0:.1f}s"
                                  + (f": {st.message}" if st.message else "")))
         parts.append(f'<g><title>{tip}</title><rect x="{x(st.start_mono):.1f}" y="{y}" width="{w:.1f}" '

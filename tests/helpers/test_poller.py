@@ -22,6 +22,7 @@ from helpers.poller import (
     classify_response,
     outage_windows,
     requests_fetch,
+    shared_session_fetch,
 )
 from helpers.steps import StepPolicy, StepRecorder
 
@@ -327,6 +328,15 @@ def test_hung_backend_does_not_stop_sampling(server):
     assert max(s.start_delay for s in samples) < 0.1
     gaps = [b.mono - a.mono for a, b in itertools.pairwise(samples)]
     assert max(gaps) == pytest.approx(0.05, abs=1e-6)
+
+
+@pytest.mark.parametrize("make", ["shared", "per_request"])
+def test_every_request_uses_a_fresh_connection(server, make):
+    session = requests.Session()
+    fetch = shared_session_fetch(session) if make == "shared" else requests_fetch(requests.Session)
+    for _ in range(5):
+        assert fetch(server.url, 1.0, 1.0).status == 200
+    assert len(server.client_ports) == 5
 
 
 def test_refused_connection_counts_as_failure():
