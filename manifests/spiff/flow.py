@@ -101,24 +101,35 @@ class Flow:
 
         Built from the parent path's entry, so each lookup is one step per stub.
         """
-        try:
-            return self.stub_cache[path]
-        except KeyError:
-            pass
+        r = self.stub_cache.get(path)
+        if r is not None:
+            return r
         if not path:
-            result = tuple(self.stubs) if self.stubs else ()
-        else:
-            parent = self.stub_nodes(path[:-1])
-            result = ()
-            if parent:
-                step = path[-1]
-                found = tuple(_FAIL if n is _FAIL else step_into(n, step) for n in parent)
-                for n in found:
+            r = tuple(self.stubs) if self.stubs else ()
+            self.stub_cache[path] = r
+            return r
+        return self.stub_child(self.stub_nodes(path[:-1]), path, path[-1])
+
+    def stub_child(self, parent: tuple, path: tuple[str, ...], step: str) -> tuple:
+        """stub_nodes(path) given stub_nodes(path[:-1]) = parent (the hot path)."""
+        cache = self.stub_cache
+        r = cache.get(path)
+        if r is not None:
+            return r
+        r = ()
+        if parent:
+            found = []
+            hit = False
+            for n in parent:
+                if n is not _FAIL:
+                    n = n.get(step, _FAIL) if type(n) is dict else step_into(n, step)
                     if n is not _FAIL:
-                        result = found
-                        break
-        self.stub_cache[path] = result
-        return result
+                        hit = True
+                found.append(n)
+            if hit:
+                r = tuple(found)
+        cache[path] = r
+        return r
 
     def find_in_stubs(self, path: tuple[str, ...]) -> Any:
         """The value at `path` in the leftmost stub that has it (null counts), else _FAIL."""
@@ -169,6 +180,7 @@ class Flow:
         dirty0 = self.dirty
         scope = (*scope, m)
         result: dict[str, Any] = {}
+        parent_sn = self.stub_nodes(path)
         for k in sorted(m):
             if k == "<<":
                 self.dirty += 1  # the key disappears: the map changes
@@ -176,7 +188,21 @@ class Flow:
                 if type(base) is dict:
                     result.update(base)
                 continue
-            result[k] = self.flow_node(m[k], (*path, k), scope, True)
+            v = m[k]
+            t = type(v)
+            if t is dict or t is list or t is Expr or (isinstance(v, str) and v.startswith("((")):
+                result[k] = self.flow_node(v, (*path, k), scope, True)
+                continue
+            # Fast path (the bulk of every manifest): a plain scalar leaf under a map
+            # key, to which only the stub override applies (same as flow_node).
+            self.nodes += 1
+            for n in self.stub_child(parent_sn, (*path, k), k):
+                if n is not _FAIL:
+                    if type(n) is dict or type(n) is list:
+                        self.dirty += 1
+                    v = n
+                    break
+            result[k] = v
         if self.dirty == dirty0:
             self.stable[id(result)] = (result, path)
         return result
