@@ -21,8 +21,12 @@ def main(argv: list[str]) -> int:
     except SpiffError as e:
         sys.stderr.write(str(e) + "\n")
         return 1
-    sys.stdout.write(dump_yaml(result) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(dump_yaml(result) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `| head`: not our error, but the output is incomplete
+        sys.stderr.close()
+        return 1
     return 0
 
 
