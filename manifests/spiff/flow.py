@@ -438,7 +438,7 @@ class Flow:
             clean = False
             try:
                 nxt = self.flow_node(current, (), (), True)
-                same = nxt == current
+                same = nxt == current and strict_equal(nxt, current)
             except (_OverBudget, RecursionError):
                 # The tree exploded in size or depth (`a: (( [a, a] ))`, `a: (( [a] ))`,
                 # which real spiff never finishes): report on the last tree we walked.
@@ -458,6 +458,24 @@ class Flow:
         if nodes:
             raise UnresolvedNodesError(nodes)
         return current
+
+
+def strict_equal(a: Any, b: Any) -> bool:
+    """Deep equality that, like Go's reflect.DeepEqual, tells 1, 1.0 and true apart
+    (Python's == does not). Shared subtrees (the skipped, unchanged ones) compare by
+    identity, so this only walks what the last pass rebuilt."""
+    if a is b:
+        return True
+    ta = type(a)
+    if ta is not type(b):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if ta is dict:
+        return a.keys() == b.keys() and all(strict_equal(v, b[k]) for k, v in a.items())
+    if ta is list:
+        return len(a) == len(b) and all(map(strict_equal, a, b))
+    if ta is float and a != a:
+        return b != b  # NaN: equal to itself here, so the fixpoint still ends
+    return a == b
 
 
 def scan(doc: Any) -> tuple[int, bool]:

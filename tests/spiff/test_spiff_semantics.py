@@ -387,3 +387,11 @@ def test_unresolved_report_is_the_same_through_the_cli_and_api(spiff_cli) -> Non
     p = spiff_cli(files, "merge", "t.yml", "s.yml")
     assert p.returncode == 1
     assert "\t(( nope ))\tin t.yml\tjobs.[0].instances\t()" in p.stderr.splitlines()
+
+
+def test_fixpoint_tells_booleans_from_integers(spiff_merge) -> None:
+    # l[0].k flips from true (copied from m) to 1 (stub leaf) one pass after r first
+    # failed on the boolean; Python's == would call the trees equal and stop early.
+    template = "m: {name: e, k: true}\nl:\n  - (( m ))\nr: (( l.[0].k + 1 ))\n"
+    stub = "l:\n  - {name: e, k: 1}\n"
+    assert spiff_merge(template, stub)["r"] == 2
