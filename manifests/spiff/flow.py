@@ -5,7 +5,12 @@ tree (spiff-semantics.md §3-§9). To keep that exact timing without paying for
 it on big manifests, a pass returns unchanged any subtree that the previous
 pass produced *at the same path* and that holds no expression node: flowing it
 again provably gives the same tree (its overrides were already applied, and
-nothing in it can evaluate).
+nothing in it can evaluate). Likewise: stub lookups are built from the parent
+path's entry; a document without expressions, `<<` or stubs is not flowed at
+all; and the unresolved-node walk is skipped after a pass that met no
+expression. Passes are capped (real spiff has no cap) and a pass that explodes
+in size or depth ends the fixpoint, so growing expressions are reported as
+unresolved instead of running forever.
 """
 
 from __future__ import annotations
