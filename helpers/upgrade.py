@@ -258,7 +258,8 @@ class UpgradeRun:
         return self.manifests
 
     def preflight(self) -> list[Verdict]:
-        """Director reachable and authenticated; uploads present; none of our deployments exists."""
+        """Director reachable and authenticated; uploads present; none of our deployments exists
+        (deployments this same run created, e.g. by the smoke suite in one session, are ours)."""
         step = "preflight"
         self.director.info()
         user = self.director.authenticated_user()
@@ -278,7 +279,8 @@ class UpgradeRun:
                     for v in r.get("release_versions") or []}
         stems = {(str(s["name"]), str(s["version"])) for s in self.director.stemcells()}
         verdicts = [checks.missing_uploads(step, required, uploaded, stemcells, stems),
-                    checks.no_existing_deployments(step, self.names.values(), self.director.deployment_names())]
+                    checks.no_existing_deployments(step, self.names.values(),
+                                                   set(self.director.deployment_names()) - set(self.created))]
         for v in verdicts:
             self._note(v)
             checks.require(v)

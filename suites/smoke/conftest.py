@@ -17,7 +17,8 @@ from helpers.upgrade import DEPLOY_V0
 @pytest.fixture(scope="session")
 def smoke_cf(platform: Any, upgrade_run: Any) -> Any:
     """A logged-in CF client, deploying V0 first when this run owns an empty director."""
-    if platform.owns_director and not platform.director.deployment_names():
+    upgrade_run.prepare()
+    if platform.owns_director and upgrade_run.names["cf"] not in platform.director.deployment_names():
         upgrade_run.preflight()
         upgrade_run.run_stage(DEPLOY_V0)
         return upgrade_run.cf

@@ -267,3 +267,13 @@ def test_routability_reports_violations_of_the_stage(tmp_path):
     assert "A0 lost its route during 'upgrade D1'" in msg and "endpoint_failure x3" in msg
     with pytest.raises(RuntimeError, match="never ran"):
         run.routability(STAGES["d3"])
+
+
+def test_preflight_counts_deployments_this_run_created_as_ours(tmp_path):
+    d = FakeDirector()
+    run = make_run(tmp_path, d)
+    run.run_stage(DEPLOY_V0)  # e.g. the smoke suite earlier in the same session
+    assert all(v.ok for v in run.preflight())
+    other = make_run(tmp_path / "other", d)  # a different run sees them as pre-existing
+    with pytest.raises(CheckFailed, match="already exist"):
+        other.preflight()
