@@ -47,7 +47,7 @@ def test_a0_outage_in_a_diego_step_fails_that_step_only_and_cf_outage_is_ignored
     cf_windows = [w for w in report["outage_windows"] if "upgrade CF" in w["steps"]]
     assert cf_windows and any(w["errors"].get("endpoint_failure") for w in cf_windows)
     d3 = next(s for s in report["steps"] if s["name"] == "upgrade D3")
-    assert d3["violations"] and abs(d3["violations"][0]["duration"] - 1.0) < 0.35
+    assert d3["violations"] and 0.5 <= d3["violations"][0]["duration"] <= 2.0  # the injected 1 s outage
     assert (tmp_path / "art" / "timeline.html").is_file()
     assert (tmp_path / "art" / "samples.jsonl").stat().st_size > 0
 
