@@ -19,10 +19,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "simulator"))
 
-from conftest import Sim  # noqa: E402  (the test helper session honours the resolve map)
 from simulator import launcher  # noqa: E402
+from simulator.client import SimulatorClient  # noqa: E402
 
 V0_ORDER = ["cf", "database", "brain-and-pals", "cell1", "cell2"]
 VPRIME_ORDER = ["database", "cell1", "brain-and-pals", "cf", "cell2"]
@@ -54,10 +53,7 @@ def main() -> int:
     print(f"startup_seconds: {time.monotonic() - t0:.2f}")
     try:
         print(f"idle_cpu_fraction_before_deploy: {idle_cpu(proc.pid, args.idle_seconds):.4f}")
-        config = proc.config()
-        ca = tmp / "ca.pem"
-        ca.write_text(config["bosh"]["ca_cert"])
-        sim = Sim(proc, config, ca)
+        sim = SimulatorClient(proc.config())
         uuid = sim.bosh("GET", "/info").json()["uuid"]
         for vs, order in (("v0", V0_ORDER), ("v_prime", VPRIME_ORDER)):
             out = tmp / vs

@@ -38,6 +38,9 @@ class Profile:
     evacuation_timeout: float  # rep: evacuating instances die after this long
     converge_interval: float  # converger: how often crashed instances are restarted
     component_start: float  # a CF/Diego component is usable this long after its job runs
+    # between a stopping instance's route unregistration and its process stop: requests the
+    # router already sent to it finish, as they do on a real cell
+    unregister_grace: float = 0.2
 
 
 PROFILES: dict[str, Profile] = {
@@ -68,6 +71,7 @@ PROFILES: dict[str, Profile] = {
         evacuation_timeout=60.0,
         converge_interval=30.0,
         component_start=2.0,
+        unregister_grace=1.0,
     ),
 }
 

@@ -537,6 +537,7 @@ class Diego:
 
     def _destroy_logged(self, actual: ActualLRP) -> None:
         had_process = actual.process is not None
+        time.sleep(self.world.profile.unregister_grace)  # in-flight requests finish first
         rep.destroy(actual, STOP_TIMEOUT)
         if had_process:
             self._emit(actual.app_guid, "CELL", actual.index,
@@ -608,8 +609,11 @@ class Diego:
             if self.evacuating.get(key) is old:
                 del self.evacuating[key]
             old.stopping = True
-            if self._up("route_emitter"):
+            unregistered = self._up("route_emitter")
+            if unregistered:
                 self._unregister(old)
+        if unregistered:
+            time.sleep(self.world.profile.unregister_grace)
         self._emit(old.app_guid, "CELL", old.index, f"Stopping instance {old.instance_guid}")
         rep.destroy(old, STOP_TIMEOUT)
 

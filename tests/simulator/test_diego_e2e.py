@@ -150,4 +150,5 @@ def test_cell_stop_evacuates_without_failed_requests(sim: Any, platform: dict[st
     assert len(statuses) > 5
     assert set(statuses) == {200}, [s for s in statuses if s != 200]
     stats = client.stats(app.guid)
-    assert {s.host.rsplit(".", 1)[0] for s in stats.values()} == {"10.244.234"}
+    # no instance is left on the stopped cell (others' cells in the shared simulator may take them)
+    assert not [s.host for s in stats.values() if s.host.startswith("10.244.233.")], stats

@@ -1,0 +1,69 @@
+"""A client of a running simulator, for the project's own tests and benchmarks.
+
+It speaks to the simulator exactly as the suite would (the config's resolve map and CA,
+through helpers.net), plus the fault admin endpoint. No pytest here: benchmarks use it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import requests
+import yaml
+
+from helpers.net import Resolver, TlsSettings, http_session
+
+DIRECTOR = "https://192.168.50.4:25555"
+
+
+class SimulatorClient:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.http = self.session()
+
+    def session(self) -> requests.Session:
+        """A new session honouring the resolve map, verifying TLS against the simulator's CA
+        with the original host names, never leaving 127.0.0.0/8."""
+        return http_session(TlsSettings(ca_cert=self.config["bosh"]["ca_cert"]),
+                            Resolver(self.config["resolve"], loopback_only=True), timeout=(5.0, 30.0), retries=0)
+
+    @property
+    def bosh_auth(self) -> tuple[str, str]:
+        return self.config["bosh"]["username"], self.config["bosh"]["password"]
+
+    def bosh(self, method: str, path: str, **kw: Any) -> requests.Response:
+        kw.setdefault("auth", self.bosh_auth)
+        kw.setdefault("allow_redirects", False)
+        kw.setdefault("timeout", 30)
+        return self.http.request(method, DIRECTOR + path, **kw)
+
+    def wait_task(self, location_or_id: str | int, timeout: float = 60.0) -> dict[str, Any]:
+        task_id = str(location_or_id).rstrip("/").rsplit("/", 1)[-1]
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.bosh("GET", f"/tasks/{task_id}").json()
+            if task["state"] not in ("queued", "processing", "cancelling"):
+                return task
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task {task_id} still {task['state']} after {timeout}s")
+            time.sleep(0.05)
+
+    def task_events(self, task_id: int | str) -> list[dict[str, Any]]:
+        body = self.bosh("GET", f"/tasks/{task_id}/output", params={"type": "event"}).text
+        return [json.loads(line) for line in body.splitlines() if line]
+
+    def post_yaml(self, path: str, manifest: dict[str, Any] | str, **kw: Any) -> requests.Response:
+        body = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
+        return self.bosh("POST", path, data=body, headers={"Content-Type": "text/yaml"}, **kw)
+
+    def deploy(self, manifest: dict[str, Any] | str, **params: Any) -> dict[str, Any]:
+        resp = self.post_yaml("/deployments", manifest, params=params or None)
+        assert resp.status_code == 302, (resp.status_code, resp.text)
+        return self.wait_task(resp.headers["Location"])
+
+    def inject_fault(self, kind: str, target: str | None = None, **fields: Any) -> int:
+        resp = self.bosh("POST", "/_simulator/faults", json={"kind": kind, "target": target, **fields})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
