@@ -242,7 +242,7 @@ def _wait_for_director(settings: Settings, director_url: str) -> None:
             return
         except Exception as exc:  # any failure means "not up yet"; the last one is reported
             last_error = f"{type(exc).__name__}: {exc}"
-        time.sleep(5)
+        time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
     raise ProvisionError(f"director {director_url} did not answer /info within "
                          f"{settings.wait_timeout:.0f}s; last error: {last_error}")
 
