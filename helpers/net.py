@@ -9,6 +9,7 @@ secret hygiene of the whole suite, so they live here once.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -325,8 +326,12 @@ class TlsSettings:
     skip_ssl_validation: bool = False
 
 
+@functools.lru_cache(maxsize=32)
 def make_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
-    """An SSLContext verifying against the given CA PEM text (or skipping verification)."""
+    """An SSLContext verifying against the given CA PEM text (or skipping verification).
+
+    Cached per setting: loading a CA costs milliseconds, and the poller and checks build
+    sessions often; an SSLContext is safe to share between connections and threads."""
     if tls.skip_ssl_validation:
         # The user chose this explicitly (config); one log line instead of a warning per request.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
