@@ -619,6 +619,24 @@ class CloudController:
                                               "cpu": 0.0, "mem": 0, "disk": 0}}}
         return result
 
+    def restart_instance(self, guid: str, index: int) -> None:
+        """`DELETE /v2/apps/:guid/instances/:index`: Diego stops that instance and starts a
+        new one in its place (cc@v220 `instances_controller#kill_instance`)."""
+        with self.store.lock:
+            app = self.app(guid)
+            if not 0 <= index < app.instances:
+                raise CCError("InstancesError",
+                              f"Expected instance index between 0 and {app.instances - 1} but got {index}")
+            process_guid = app.process_guid
+            running = app.state == "STARTED" and app.package_state == "STAGED"
+        if not running:
+            return
+        try:
+            self.bridge.stop_index(process_guid, index)
+        except Exception as exc:
+            raise CCError("RunnerUnavailable", str(exc) or type(exc).__name__)
+        self.emit_log(guid, "API", "0", f"Stopping app instance (index {index}) with guid {guid}")
+
     def running_instances(self, app: App) -> int:
         try:
             self._check_running(app)

@@ -1,7 +1,8 @@
 """Cloud Controller HTTP layer: werkzeug routing, auth, JSON, pagination over `CloudController`.
 
-Contract: wire-contracts §4 (v2), plus the root `/` and a minimal `/v3` organizations and
-spaces subset for cf CLI 6.53, and the simulator-internal ssh_access endpoint (§4.8).
+Contract: wire-contracts §4 (v2), plus the root `/` and a minimal `/v3` subset for cf CLI
+6.53 (organizations, spaces, and read-only app/process/stats/droplet views: `v3.py`), and the
+simulator-internal ssh_access endpoint (§4.8).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from simulator.cloudcontroller.models import Job
 from simulator.cloudcontroller.presenters import Presenter
 from simulator.cloudcontroller.query import apply_filters, paginate
 from simulator.cloudcontroller.uaa_http import bearer_token
+from simulator.cloudcontroller.v3 import V3Views
 
 if TYPE_CHECKING:
     from simulator.cloudcontroller.cc import CloudController
@@ -39,6 +41,12 @@ def _rules() -> list[Rule]:
         r("/v3/organizations/<guid>", endpoint="v3_org", methods=["GET"]),
         r("/v3/spaces", endpoint="v3_spaces", methods=["GET"]),
         r("/v3/spaces/<guid>", endpoint="v3_space", methods=["GET"]),
+        r("/v3/apps", endpoint="v3_apps", methods=["GET"]),
+        r("/v3/apps/<guid>", endpoint="v3_app", methods=["GET"]),
+        r("/v3/apps/<guid>/processes", endpoint="v3_app_processes", methods=["GET"]),
+        r("/v3/apps/<guid>/droplets/current", endpoint="v3_current_droplet", methods=["GET"]),
+        r("/v3/processes/<guid>", endpoint="v3_process", methods=["GET"]),
+        r("/v3/processes/<guid>/stats", endpoint="v3_process_stats", methods=["GET"]),
         r("/v2/organizations", endpoint="orgs", methods=["GET", "POST"]),
         r("/v2/organizations/<guid>", endpoint="org", methods=["GET", "PUT", "DELETE"]),
         r("/v2/organizations/<guid>/spaces", endpoint="org_spaces", methods=["GET"]),
@@ -70,6 +78,7 @@ def _rules() -> list[Rule]:
         r("/v2/apps/<guid>/bits", endpoint="bits", methods=["PUT"]),
         r("/v2/apps/<guid>/restage", endpoint="restage", methods=["POST"]),
         r("/v2/apps/<guid>/instances", endpoint="instances", methods=["GET"]),
+        r("/v2/apps/<guid>/instances/<index>", endpoint="instance", methods=["DELETE"]),
         r("/v2/apps/<guid>/stats", endpoint="stats", methods=["GET"]),
         r("/v2/apps/<guid>/summary", endpoint="app_summary", methods=["GET"]),
         r("/v2/apps/<guid>/events", endpoint="app_events", methods=["GET"]),
@@ -101,6 +110,7 @@ class CloudControllerApp:
     def __init__(self, cc: CloudController) -> None:
         self.cc = cc
         self.present = Presenter(cc)
+        self.v3 = V3Views(cc)
         self.url_map = Map(_rules(), strict_slashes=False)
 
     # ------------------------------------------------------------------ dispatch
@@ -228,7 +238,9 @@ class CloudControllerApp:
         base = self.cc.endpoints()["api"] + "/v3"
         return _json({"links": {"self": {"href": base},
                                 "organizations": {"href": f"{base}/organizations"},
-                                "spaces": {"href": f"{base}/spaces"}}})
+                                "spaces": {"href": f"{base}/spaces"},
+                                "apps": {"href": f"{base}/apps"},
+                                "processes": {"href": f"{base}/processes"}}})
 
     # ------------------------------------------------------------------ v3 subset
 
@@ -298,6 +310,41 @@ class CloudControllerApp:
         if space is None:
             raise CCError("ResourceNotFound", "Space not found")
         return _json(self._v3_space(space))
+
+    def _v3_app_record(self, guid: str) -> Any:
+        app = self.cc.store.get("apps", guid)
+        if app is None:
+            raise CCError("ResourceNotFound", "App not found")
+        return app
+
+    def on_v3_apps(self, request: Request) -> Response:
+        apps = self.v3.apps(self._csv_arg(request, "names"), self._csv_arg(request, "space_guids"),
+                            self._csv_arg(request, "guids"), self._csv_arg(request, "organization_guids"))
+        return self._v3_list(request, apps, self.v3.app)
+
+    def on_v3_app(self, request: Request, guid: str) -> Response:
+        return _json(self.v3.app(self._v3_app_record(guid)))
+
+    def on_v3_app_processes(self, request: Request, guid: str) -> Response:
+        app = self._v3_app_record(guid)
+        types = self._csv_arg(request, "types")
+        processes = [app] if types is None or "web" in types else []
+        return self._v3_list(request, processes, self.v3.process)
+
+    def on_v3_current_droplet(self, request: Request, guid: str) -> Response:
+        return _json(self.v3.current_droplet(self._v3_app_record(guid)))
+
+    def _v3_process_record(self, guid: str) -> Any:
+        app = self.cc.store.get("apps", guid)  # a v2 app's web process has the app's guid
+        if app is None:
+            raise CCError("ResourceNotFound", "Process not found")
+        return app
+
+    def on_v3_process(self, request: Request, guid: str) -> Response:
+        return _json(self.v3.process(self._v3_process_record(guid)))
+
+    def on_v3_process_stats(self, request: Request, guid: str) -> Response:
+        return _json({"resources": self.v3.process_stats(self._v3_process_record(guid))})
 
     # ------------------------------------------------------------------ organizations and spaces
 
@@ -416,6 +463,14 @@ class CloudControllerApp:
 
     def on_instances(self, request: Request, guid: str) -> Response:
         return _json(self.cc.instances(guid))
+
+    def on_instance(self, request: Request, guid: str, index: str) -> Response:
+        try:
+            number = int(index)
+        except ValueError:
+            raise CCError("InstancesError", f"Expected an instance index but got {index[:20]!r}")
+        self.cc.restart_instance(guid, number)
+        return Response(status=204)
 
     def on_stats(self, request: Request, guid: str) -> Response:
         return _json(self.cc.stats(guid))

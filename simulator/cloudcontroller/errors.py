@@ -38,6 +38,7 @@ CATALOG: dict[str, tuple[int, int, str]] = {
     "StagingTimeExpired": (504, 170007, "Staging time expired: {}"),
     "InsufficientResources": (400, 170008, "Insufficient resources"),
     "NoCompatibleCell": (400, 170009, "Found no compatible cell"),
+    "RunnerUnavailable": (503, 170015, "Runner is unavailable: {}"),
     "StackNotFound": (404, 250003, "The stack could not be found: {}"),
     "AppStoppedStatsError": (400, 200003, "Could not fetch stats for stopped app: {}"),
     "RouteInvalid": (400, 210001, "The route is invalid: {}"),

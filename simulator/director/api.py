@@ -13,6 +13,7 @@ import difflib
 import json
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,7 @@ USER_FACING_TYPES = {"update_deployment", "delete_deployment", "update_release",
                      "update_stemcell", "delete_stemcell", "run_errand", "snapshot_deployment"}
 
 YAML_ROUTES = {"deploy", "diff", "job_state", "instance_state"}
+JSON_ROUTES = {"cancel_tasks"}
 # non-converging instance actions (bosh v270.3+, `bosh stop --no-converge`): action -> state
 ACTIONS = {"stop": "stopped", "start": "started", "restart": "restart", "recreate": "recreate"}
 
@@ -43,6 +45,7 @@ URLS = Map([
     Rule("/tasks/<int:task_id>", methods=["GET"], endpoint="task"),
     Rule("/tasks/<int:task_id>/output", methods=["GET"], endpoint="task_output"),
     Rule("/task/<int:task_id>", methods=["DELETE"], endpoint="cancel_task"),
+    Rule("/tasks/cancel", methods=["POST"], endpoint="cancel_tasks"),
     Rule("/deployments", methods=["GET"], endpoint="deployments"),
     Rule("/deployments", methods=["POST"], endpoint="deploy"),
     Rule("/deployments/<name>", methods=["GET"], endpoint="deployment"),
@@ -52,6 +55,7 @@ URLS = Map([
     Rule("/deployments/<name>/jobs/<job>/<index_or_id>", methods=["PUT"], endpoint="instance_state"),
     Rule("/deployments/<name>/instance_groups/<group>/<index_or_id>/actions/<action>", methods=["POST"],
          endpoint="instance_action"),
+    Rule("/deployments/<name>/errands", methods=["GET"], endpoint="errands"),
     Rule("/deployments/<name>/vms", methods=["GET"], endpoint="vms"),
     Rule("/deployments/<name>/instances", methods=["GET"], endpoint="instances"),
     Rule("/releases", methods=["GET"], endpoint="releases"),
@@ -165,6 +169,8 @@ class DirectorApp:
             return self.not_found(request)
         if endpoint in YAML_ROUTES and request.mimetype != "text/yaml":
             return self.not_found(request)
+        if endpoint in JSON_ROUTES and request.mimetype != "application/json":
+            return self.not_found(request)
         context_id = request.headers.get("X-Bosh-Context-Id", "")
         if len(context_id) > 64:
             raise DirectorError(70010, "X-Bosh-Context-Id cannot be more than 64 characters in length", 400)
@@ -239,6 +245,24 @@ class DirectorApp:
             return text_response(f"Cannot cancel task {task_id}: invalid state ({task.state})", 400)
         return Response(b"", status=204)
 
+    def on_cancel_tasks(self, request: Request, user: str) -> Response:
+        """`POST /tasks/cancel` (`bosh cancel-tasks`): JSON filter {states, types, deployment};
+        `states` defaults to ["queued"] like the director; only queued/processing tasks can be
+        cancelled, so other states in the filter match nothing. Always 204."""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+        except json.JSONDecodeError:
+            raise DirectorError(40000, "Invalid JSON body", 400)
+        if not isinstance(body, dict):
+            raise DirectorError(40000, "Invalid JSON body: expected an object", 400)
+        states, types = body.get("states") or ["queued"], body.get("types") or None
+        if not isinstance(states, list) or (types is not None and not isinstance(types, list)):
+            raise DirectorError(40000, "'states' and 'types' must be arrays", 400)
+        deployment = body.get("deployment") or None
+        self.d.cancel_tasks([str(x) for x in states], [str(x) for x in types] if types else None,
+                            str(deployment) if deployment else None)
+        return Response(b"", status=204)
+
     def on_empty_list(self, request: Request, user: str) -> Response:
         return json_response([])
 
@@ -248,10 +272,12 @@ class DirectorApp:
         return json_response([])
 
     def on_locks(self, request: Request, user: str) -> Response:
+        """`GET /locks`: one entry per deployment lock held by a task (`bosh locks`)."""
         with self.d._lock:
-            names = sorted(self.d.deployments)
-        return json_response([{"type": "deployment", "resource": [n], "timeout": "0"}
-                              for n in names if self.d.deployment_lock(n).locked()])
+            holders = sorted(self.d._lock_holders.items())
+        return json_response([{"type": "deployment", "resource": [name],
+                               "timeout": f"{time.time() + self.d.lock_timeout:.6f}", "task_id": str(task.id)}
+                              for name, task in holders])
 
     # ------------------------------------------------------------------ deployments
 
@@ -303,7 +329,7 @@ class DirectorApp:
                     "releases": [{"name": n, "version": v} for n, v in sorted(d.plan.releases.items())],
                     "stemcells": [{"name": n, "version": v} for n, v in d.plan.stemcells],
                     "cloud_config": "none", "teams": [],
-                    "locked": self.d.deployment_lock(d.name).locked()} for d in deps]
+                    "locked": d.name in self.d._lock_holders} for d in deps]
         return json_response(out)
 
     def on_deployment(self, request: Request, user: str, name: str) -> Response:
@@ -347,6 +373,13 @@ class DirectorApp:
         if kind == "vms":
             instances = [i for i in instances if i.vm_cid is not None]
         return json_response([instance_json(i, kind == "instances") for i in instances])
+
+    def on_errands(self, request: Request, user: str, name: str) -> Response:
+        """`GET /deployments/:name/errands` (`bosh errands`): the `lifecycle: errand` groups."""
+        dep = self.d.get_deployment(name)
+        with self.d._lock:
+            groups = list(dep.plan.groups)
+        return json_response([{"name": g.name} for g in groups if g.is_errand])
 
     def on_vms(self, request: Request, user: str, name: str) -> Response:
         return self._listing(request, user, name, "vms")

@@ -86,3 +86,5 @@ NETWORK_NO_CAPACITY = 130004
 DIRECTOR_UUID_MISMATCH = 440002
 INSTANCE_NOT_RUNNING = 400007
 SIMULATED_FAILURE = 100
+# Lock::TimeoutError is not a DirectorError: the event log reports it with the generic code 100
+LOCK_TIMEOUT = 100

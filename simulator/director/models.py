@@ -34,6 +34,8 @@ from simulator.world import InstanceView, World
 Upload = bytes | dict[str, Any] | DirectorError | None
 UUID_RE = re.compile(r"^[A-Fa-f0-9]{8}-[A-Fa-f0-9-]{27}$")
 STATES = ("started", "stopped", "detached", "restart", "recreate")
+# seconds a task waits for a deployment lock, per profile (bosh: `with_deployment_lock` timeout 10)
+LOCK_TIMEOUTS = {"fast": 5.0, "realistic": 10.0}
 
 
 def version_key(version: str) -> tuple:
@@ -109,6 +111,8 @@ class Director:
         self._task_ids = iter(range(1, 1 << 62))
         self._lock = threading.RLock()
         self._dep_locks: dict[str, threading.Lock] = {}
+        self._lock_holders: dict[str, Task] = {}
+        self._lock_timeout: float | None = None
         self.compiled: set[tuple[str, str, str, tuple[str, str]]] = set()  # (release, version, job, stemcell)
         self.pending_ips: dict[str, tuple[str, str]] = {}  # ip -> (deployment, instance id) not yet created
         self._threads: list[threading.Thread] = []
@@ -208,26 +212,27 @@ class Director:
                 raise errors.task_not_found(task_id)
             return self.tasks[task_id]
 
-    def run_task(self, task: Task, work: Callable[[Task], str | None], lock_name: str | None = None) -> Task:
-        """Run `work(task)` on a thread: queued -> processing -> done/error/cancelled."""
+    def run_task(self, task: Task, work: Callable[[Task], str | None], lock_name: str | None = None,
+                 deployment_lock: bool = False) -> Task:
+        """Run `work(task)` on a thread: queued -> processing -> done/error/cancelled.
+
+        `deployment_lock`: `lock_name` is a deployment and the task takes its lock the way a
+        real director's job does (`LockHelper#with_deployment_lock`): the task is already
+        `processing` while it waits, and if another task still holds the lock after
+        `lock_timeout` seconds it fails with "Failed to acquire lock for lock:deployment:<name>
+        ...". So a second change of a busy deployment queues briefly, then errors; it never
+        waits forever. Other locks (release and stemcell uploads) simply serialise."""
 
         def runner() -> None:
             task.sleep(self.world.profile.task_queue_delay)
+            if deployment_lock and lock_name:
+                self._run_with_deployment_lock(task, work, lock_name)
+                return
             lock = self.deployment_lock(lock_name) if lock_name else threading.Lock()
             with lock:
                 if self._closed.is_set():
                     return
-                try:
-                    task.start()
-                    result = work(task)
-                    task.finish(result)
-                except TaskCancelled:
-                    task.cancelled()
-                except DirectorError as exc:
-                    task.fail(exc.code, exc.description)
-                except Exception as exc:  # a hook or a bug: the task fails with the reason
-                    task.debug(traceback.format_exc())
-                    task.fail(errors.SIMULATED_FAILURE, f"{type(exc).__name__}: {exc}")
+                self._execute(task, work, start=True)
 
         t = threading.Thread(target=runner, name=f"bosh-task-{task.id}", daemon=True)
         with self._lock:
@@ -235,6 +240,85 @@ class Director:
             self._threads.append(t)
         t.start()
         return task
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a task waits for a deployment lock (a real director: 10; the fast profile
+        shortens it like every other duration, keeping it well above its longest deploy)."""
+        if self._lock_timeout is not None:
+            return self._lock_timeout
+        return LOCK_TIMEOUTS.get(self.world.profile.name, LOCK_TIMEOUTS["realistic"])
+
+    @lock_timeout.setter
+    def lock_timeout(self, seconds: float | None) -> None:
+        self._lock_timeout = seconds
+
+    def lock_holder(self, name: str) -> Task | None:
+        """The task holding deployment `name`'s lock, if any (for `/locks` and the error text)."""
+        with self._lock:
+            return self._lock_holders.get(name)
+
+    def _run_with_deployment_lock(self, task: Task, work: Callable[[Task], str | None], name: str) -> None:
+        lock = self.deployment_lock(name)
+        try:
+            task.start()
+        except TaskCancelled:
+            task.cancelled()
+            return
+        task.debug(f"Acquiring deployment lock on {name}")
+        deadline = time.monotonic() + self.lock_timeout
+        while not lock.acquire(timeout=0.05):
+            if self._closed.is_set() or task.cancel_requested:
+                task.cancelled()
+                return
+            if time.monotonic() >= deadline:
+                holder = self.lock_holder(name)
+                task.fail(errors.LOCK_TIMEOUT,
+                          f"Failed to acquire lock for lock:deployment:{name} uid: {uuidlib.uuid4()}. "
+                          f"Locking task id is {holder.id if holder else '?'}, description: "
+                          f"'{holder.description if holder else ''}'")
+                return
+        try:
+            with self._lock:
+                self._lock_holders[name] = task
+            if self._closed.is_set():
+                return
+            self._execute(task, work, start=False)
+        finally:
+            with self._lock:
+                if self._lock_holders.get(name) is task:
+                    del self._lock_holders[name]
+            lock.release()
+
+    @staticmethod
+    def _execute(task: Task, work: Callable[[Task], str | None], start: bool) -> None:
+        try:
+            if start:
+                task.start()
+            task.checkpoint()
+            result = work(task)
+            task.finish(result)
+        except TaskCancelled:
+            task.cancelled()
+        except DirectorError as exc:
+            task.fail(exc.code, exc.description)
+        except Exception as exc:  # a hook or a bug: the task fails with the reason
+            task.debug(traceback.format_exc())
+            task.fail(errors.SIMULATED_FAILURE, f"{type(exc).__name__}: {exc}")
+
+    def cancel_tasks(self, states: list[str], types: list[str] | None, deployment: str | None) -> list[int]:
+        """`POST /tasks/cancel`: cancel every matching task that can still be cancelled."""
+        with self._lock:
+            tasks = list(self.tasks.values())
+        cancelled = []
+        for t in tasks:
+            if t.state not in states or (types and t.type not in types):
+                continue
+            if deployment and t.deployment != deployment:
+                continue
+            if t.request_cancel():
+                cancelled.append(t.id)
+        return cancelled
 
     def close(self, timeout: float = 5.0) -> None:
         """Cancel running tasks and wait (bounded) for their threads."""
@@ -310,7 +394,7 @@ class Director:
             Updater(self, t, name, manifest_text, manifest, options).run()
             return f"/deployments/{name}"
 
-        return self.run_task(task, work, name)
+        return self.run_task(task, work, name, deployment_lock=True)
 
     def submit_state_change(self, deployment: str, job: str, index_or_id: str | None, state: str,
                             body: str, user: str, options: dict[str, Any], context_id: str = "",
@@ -345,7 +429,7 @@ class Director:
             Updater(self, t, deployment, manifest_text, manifest, options, state_change=(target, state)).run()
             return f"/deployments/{deployment}"
 
-        return self.run_task(task, work, deployment)
+        return self.run_task(task, work, deployment, deployment_lock=True)
 
     def submit_delete(self, name: str, user: str, force: bool = False) -> Task:
         self.get_deployment(name)
@@ -356,7 +440,7 @@ class Director:
             delete_deployment(self, t, name, force)
             return f"/deployments/{name}"
 
-        return self.run_task(task, work, name)
+        return self.run_task(task, work, name, deployment_lock=True)
 
     def submit_vm_state(self, name: str, user: str, kind: str) -> Task:
         self.get_deployment(name)

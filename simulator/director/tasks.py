@@ -8,6 +8,7 @@ append-only byte string and event lines are complete JSON objects written in one
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,19 @@ from typing import Any
 
 ACTIVE_STATES = ("queued", "processing", "cancelling")
 FINAL_STATES = ("done", "error", "cancelled", "timeout")
+RESULT_MAX = 128
+_LAST_WORD = re.compile(r"\s+?(\S+)?$", re.MULTILINE)
+
+
+def truncate_result(text: str | None, length: int = RESULT_MAX) -> str | None:
+    """The director keeps at most ~128 characters of a task's result (`JobRunner#truncate`):
+    strip, cut, and if it was longer drop the last (partial) word and append '...'."""
+    if text is None:
+        return None
+    stripped = text.strip()[: length + 1]
+    if len(stripped) > length:
+        return _LAST_WORD.sub("", stripped) + "..."
+    return stripped
 
 
 class TaskCancelled(Exception):
@@ -61,14 +75,14 @@ class Task:
         self.debug(f"Starting task: {self.id}")
 
     def finish(self, result: str | None) -> None:
-        self.result = result
+        self.result = truncate_result(result)
         self._set_state("done")
         self.debug(f"Task {self.id} done")
         self._finished.set()
 
     def fail(self, code: int, message: str) -> None:
         self.event({"error": {"code": code, "message": message}})
-        self.result = message
+        self.result = truncate_result(message)
         self._set_state("error")
         self.debug(f"Task {self.id} error: {message}")
         self._finished.set()

@@ -1,0 +1,228 @@
+"""Director task rules beyond the happy path (wire-contracts §2.5): the deployment lock (a
+second change of a busy deployment waits, then fails like `Failed to acquire lock for
+lock:deployment:<name>`), `POST /tasks/cancel`, the truncated task `result`, and errand
+instance groups (accepted, no VMs)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+import yaml
+
+from simulator.director.models import Director
+from simulator.director.tasks import truncate_result
+from simulator.world import PROFILES, World
+
+STEMCELL = {"name": "bosh-warden-boshlite-ubuntu-trusty-go_agent", "version": "latest"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def manifest(uuid_: str, name: str, groups: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A small v1 manifest (dynamic IPs only, so deployments never fight over addresses)."""
+    return {
+        "name": name, "director_uuid": uuid_, "releases": [{"name": "cf", "version": 220}],
+        "networks": [{"name": "net", "subnets": [{"range": "10.244.70.0/24", "gateway": "10.244.70.1",
+                                                  "reserved": ["10.244.70.1"]}]}],
+        "resource_pools": [{"name": "small", "network": "net", "stemcell": STEMCELL}],
+        "update": {"canaries": 1, "max_in_flight": 1, "canary_watch_time": 1000, "update_watch_time": 1000},
+        "jobs": groups if groups is not None else [
+            {"name": "alpha", "templates": [{"name": "metron_agent"}], "instances": 1, "resource_pool": "small",
+             "networks": [{"name": "net"}]}],
+    }
+
+
+def sim_manifest(sim: Any, name: str, groups: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return manifest(sim.bosh("GET", "/info").json()["uuid"], name, groups)
+
+
+def task_id(resp: Any) -> int:
+    assert resp.status_code == 302, (resp.status_code, resp.text)
+    return int(resp.headers["Location"].rsplit("/", 1)[-1])
+
+
+def wait_state(sim: Any, tid: int, state: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        task = sim.bosh("GET", f"/tasks/{tid}").json()
+        if task["state"] == state or time.monotonic() > deadline:
+            return task
+        time.sleep(0.05)
+
+
+def hold_lock(sim: Any, name: str, seconds: float = 30) -> int:
+    """Start a redeploy of `name` that holds its lock for `seconds` (cancel it to release)."""
+    sim.inject_fault("delay_next_task", name, params={"seconds": seconds})
+    tid = task_id(sim.post_yaml("/deployments", sim_manifest(sim, name)))
+    assert wait_state(sim, tid, "processing")["state"] == "processing"
+    return tid
+
+
+# ---------------------------------------------------------------------- deployment lock
+
+
+def test_a_second_change_waits_for_the_lock_and_runs_after_it(sim):
+    name = unique("lock")
+    assert sim.deploy(sim_manifest(sim, name))["state"] == "done"
+    holder = hold_lock(sim, name)
+    locks = sim.bosh("GET", "/locks").json()
+    assert {"type": "deployment", "resource": [name], "task_id": str(holder)} in [
+        {k: v for k, v in lock.items() if k != "timeout"} for lock in locks]
+    listed = [d for d in sim.bosh("GET", "/deployments").json() if d["name"] == name]
+    assert listed[0]["locked"] is True
+
+    waiter = task_id(sim.bosh("PUT", f"/deployments/{name}/jobs/*", params={"state": "stopped"},
+                              headers={"Content-Type": "text/yaml"}, data=b""))
+    time.sleep(0.3)
+    waiting = sim.bosh("GET", f"/tasks/{waiter}").json()
+    assert waiting["state"] == "processing"  # a real director's job runs and waits for the lock
+    assert not [e for e in sim.task_events(waiter) if e.get("stage") == "Updating instance"]
+
+    assert sim.bosh("DELETE", f"/task/{holder}").status_code == 204
+    assert sim.wait_task(holder)["state"] == "cancelled"
+    assert sim.wait_task(waiter)["state"] == "done"
+    assert not [lock for lock in sim.bosh("GET", "/locks").json() if lock["resource"] == [name]]
+    states = {i["job_state"] for i in _full(sim, name)}
+    assert states == {"stopped"}
+
+
+def _full(sim: Any, name: str) -> list[dict[str, Any]]:
+    task = sim.wait_task(sim.bosh("GET", f"/deployments/{name}/instances", params={"format": "full"})
+                         .headers["Location"])
+    body = sim.bosh("GET", f"/tasks/{task['id']}/output", params={"type": "result"}).text
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def test_a_cancelled_waiter_never_runs(sim):
+    name = unique("lockcancel")
+    assert sim.deploy(sim_manifest(sim, name))["state"] == "done"
+    holder = hold_lock(sim, name)
+    waiter = task_id(sim.bosh("DELETE", f"/deployments/{name}"))
+    assert wait_state(sim, waiter, "processing")["state"] == "processing"
+    assert sim.bosh("DELETE", f"/task/{waiter}").status_code == 204
+    assert sim.wait_task(waiter)["state"] == "cancelled"
+    sim.bosh("DELETE", f"/task/{holder}")
+    sim.wait_task(holder)
+    assert sim.bosh("GET", f"/deployments/{name}").status_code == 200  # the delete never ran
+
+
+@pytest.fixture
+def director(tmp_path) -> Director:
+    d = Director(World(profile=PROFILES["fast"], state_dir=tmp_path), "admin", "secret")
+    d.preload(["v0"])
+    yield d
+    d.close()
+
+
+def test_lock_timeout_fails_the_waiting_task_naming_the_holder(director):
+    director.lock_timeout = 0.4
+    name = "locked"
+    director.world.faults.inject("delay_next_task", name, None, None, {"seconds": 30})
+    holder = director.submit_deploy(yaml.safe_dump(manifest(director.uuid, name)), "admin", {})
+    deadline = time.monotonic() + 5
+    while director.lock_holder(name) is not holder and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert director.lock_holder(name) is holder
+    started = time.monotonic()
+    waiter = director.submit_deploy(yaml.safe_dump(manifest(director.uuid, name)), "admin", {})
+    assert waiter.wait_finished(5)
+    assert time.monotonic() - started >= 0.4
+    assert waiter.state == "error"
+    assert waiter.result.startswith(f"Failed to acquire lock for lock:deployment:{name} uid: ")
+    assert f"Locking task id is {holder.id}" in waiter.result  # the rest is cut at 128 characters
+    error = json.loads(bytes(waiter.outputs["event"]).splitlines()[-1])["error"]
+    assert error["code"] == 100
+    assert error["message"].endswith(f"Locking task id is {holder.id}, description: 'create deployment'")
+    assert holder.state == "processing"
+    holder.request_cancel()
+    assert holder.wait_finished(5) and holder.state == "cancelled"
+    assert director.lock_holder(name) is None
+
+
+# ---------------------------------------------------------------------- POST /tasks/cancel
+
+
+def test_cancel_tasks_by_filter(sim):
+    mine, other = unique("cxl"), unique("cxl-other")
+    for name in (mine, other):
+        assert sim.deploy(sim_manifest(sim, name))["state"] == "done"
+    t_mine, t_other = hold_lock(sim, mine), hold_lock(sim, other)
+    try:
+        # not JSON -> no such endpoint
+        assert sim.bosh("POST", "/tasks/cancel", data=b"{}", headers={"Content-Type": "text/plain"}).status_code == 404
+        bad = sim.bosh("POST", "/tasks/cancel", data=b"nope", headers={"Content-Type": "application/json"})
+        assert bad.status_code == 400 and bad.json()["code"] == 40000
+        # default states = ["queued"]: our processing tasks stay
+        assert sim.bosh("POST", "/tasks/cancel", json={"deployment": mine}).status_code == 204
+        # a type that does not match
+        assert sim.bosh("POST", "/tasks/cancel", json={"states": ["processing"], "types": ["delete_deployment"],
+                                                      "deployment": mine}).status_code == 204
+        time.sleep(0.2)
+        assert sim.bosh("GET", f"/tasks/{t_mine}").json()["state"] == "processing"
+        resp = sim.bosh("POST", "/tasks/cancel", json={"states": ["processing"], "types": ["update_deployment"],
+                                                      "deployment": mine})
+        assert resp.status_code == 204 and resp.content == b""
+        assert sim.wait_task(t_mine)["state"] == "cancelled"
+        assert sim.bosh("GET", f"/tasks/{t_other}").json()["state"] == "processing"
+    finally:
+        sim.bosh("DELETE", f"/task/{t_other}")
+        sim.bosh("DELETE", f"/task/{t_mine}")
+    assert sim.wait_task(t_other)["state"] == "cancelled"
+
+
+# ---------------------------------------------------------------------- task result
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("short", "short"),
+    ("  padded  ", "padded"),
+    ("x" * 128, "x" * 128),
+    (("word " * 40).strip(), ("word " * 25).strip() + "..."),
+    (None, None),
+])
+def test_truncate_result_like_the_job_runner(text, expected):
+    assert truncate_result(text) == expected
+
+
+def test_long_error_is_truncated_in_result_but_whole_in_events(sim):
+    name = unique("trunc")
+    message = "simulated failure " + " ".join(f"part{i}" for i in range(60))
+    sim.inject_fault("fail_next_task", name, params={"message": message})
+    task = sim.deploy(sim_manifest(sim, name))
+    assert task["state"] == "error"
+    assert task["result"].endswith("...") and len(task["result"]) <= 131
+    assert message.startswith(task["result"][:-3])
+    assert sim.task_events(task["id"])[-1]["error"]["message"] == message
+
+
+# ---------------------------------------------------------------------- errands
+
+
+def test_errand_groups_are_accepted_but_get_no_vms(sim):
+    name = unique("errand")
+    groups = [
+        {"name": "svc", "templates": [{"name": "metron_agent"}], "instances": 2, "resource_pool": "small",
+         "networks": [{"name": "net"}]},
+        {"name": "smoke_tests", "templates": [{"name": "smoke-tests"}], "instances": 1, "lifecycle": "errand",
+         "resource_pool": "small", "networks": [{"name": "net"}]},
+    ]
+    task = sim.deploy(sim_manifest(sim, name, groups))
+    assert task["state"] == "done", task
+    events = sim.task_events(task["id"])
+    assert not [e for e in events if "smoke_tests" in str(e.get("task", "")) or "smoke_tests" in e.get("tags", [])]
+    for kind in ("instances", "vms"):
+        listed = sim.bosh("GET", f"/deployments/{name}/{kind}").json()
+        assert sorted(i["job"] for i in listed) == ["svc", "svc"], (kind, listed)
+    # stopping and starting everything never brings the errand up
+    for state in ("stopped", "started"):
+        resp = sim.bosh("PUT", f"/deployments/{name}/jobs/*", params={"state": state},
+                        headers={"Content-Type": "text/yaml"}, data=b"")
+        assert sim.wait_task(resp.headers["Location"])["state"] == "done"
+    assert sorted(i["job"] for i in sim.bosh("GET", f"/deployments/{name}/instances").json()) == ["svc", "svc"]
+    assert sim.bosh("GET", f"/deployments/{name}/errands").json() == [{"name": "smoke_tests"}]
