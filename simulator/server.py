@@ -207,6 +207,8 @@ def suite_config(world: World) -> dict[str, Any]:
                "admin_password": creds["cf_admin_password"], "ca_cert": world.tls.ca_pem,
                "skip_ssl_validation": False},
         "resolve": resolve,
+        # everything this simulator serves is on loopback: refuse anything else outright
+        "loopback_only": True,
     }
     if world.settings.get("director_auth") == "uaa":  # UAA client credentials (director's token endpoint)
         config["bosh"]["client"] = creds["bosh_username"]

@@ -53,7 +53,8 @@ def _wait_dead(pid: int, timeout: float) -> bool:
 
 def test_config_file_contents(sim):
     cfg = sim.config
-    assert set(cfg) == {"bosh", "cf", "resolve"}
+    assert set(cfg) == {"bosh", "cf", "resolve", "loopback_only"}
+    assert cfg["loopback_only"] is True
     assert cfg["bosh"]["url"] == "https://192.168.50.4:25555"
     assert cfg["bosh"]["ca_cert"].startswith("-----BEGIN CERTIFICATE-----")
     assert cfg["bosh"]["username"] == "admin" and len(cfg["bosh"]["password"]) >= 16
@@ -71,6 +72,16 @@ def test_config_file_contents(sim):
     assert all(v.startswith("127.") for v in resolve.values())
     mode = stat.S_IMODE(os.stat(sim.process.config_path).st_mode)
     assert mode == 0o600  # it holds credentials
+
+
+def test_suite_clients_refuse_addresses_outside_loopback(sim):
+    from helpers.config import parse_config
+    from helpers.net import ResolverError
+
+    resolver = parse_config(sim.config, source="simulator").resolver()
+    assert resolver.resolve("api.bosh-lite.com", 443)[0].startswith("127.")
+    with pytest.raises(ResolverError):
+        resolver.resolve("192.0.2.10", 443)  # not in the map: never connected to
 
 
 def test_director_tls_verifies_with_original_name_only(sim):
