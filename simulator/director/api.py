@@ -34,7 +34,7 @@ USER_FACING_TYPES = {"update_deployment", "delete_deployment", "update_release",
                      "update_stemcell", "delete_stemcell", "run_errand", "snapshot_deployment"}
 
 YAML_ROUTES = {"deploy", "diff", "job_state", "instance_state"}
-JSON_ROUTES = {"cancel_tasks"}
+JSON_ROUTES = {"cancel_tasks", "run_errand"}
 # non-converging instance actions (bosh v270.3+, `bosh stop --no-converge`): action -> state
 ACTIONS = {"stop": "stopped", "start": "started", "restart": "restart", "recreate": "recreate"}
 
@@ -56,6 +56,7 @@ URLS = Map([
     Rule("/deployments/<name>/instance_groups/<group>/<index_or_id>/actions/<action>", methods=["POST"],
          endpoint="instance_action"),
     Rule("/deployments/<name>/errands", methods=["GET"], endpoint="errands"),
+    Rule("/deployments/<name>/errands/<errand>/runs", methods=["POST"], endpoint="run_errand"),
     Rule("/deployments/<name>/vms", methods=["GET"], endpoint="vms"),
     Rule("/deployments/<name>/instances", methods=["GET"], endpoint="instances"),
     Rule("/releases", methods=["GET"], endpoint="releases"),
@@ -82,6 +83,16 @@ def text_response(text: str, status: int) -> Response:
 
 def _truthy(value: str | None) -> bool:
     return (value or "").lower() in ("true", "1", "yes")
+
+
+def _skip_drain(value: str | None) -> bool | frozenset[str]:
+    """`skip_drain=true` (every instance group) or `skip_drain=job1,job2` (those groups only)."""
+    if not value:
+        return False
+    if _truthy(value):
+        return True
+    names = frozenset(v.strip() for v in value.split(",") if v.strip() and v.strip().lower() != "false")
+    return names or False
 
 
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
@@ -120,6 +131,7 @@ def instance_json(inst: Instance, with_expects_vm: bool) -> dict[str, Any]:
         out["expects_vm"] = True
     else:
         out["active"] = inst.vm_cid is not None
+        out["permanent_nats_credentials"] = False
     return out
 
 
@@ -284,7 +296,7 @@ class DirectorApp:
     @staticmethod
     def _options(request: Request) -> dict[str, Any]:
         args = request.args
-        return {"recreate": _truthy(args.get("recreate")), "skip_drain": _truthy(args.get("skip_drain")),
+        return {"recreate": _truthy(args.get("recreate")), "skip_drain": _skip_drain(args.get("skip_drain")),
                 "dry_run": _truthy(args.get("dry_run")), "fix": _truthy(args.get("fix")),
                 "canaries": args.get("canaries"), "max_in_flight": args.get("max_in_flight")}
 
@@ -380,6 +392,16 @@ class DirectorApp:
         with self.d._lock:
             groups = list(dep.plan.groups)
         return json_response([{"name": g.name} for g in groups if g.is_errand])
+
+    def on_run_errand(self, request: Request, user: str, name: str, errand: str) -> Response:
+        """`bosh run-errand`: JSON body {"keep-alive": bool, "when-changed": bool, "instances": [...]}."""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+        except json.JSONDecodeError:
+            raise DirectorError(40000, "Invalid JSON body", 400)
+        keep_alive = bool(body.get("keep-alive")) if isinstance(body, dict) else False
+        task = self.d.submit_errand(name, errand, user, keep_alive, request.headers.get("X-Bosh-Context-Id", ""))
+        return self.redirect_to_task(request, task)
 
     def on_vms(self, request: Request, user: str, name: str) -> Response:
         return self._listing(request, user, name, "vms")

@@ -442,6 +442,17 @@ class Director:
 
         return self.run_task(task, work, name, deployment_lock=True)
 
+    def submit_errand(self, name: str, errand: str, user: str, keep_alive: bool = False,
+                      context_id: str = "") -> Task:
+        self.get_deployment(name)
+        task = self.new_task("run_errand", f"run errand {errand} from deployment {name}", user, name, context_id)
+        from simulator.director.errands import run_errand
+
+        def work(t: Task) -> str | None:
+            return run_errand(self, t, name, errand, keep_alive)
+
+        return self.run_task(task, work, name, deployment_lock=True)
+
     def submit_vm_state(self, name: str, user: str, kind: str) -> Task:
         self.get_deployment(name)
         task = self.new_task("vms", "retrieve vm-stats", user, name)

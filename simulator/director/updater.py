@@ -159,6 +159,13 @@ class Updater:
 
     # ------------------------------------------------------------------ planning
 
+    def _skip_drain(self, group: str) -> bool:
+        """The `skip_drain` option: True (all groups), or the set of instance groups it names."""
+        value = self.options.get("skip_drain")
+        if isinstance(value, set | frozenset):
+            return group in value
+        return bool(value)
+
     def _override(self, group: str, instance_id: str) -> str | None:
         if self.state_change is None:
             return None
@@ -279,7 +286,7 @@ class Updater:
             self.task.checkpoint()
             step = stage.step(inst.label)
             step.started()
-            delete_instance(self.d, dep, inst, skip_drain=bool(self.options.get("skip_drain")))
+            delete_instance(self.d, dep, inst, skip_drain=self._skip_drain(inst.view.group))
             step.finished()
 
     def _create_missing(self, dep: Deployment, new: list[Change]) -> None:
@@ -386,7 +393,7 @@ class Updater:
     def _apply(self, change: Change, step: StageStep, canary: bool) -> None:
         inst, spec, view = change.instance, change.spec, change.instance.view
         if inst.vm_cid is not None and view.job_state in ("running", "failing"):
-            stop_instance(self.d, inst, step, skip_drain=bool(self.options.get("skip_drain")))
+            stop_instance(self.d, inst, step, skip_drain=self._skip_drain(view.group))
         if inst.vm_cid is not None and (change.recreate or change.target == "detached"):
             step.progress("deleting vm")
             inst.vm_cid = None

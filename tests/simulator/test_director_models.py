@@ -97,6 +97,21 @@ def test_skip_drain(director, events):
     assert [e[0] for e in events] == ["stopped"]
 
 
+def test_skip_drain_for_named_groups_only(director, events):
+    from simulator.director.api import _skip_drain
+
+    assert _skip_drain("true") is True and _skip_drain(None) is False and _skip_drain("false") is False
+    assert _skip_drain("g, other") == frozenset({"g", "other"})
+    run(director.submit_deploy(manifest(director, "d", instances=1), "admin", {}))
+    events.clear()
+    run(director.submit_state_change("d", "*", None, "stopped", "", "admin", {"skip_drain": frozenset({"other"})}))
+    assert [e[0] for e in events] == ["drain", "stopped"]  # g is not named: it drains
+    run(director.submit_state_change("d", "*", None, "started", "", "admin", {}))
+    events.clear()
+    run(director.submit_state_change("d", "*", None, "stopped", "", "admin", {"skip_drain": frozenset({"g"})}))
+    assert [e[0] for e in events] == ["stopped"]
+
+
 def test_removed_instances_emit_deleted(director, world, events):
     run(director.submit_deploy(manifest(director, "d", instances=2), "admin", {}))
     events.clear()
