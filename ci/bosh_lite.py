@@ -159,7 +159,9 @@ def provision(settings: Settings, out: Path, *, log: Callable[[str], None] = pri
                              "use a subnet that assigns public IPs")
     log(f"instance {instance_id} running at {public_ip}")
 
-    domain = settings.domain or f"{public_ip}.sslip.io"
+    # Without a hosted zone no DNS is needed: the config's resolve map sends the CF domain
+    # to the instance (HAProxy answers 80/443/2222 on the public address).
+    domain = settings.domain or "bosh-lite.com"
     if settings.hosted_zone_id:
         _upsert_wildcard(route53, settings, domain, public_ip)
         log(f"DNS *.{domain} -> {public_ip}")
@@ -169,7 +171,7 @@ def provision(settings: Settings, out: Path, *, log: Callable[[str], None] = pri
     log(f"director at {director_url} answers /info")
 
     out.mkdir(parents=True, exist_ok=True)
-    config = suite_config(settings, director_url, domain)
+    config = suite_config(settings, director_url, domain, public_ip)
     _write_private(out / "config.yml", yaml.safe_dump(config, sort_keys=False))
     record = {"run_id": settings.run_id, "instance_id": instance_id, "security_group_id": group_id,
               "public_ip": public_ip, "domain": domain, "director_url": director_url}
@@ -177,7 +179,7 @@ def provision(settings: Settings, out: Path, *, log: Callable[[str], None] = pri
     return record
 
 
-def suite_config(settings: Settings, director_url: str, domain: str) -> dict[str, Any]:
+def suite_config(settings: Settings, director_url: str, domain: str, public_ip: str | None = None) -> dict[str, Any]:
     """The suite config for a provisioned BOSH-Lite (format: docs/configuration.md)."""
     bosh: dict[str, Any] = {"url": director_url, "username": settings.director_username,
                             "password": settings.director_password}
@@ -192,8 +194,13 @@ def suite_config(settings: Settings, director_url: str, domain: str) -> dict[str
                # BOSH-Lite's HAProxy serves a self-signed development certificate
                "skip_ssl_validation": True},
     }
-    if settings.resolve:
-        config["resolve"] = dict(settings.resolve)
+    resolve: dict[str, str] = {}
+    if public_ip:
+        resolve.update({f"*.{domain}:443": f"{public_ip}:443", f"*.{domain}:80": f"{public_ip}:80",
+                        f"ssh.{domain}:2222": f"{public_ip}:2222"})
+    resolve.update(settings.resolve)
+    if resolve:
+        config["resolve"] = resolve
     return config
 
 

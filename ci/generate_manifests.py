@@ -3,8 +3,8 @@
     python -m ci.generate_manifests --config bosh-lite/config.yml \
         --v-prime-versions versions.yml --out manifests
 
-The director uuid comes from the director's /info and the CF admin credentials from the
-config, so the manifests deploy to this director and the suite can log in. Both sets
+The director uuid comes from the director's /info, the CF domain and admin credentials from
+the config, so the manifests deploy to this director and the suite can log in. Both sets
 share one secrets file (DIR/secrets.yml), so the upgrade keeps every credential.
 """
 
@@ -18,10 +18,12 @@ from pathlib import Path
 def generate_sets(config, v_prime_versions: str, out: Path, v0_versions: str = "v0",
                   stubs: tuple[str, ...] = ()) -> dict[str, dict[str, Path]]:
     from helpers.bosh import Director
-    from manifests.generate import generate
+    from manifests.generate import generate, write_domain_stub
 
     uuid = Director(config.bosh, config.resolver(), timeout=config.timeout).uuid()
     out.mkdir(parents=True, exist_ok=True)
+    if config.cf.system_domain:
+        stubs = (str(write_domain_stub(config.cf.system_domain, out)), *stubs)
     prefix = config.upgrade.deployment_prefix
     common = {"director_uuid": uuid, "stubs": stubs, "prefix": prefix, "secrets_file": out / "secrets.yml",
               "cf_admin_user": config.cf.admin_user, "cf_admin_password": config.cf.admin_password}

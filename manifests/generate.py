@@ -53,6 +53,16 @@ BOSH_KEYS = ("name", "director_uuid", "releases", "compilation", "update", "netw
              "resource_pools", "disk_pools", "jobs", "properties")
 
 
+def write_domain_stub(system_domain: str, directory: Path | str) -> Path:
+    """A stub that points every manifest at `system_domain` (CF's system and apps domain, and,
+    through config-from-cf, every Diego piece): how a suite config's CF domain reaches the
+    manifests it deploys."""
+    path = Path(directory) / "domain-stub.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"target:\n  system_domain: {system_domain}\n")
+    return path
+
+
 def deployment_names(prefix: str = "cf-warden") -> dict[str, str]:
     return {piece: prefix + suffix for piece, suffix in PIECES.items()}
 

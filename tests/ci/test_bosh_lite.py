@@ -63,10 +63,22 @@ def test_provision_tags_everything_and_writes_the_config(aws: str, zone: str, tm
     config = yaml.safe_load((tmp_path / "config.yml").read_text())
     assert config["bosh"]["url"] == waited[0]
     assert config["cf"]["api"] == "https://api.run.ci.example.test"
+    ip = record["public_ip"]
+    assert config["resolve"] == {"*.run.ci.example.test:443": f"{ip}:443", "*.run.ci.example.test:80": f"{ip}:80",
+                                 "ssh.run.ci.example.test:2222": f"{ip}:2222"}
     assert (tmp_path / "config.yml").stat().st_mode & 0o077 == 0  # credentials: owner only
     r53 = boto3.client("route53", region_name="us-east-1", endpoint_url=aws)
     records = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     assert any(r["Type"] == "A" and r["ResourceRecords"][0]["Value"] == record["public_ip"] for r in records)
+
+
+def test_without_dns_the_resolve_map_sends_the_cf_domain_to_the_instance(aws: str, tmp_path: Path) -> None:
+    record = provision(_settings(aws, "run-nodns"), tmp_path, log=lambda m: None,
+                       wait_for_director=lambda s, url: None)
+    config = yaml.safe_load((tmp_path / "config.yml").read_text())
+    assert config["cf"]["api"] == "https://api.bosh-lite.com"
+    assert config["resolve"]["*.bosh-lite.com:443"] == f"{record['public_ip']}:443"
+    destroy(_settings(aws, "run-nodns"), log=lambda m: None)
 
 
 def test_destroy_removes_everything_and_is_safe_to_repeat(aws: str, zone: str, tmp_path: Path) -> None:

@@ -63,6 +63,16 @@ def test_generated_manifest_sets_target_the_director(config: Any, tmp_path: Path
     assert (tmp_path / "secrets.yml").stat().st_mode & 0o077 == 0
 
 
+def test_manifests_follow_the_configs_cf_domain(sim: Any, tmp_path: Path) -> None:
+    data = {**sim.config, "cf": {**sim.config["cf"], "system_domain": "ci.example.test",
+                                 "apps_domain": "ci.example.test", "api": "https://api.ci.example.test"}}
+    written = generate_manifests.generate_sets(parse_config(data, source="test"), "v_prime", tmp_path)
+    cf = yaml.safe_load(written["v0"]["cf"].read_text())
+    assert cf["properties"]["system_domain"] == "ci.example.test"
+    cell = yaml.safe_load(written["v_prime"]["cell1"].read_text())
+    assert "ci.example.test" in yaml.safe_dump(cell)  # reached Diego through config-from-cf
+
+
 def test_provision_waits_for_the_directors_info(sim: Any) -> None:
     settings = bosh_lite.Settings(run_id="wait", region="us-east-1", director_password=sim.config["bosh"]["password"],
                                   director_ca_cert=sim.config["bosh"]["ca_cert"], cf_admin_password="x",
