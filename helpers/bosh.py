@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+from urllib.request import url2pathname
 
 import requests
 import yaml
@@ -463,7 +464,8 @@ class Director:
             tid = self._start_task("POST", endpoint, deployment=None, data=json.dumps({"location": s}),
                                    headers={"Content-Type": "application/json"})
         else:
-            p = Path(s)
+            # a file:// location is read here and uploaded, as the bosh CLI does
+            p = Path(url2pathname(urlsplit(s).path)) if s.startswith("file://") else Path(s)
             try:
                 fh = p.open("rb")
             except OSError as e:

@@ -88,3 +88,16 @@ def test_provision_gives_up_on_a_director_that_never_answers(sim: Any) -> None:
                                   resolve=resolve, wait_timeout=1)
     with pytest.raises(bosh_lite.ProvisionError, match=r"did not answer /info within 1s; last error"):
         bosh_lite._wait_for_director(settings, "https://192.168.50.9:25555")
+
+
+def test_upload_by_file_url_and_skip_of_known_url_versions(config: Any, tmp_path: Path) -> None:
+    name = f"ci-url-{uuid.uuid4().hex[:6]}"
+    release = tmp_path / f"{name}.tgz"
+    release.write_bytes(build_release_tarball(name, "5", ["worker"]))
+    director = _director(config)
+    url = release.as_uri()
+    assert upload_releases.upload_all(director, [url], None, log=lambda m: None)["uploaded"] == [url]
+    assert any(r["name"] == name for r in director.releases())
+    # a bosh.io-style URL names its version: a known one is not uploaded again
+    known = f"file://{tmp_path}/{name}?v=5"
+    assert upload_releases.upload_all(director, [known], None, log=lambda m: None)["skipped"] == [known]
