@@ -45,6 +45,7 @@ def _rules() -> list[Rule]:
         r("/v3/apps/<guid>", endpoint="v3_app", methods=["GET"]),
         r("/v3/apps/<guid>/processes", endpoint="v3_app_processes", methods=["GET"]),
         r("/v3/apps/<guid>/droplets/current", endpoint="v3_current_droplet", methods=["GET"]),
+        r("/v3/apps/<guid>/processes/<ptype>/instances/<index>", endpoint="v3_instance", methods=["DELETE"]),
         r("/v3/processes/<guid>", endpoint="v3_process", methods=["GET"]),
         r("/v3/processes/<guid>/stats", endpoint="v3_process_stats", methods=["GET"]),
         r("/v2/organizations", endpoint="orgs", methods=["GET", "POST"]),
@@ -333,6 +334,16 @@ class CloudControllerApp:
 
     def on_v3_current_droplet(self, request: Request, guid: str) -> Response:
         return _json(self.v3.current_droplet(self._v3_app_record(guid)))
+
+    def on_v3_instance(self, request: Request, guid: str, ptype: str, index: str) -> Response:
+        """`cf restart-app-instance` on v3: the same Diego stop-index as the v2 DELETE."""
+        app = self._v3_app_record(guid)
+        if ptype != "web":
+            raise CCError("ResourceNotFound", "Process not found")
+        if not index.isdigit() or int(index) >= app.instances:
+            raise CCError("ResourceNotFound", "Instance not found")
+        self.cc.restart_instance(guid, int(index))
+        return Response(status=204)
 
     def _v3_process_record(self, guid: str) -> Any:
         app = self.cc.store.get("apps", guid)  # a v2 app's web process has the app's guid

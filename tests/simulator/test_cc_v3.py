@@ -106,6 +106,21 @@ def test_delete_instance_restarts_only_that_index(rig: Rig) -> None:  # noqa: F8
     assert_cc_error(rig.call("DELETE", "/v2/apps/nope/instances/0"), 404, 100004, "CF-AppNotFound")
 
 
+def test_v3_delete_process_instance(rig: Rig) -> None:  # noqa: F811
+    app_guid = push(rig)
+    diego = rig.world.components["diego"]
+    process_guid = rig.cc.app(app_guid).process_guid
+    before = diego.instances(process_guid)[0].instance_guid
+    resp = rig.call("DELETE", f"/v3/apps/{app_guid}/processes/web/instances/0")
+    assert resp.status_code == 204
+    wait_for(lambda: (lambda a: a.instance_guid != before and a.state == "RUNNING")(
+        diego.instances(process_guid)[0]), 20)
+    assert v3_error(rig.call("DELETE", f"/v3/apps/{app_guid}/processes/web/instances/1"), 404,
+                    "CF-ResourceNotFound")["detail"] == "Instance not found"
+    assert v3_error(rig.call("DELETE", f"/v3/apps/{app_guid}/processes/worker/instances/0"), 404,
+                    "CF-ResourceNotFound")["detail"] == "Process not found"
+
+
 def test_delete_instance_needs_nsync(rig: Rig) -> None:  # noqa: F811
     app_guid = push(rig)
     nsync = rig.brain["nsync"]  # type: ignore[attr-defined]
