@@ -123,12 +123,15 @@ def range_response(data: bytes | None, range_header: str | None) -> Response:
     return resp
 
 
-def instance_json(inst: Instance, with_expects_vm: bool) -> dict[str, Any]:
+def instance_json(inst: Instance, with_expects_vm: bool, errand: bool = False) -> dict[str, Any]:
+    """One entry of `/instances` (with `expects_vm`) or `/vms` (with `active`). A director
+    expects a VM for a service instance that is started or stopped, not for a detached one
+    (`bosh stop --hard`) nor for an errand's instance (`Instance#expects_vm?`)."""
     v = inst.view
     out: dict[str, Any] = {"agent_id": inst.agent_id, "cid": inst.vm_cid, "job": v.group, "index": v.index,
                            "id": v.id, "az": inst.az, "ips": list(v.ips), "vm_created_at": inst.vm_created_at}
     if with_expects_vm:
-        out["expects_vm"] = True
+        out["expects_vm"] = not errand and v.state in ("started", "stopped")
     else:
         out["active"] = inst.vm_cid is not None
         out["permanent_nats_credentials"] = False
@@ -382,9 +385,10 @@ class DirectorApp:
         dep = self.d.get_deployment(name)
         with self.d._lock:
             instances = sorted(dep.instances, key=lambda i: (i.view.group, i.view.index))
+            errands = {g.name for g in dep.plan.groups if g.is_errand}
         if kind == "vms":
             instances = [i for i in instances if i.vm_cid is not None]
-        return json_response([instance_json(i, kind == "instances") for i in instances])
+        return json_response([instance_json(i, kind == "instances", i.view.group in errands) for i in instances])
 
     def on_errands(self, request: Request, user: str, name: str) -> Response:
         """`GET /deployments/:name/errands` (`bosh errands`): the `lifecycle: errand` groups."""

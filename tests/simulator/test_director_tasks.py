@@ -273,8 +273,21 @@ def test_running_an_errand_creates_its_vm_only_while_it_runs(sim):
 
     kept = _run_errand(sim, name, "smoke_tests", **{"keep-alive": True})
     assert sim.wait_task(kept)["state"] == "done"
-    assert sorted(i["job"] for i in sim.bosh("GET", f"/deployments/{name}/instances").json()) == [
-        "smoke_tests", "svc"]
+    listed = sim.bosh("GET", f"/deployments/{name}/instances").json()
+    assert sorted((i["job"], i["expects_vm"]) for i in listed) == [("smoke_tests", False), ("svc", True)]
+
+
+def test_expects_vm_follows_the_instance_state(sim):
+    name = unique("expects")
+    assert sim.deploy(sim_manifest(sim, name))["state"] == "done"
+    for state, expected in (("stopped", True), ("detached", False), ("started", True)):
+        resp = sim.bosh("PUT", f"/deployments/{name}/jobs/alpha/0", params={"state": state},
+                        headers={"Content-Type": "text/yaml"}, data=b"")
+        assert sim.wait_task(resp.headers["Location"])["state"] == "done"
+        listed = sim.bosh("GET", f"/deployments/{name}/instances").json()
+        assert [i["expects_vm"] for i in listed] == [expected], state
+        vms = sim.bosh("GET", f"/deployments/{name}/vms").json()
+        assert len(vms) == (0 if state == "detached" else 1)
 
 
 def test_errand_errors(sim):
