@@ -119,26 +119,12 @@ class CCBridge:
         return self.sync()
 
     def stop_index(self, process_guid: str, index: int) -> None:
-        """nsync's StopIndex (`DELETE /v2/apps/:guid/instances/:index`): the BBS retires the
-        actual LRP at `index` and a fresh one is auctioned in its place (a restart, not a
-        crash: no crash count, no app.crash event).
-
-        Diego (`simulator/diego/`) has no public "retire one index" call yet, so this does
-        what its BBS would with its records, under its lock, then lets its own `_retire` stop
-        the old container (route unregistered first, grace for in-flight requests)."""
+        """nsync's StopIndex (`DELETE /v2/apps/:guid/instances/:index`): Diego retires the
+        actual LRP at `index` and auctions a fresh one in its place."""
         diego = self.diego()
         if diego is None or not self.world.component_up("nsync"):
             raise RuntimeError("nsync is not running")
-        diego._require("bbs")
-        with diego._lock:
-            desired = diego.desired.get(process_guid)
-            by_index = diego.actuals.get(process_guid)
-            if desired is None or by_index is None or index not in by_index:
-                return  # nothing runs at that index: nothing to stop
-            old = by_index[index]
-            by_index[index] = diego._new_actual(desired, index)
-            diego._wake.notify_all()
-        diego._retire([old])
+        diego.restart_instance(process_guid, index)
 
     # ------------------------------------------------------------------ stager
 

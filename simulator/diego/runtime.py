@@ -199,6 +199,22 @@ class Diego:
             self._wake.notify_all()
         self._retire(removed)
 
+    def restart_instance(self, process_guid: str, index: int) -> None:
+        """The BBS's retire-one-index (nsync's StopIndex): the actual LRP at `index` is replaced
+        by a fresh, unclaimed one that the auction places, and the old container is stopped
+        (route unregistered first). A restart, not a crash: no crash count, no app.crash event.
+        Nothing running at `index` is nothing to do."""
+        self._require("bbs")
+        with self._lock:
+            desired = self.desired.get(process_guid)
+            by_index = self.actuals.get(process_guid)
+            if desired is None or by_index is None or index not in by_index:
+                return
+            old = by_index[index]
+            by_index[index] = self._new_actual(desired, index)
+            self._wake.notify_all()
+        self._retire([old])
+
     def remove(self, process_guid: str) -> None:
         self._require("bbs")
         with self._lock:
