@@ -1,8 +1,11 @@
-"""`python -m promotion`: build candidates, deploy them through the gates, diff, unlock.
+"""`python -m promotion`: build Redis template candidates, deploy them through the gates
+dev1/dev2 -> staging -> production, compare environments, inspect the ledger, unlock.
 
-Exit status: 0 done; 2 usage or configuration error; 3 refused (a gate, the lock, or a
-tampered candidate; the message names the rule and what would satisfy it); 4 a deploy or
-its checks failed (recorded in the ledger).
+Exit status: 0 done; 1 `diff` found differences outside the allowed paths; 2 usage,
+configuration or store access error; 3 refused (a gate, the lock, an unknown, tampered or
+truncated candidate: the message names the rule and what would satisfy it); 4 a deploy,
+a staging reset or the checks failed (recorded in the ledger), or the director failed.
+Docs: docs/promotion.md.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from promotion import candidate as cand
-from promotion.store import S3Settings, Store, StoreError, open_store
+from promotion.store import Store, StoreError, open_store, s3_settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "manifests" / "redis"
 
@@ -28,14 +31,11 @@ def _config(args: argparse.Namespace) -> Any:
 def _store(args: argparse.Namespace, config: Any) -> Store:
     pc = getattr(config, "promotion", None)
     url = args.store or (pc.store if pc else "./candidates")
-    s3 = pc.s3 if pc else None
-    settings = S3Settings(
-        endpoint_url=args.s3_endpoint or (s3.endpoint_url if s3 else None),
-        region=(s3.region if s3 else "us-east-1"),
-        access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or (s3.access_key_id if s3 else None),
-        secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or (s3.secret_access_key if s3 else None),
-    )
-    return open_store(url, settings)
+    return open_store(url, s3_settings(pc.s3 if pc else None, args.s3_endpoint))
+
+
+class UsageError(Exception):
+    """A command cannot run as given (exit 2)."""
 
 
 def _promoter(args: argparse.Namespace, config: Any):
@@ -44,7 +44,7 @@ def _promoter(args: argparse.Namespace, config: Any):
     from promotion.parity import DEFAULT_ALLOWED
 
     if config is None:
-        raise SystemExit("promotion deploy needs a suite config (--config or $CONFIG) naming the director")
+        raise UsageError(f"{args.command} needs a suite config (--config FILE or $CONFIG) naming the director")
     resolver = config.resolver()
     passwords = {
         env: os.environ[f"REDIS_PASSWORD_{env.upper()}"]
@@ -130,8 +130,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
 
-    store = _store(args, _config(args))
-    c = cand.read(store.get(cand.key(cand.check_digest(args.digest))), args.digest)
+    c = cand.load(_store(args, _config(args)), args.digest)
     print(yaml.safe_dump(c.meta, sort_keys=True), end="")
     return 0
 
@@ -151,60 +150,70 @@ def parser() -> argparse.ArgumentParser:
     _common(common, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, parents=[common])
+    def add(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=description or help, parents=[common])
 
     b = add("build", "compose a candidate tarball and store it; prints its digest")
     b.add_argument("--upstream", help="redis-boshrelease checkout (default promotion.upstream)")
     b.add_argument("--templates", default=str(TEMPLATES), help="per-deployment templates directory")
-    b.add_argument("--release", action="append", help="NAME=VERSION (repeatable), e.g. redis=9.1")
-    b.add_argument("--stemcell-name", default=cand.DEFAULT_STEMCELL["name"])
-    b.add_argument("--stemcell-version", default=cand.DEFAULT_STEMCELL["version"])
+    b.add_argument("--release", action="append",
+                   help="NAME=VERSION (repeatable), e.g. redis=9.1; default redis=latest. staging and production "
+                        "take only final releases: exact versions, no `latest`, no `+dev.N` builds")
+    b.add_argument("--stemcell-name", default=cand.DEFAULT_STEMCELL["name"], help="stemcell the manifests use")
+    b.add_argument("--stemcell-version", default=cand.DEFAULT_STEMCELL["version"],
+                   help="exact stemcell version; the default `latest` is accepted by dev1/dev2 only")
     b.add_argument("--digest-file", help="also write the digest to this file (for CI resources)")
     b.set_defaults(func=cmd_build)
-    d = add("deploy", "deploy a candidate to an environment through its gates")
-    d.add_argument("digest")
+    d = add("deploy", "deploy a candidate to an environment through its gates, then run the integration checks",
+            description="dev1/dev2 take any candidate. staging takes a candidate that passed dev1 or dev2 "
+                        "with final releases, after resetting staging to production's current candidate "
+                        "(or deleting staging when production has none yet). production takes the "
+                        "candidate of the latest staging run if it passed after that reset, has final "
+                        "releases and keeps parity with staging. Every outcome goes to the ledger.")
+    d.add_argument("digest", help="the candidate's sha256, as printed by build")
     d.add_argument("--upstream", help="accepted for symmetry with build; ignored (a candidate carries its templates)")
-    d.add_argument("--env", required=True, choices=cand.ENVIRONMENTS)
+    d.add_argument("--env", required=True, choices=cand.ENVIRONMENTS, help="target environment")
     d.set_defaults(func=cmd_deploy)
-    f = add("diff", "manifest differences between two environments")
-    f.add_argument("left")
-    f.add_argument("right")
+    f = add("diff", "manifest differences between two environments; exit 1 if any is outside the allowed paths")
+    f.add_argument("left", choices=cand.ENVIRONMENTS, help="environment, e.g. staging")
+    f.add_argument("right", choices=cand.ENVIRONMENTS, help="environment, e.g. production")
     f.add_argument("--candidate", help="compare what this candidate would deploy instead of what runs")
     f.set_defaults(func=cmd_diff)
-    u = add("unlock", "break the promotion lock of an environment (after a crashed run)")
-    u.add_argument("--env", required=True, choices=("staging", "production"))
-    u.add_argument("--force", action="store_true")
+    u = add("unlock", "break the promotion lock (staging and production share it) after a crashed run")
+    u.add_argument("--env", required=True, choices=("staging", "production"),
+                   help="the environment the refused run wanted (both share one lock)")
+    u.add_argument("--force", action="store_true", help="required: you checked that the holding run is gone")
     u.set_defaults(func=cmd_unlock)
-    add("ledger", "print the ledger as JSON lines").set_defaults(func=cmd_ledger)
+    add("ledger", "print the ledger (every deploy, check and test) as JSON lines").set_defaults(func=cmd_ledger)
     s = add("show", "print a candidate's candidate.yml (after verifying it)")
-    s.add_argument("digest")
+    s.add_argument("digest", help="the candidate's sha256")
     s.set_defaults(func=cmd_show)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from helpers.bosh import BoshError
+    from helpers.config import ConfigError
+    from helpers.net import REDACTOR
     from promotion.deploy import PromotionFailed
+    from promotion.ledger import LedgerError
     from promotion.lock import LockHeld
 
     args = parser().parse_args(argv)
     if args.config is None:
         args.config = os.environ.get("CONFIG")
+    statuses: list[tuple[type[BaseException] | tuple[type[BaseException], ...], int]] = [
+        ((LockHeld, cand.CandidateError), 3),
+        ((PromotionFailed, BoshError), 4),
+        ((StoreError, LedgerError, ConfigError, UsageError), 2),
+    ]
     try:
         return int(args.func(args))
-    except (LockHeld, cand.CandidateError) as exc:
-        print(str(exc), file=sys.stderr)
-        return 3
-    except PromotionFailed as exc:
-        print(str(exc), file=sys.stderr)
-        return 4
-    except StoreError as exc:
-        print(str(exc), file=sys.stderr)
-        return 3 if "not found" in str(exc) else 1
     except Exception as exc:
-        if type(exc).__name__ == "ConfigError":
-            print(str(exc), file=sys.stderr)
-            return 2
+        for kinds, status in statuses:
+            if isinstance(exc, kinds):
+                print(REDACTOR.redact(str(exc)), file=sys.stderr)
+                return status
         raise
 
 

@@ -6,6 +6,13 @@ content digest). The tarball bytes are deterministic for the same inputs (sorted
 fixed mtimes and owners, gzip without a timestamp), so its sha256 names it. Reading a
 candidate re-computes both the tarball digest and the content digest: a tampered or
 truncated tarball is refused before anything is deployed from it.
+
+Creation time versus determinism: a wall-clock time inside candidate.yml would give every
+build of the same templates a new digest, so two builds of one commit would look like two
+candidates that each need their own trip through dev and staging. `created` is therefore
+the *source date* (the reproducible-builds convention): `SOURCE_DATE_EPOCH` when set, else
+the newest commit time of the sources (and, for a dirty checkout or a plain directory, the
+newest modification time of the template files taken from it). `created_from` says which.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import re
 import subprocess
 import tarfile
@@ -34,9 +42,18 @@ class CandidateError(Exception):
     """A candidate cannot be built or read; the message says why and what to do."""
 
 
-def is_final(version: str) -> bool:
-    """Final releases have plain versions (`9`, `9.1`); `9+dev.1` and `latest` are not."""
-    return bool(FINAL_VERSION.fullmatch(str(version)))
+def refused(digest: str, why: str, remedy: str, rule: str = "verified-candidate") -> CandidateError:
+    """A candidate that cannot be used, in the same words as every other refusal."""
+    return CandidateError(f"refused by rule '{rule}': candidate {digest[:12]} {why}; to satisfy it: {remedy}")
+
+
+REBUILD = "rebuild it with `python -m promotion build` and use the digest that build prints"
+
+
+def is_final(version: object) -> bool:
+    """Final releases have plain versions (`9`, `9.1`); `9+dev.1` and `latest` are not.
+    The same test makes a stemcell version exact (`3147`, `3147.1`)."""
+    return isinstance(version, str | int) and bool(FINAL_VERSION.fullmatch(str(version)))
 
 
 def sha256(data: bytes) -> str:
@@ -50,22 +67,46 @@ def content_digest(files: dict[str, bytes]) -> str:
 
 
 def git_revision(path: Path) -> str | None:
-    """The commit of the git checkout containing `path` (with `-dirty`), or None."""
+    """The commit of the git checkout containing `path` (with `-dirty` when files below
+    `path` have uncommitted changes), or None when it is not a git checkout."""
+    rev = _git(path, "rev-parse", "HEAD")
+    if not rev:
+        return None
+    return rev + ("-dirty" if _git(path, "status", "--porcelain", "--", ".") else "")
+
+
+def _git(path: Path, *args: str) -> str | None:
     try:
-        rev = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-        if rev.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "-C", str(path), "status", "--porcelain", "--", "."],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+        r = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def source_date(sources: list[tuple[Path, list[Path]]], env: dict[str, str] | None = None) -> tuple[str, str]:
+    """(created, created_from): the candidate's creation time as a function of its inputs.
+
+    `sources` are (directory, files taken from it). `SOURCE_DATE_EPOCH` wins; otherwise the
+    newest of: each git source's commit time, and the mtimes of files from a source that is
+    not a clean git checkout (their content is not named by a commit)."""
+    env = os.environ if env is None else env
+    if env.get("SOURCE_DATE_EPOCH"):
+        stamp, origin = int(env["SOURCE_DATE_EPOCH"]), "SOURCE_DATE_EPOCH"
+    else:
+        stamps: list[int] = []
+        origins: list[str] = []
+        for directory, files in sources:
+            commit = _git(directory, "log", "-1", "--format=%ct", "--", *[str(f) for f in files])
+            if commit:
+                stamps.append(int(commit))
+                origins.append("commit")
+            dirty = _git(directory, "status", "--porcelain", "--", *[str(f) for f in files])
+            if commit is None or dirty:
+                stamps += [int(f.stat().st_mtime) for f in files]
+                origins.append("mtime")
+        stamp = max(stamps, default=0)
+        origin = "+".join(sorted(set(origins))) or "none"
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), origin
 
 
 def upstream_templates_dir(upstream: Path) -> Path:
@@ -151,17 +192,24 @@ def build(
         raise CandidateError("a candidate needs its release versions, e.g. --release redis=9.1")
     tdir = upstream_templates_dir(upstream)
     files: dict[str, bytes] = {}
-    for name in UPSTREAM_FILES:
-        files[f"upstream/{name}"] = (tdir / name).read_bytes()
+    upstream_srcs = [tdir / name for name in UPSTREAM_FILES]
+    for src in upstream_srcs:
+        files[f"upstream/{src.name}"] = src.read_bytes()
+    project_srcs = []
     for env in environments:
         for part in ("networking", "scaling"):
             src = Path(env_templates) / f"{part}-{env}.yml"
             if not src.is_file():
                 raise CandidateError(f"missing per-deployment template {src}")
+            project_srcs.append(src)
             files[f"environments/{env}/{part}.yml"] = src.read_bytes()
+    created_from = "given"
+    if created is None:
+        created, created_from = source_date([(tdir, upstream_srcs), (Path(env_templates), project_srcs)])
     meta = {
         "format": 1,
-        "created": created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": created,
+        "created_from": created_from,
         "sources": {
             "project": {"revision": git_revision(project_dir or env_templates)},
             "upstream": {"revision": git_revision(tdir)},
@@ -181,11 +229,8 @@ def read(data: bytes, digest: str) -> Candidate:
     """Verify and open a candidate tarball; refuse anything that is not exactly `digest`."""
     actual = sha256(data)
     if actual != digest:
-        raise CandidateError(
-            f"candidate {digest[:12]} refused: its tarball has sha256 {actual[:12]} "
-            f"({len(data)} bytes), so it was tampered with or truncated; "
-            "rebuild it with `python -m promotion build` and use the new digest"
-        )
+        raise refused(digest, f"has a tarball whose sha256 is {actual[:12]} ({len(data)} bytes), so it was "
+                      "tampered with or truncated in the store", REBUILD)
     files: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
@@ -196,12 +241,18 @@ def read(data: bytes, digest: str) -> Candidate:
                 if fh is not None:
                     files[member.name] = fh.read()
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise CandidateError(f"candidate {digest[:12]} refused: not a readable tarball ({exc})")
+        raise refused(digest, f"is not a readable tarball ({exc})", REBUILD)
     if "candidate.yml" not in files:
-        raise CandidateError(f"candidate {digest[:12]} refused: no candidate.yml inside")
-    meta = yaml.safe_load(files.pop("candidate.yml"))
+        raise refused(digest, "has no candidate.yml inside", REBUILD)
+    try:
+        meta = yaml.safe_load(files.pop("candidate.yml"))
+    except yaml.YAMLError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise refused(digest, "has a candidate.yml that is not a YAML map", REBUILD)
     if content_digest(files) != meta.get("content_digest"):
-        raise CandidateError(f"candidate {digest[:12]} refused: content digest does not match candidate.yml")
+        raise refused(digest, "has templates whose content digest does not match candidate.yml (forged "
+                      "or hand-edited)", REBUILD)
     return Candidate(digest=digest, meta=meta, files=files)
 
 
@@ -209,7 +260,23 @@ def key(digest: str) -> str:
     return f"candidates/{digest}.tgz"
 
 
+def load(store, digest: str) -> Candidate:
+    """Fetch and verify a candidate from a store (every read goes through here)."""
+    from promotion.store import StoreError
+
+    check_digest(digest)
+    try:
+        data = store.get(key(digest))
+    except StoreError as exc:
+        if "not found" not in str(exc):
+            raise
+        raise refused(digest, f"is not in the store {store.url}", "build it (`python -m promotion build`) "
+                      "into this store, or pass the store it was built into (--store)", rule="known-candidate")
+    return read(data, digest)
+
+
 def check_digest(text: str) -> str:
     if not DIGEST.fullmatch(text):
-        raise CandidateError(f"{text!r} is not a candidate digest (64 lowercase hex digits)")
+        raise CandidateError(f"refused by rule 'known-candidate': {text!r} is not a candidate digest; to "
+                             "satisfy it: pass the 64 lowercase hex digits `python -m promotion build` printed")
     return text

@@ -28,6 +28,7 @@ class RedisTarget:
     followers: tuple[str, ...]
     port: int
     password: str = field(repr=False)
+    expected_followers: int | None = None  # what the manifest asks for; None = unknown
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,10 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 
 
 def target_from(manifest: dict[str, Any], instances: Iterable[Any]) -> RedisTarget:
-    """Leader and followers of a deployed redis manifest. Followers are running instances of
-    jobs whose `redis.master` is set (the errand job has no VM and is skipped)."""
+    """Leader and followers of a deployed redis manifest. Followers are the instances the
+    director lists for jobs whose `redis.master` is set (the errand job has no VM and is
+    skipped); the manifest's instance counts say how many there must be, so a follower the
+    director lost is a failure rather than one fewer server to ask."""
     jobs = {j["name"]: j for j in manifest.get("jobs", [])}
     leader_job = jobs.get(LEADER_JOB)
     if leader_job is None:
@@ -67,6 +70,7 @@ def target_from(manifest: dict[str, Any], instances: Iterable[Any]) -> RedisTarg
         for name, j in jobs.items()
         if j.get("lifecycle") != "errand" and (j.get("properties", {}).get("redis", {}) or {}).get("master")
     }
+    expected = sum(int(jobs[name].get("instances", 0) or 0) for name in follower_jobs)
     followers: list[str] = []
     for inst in instances:
         if _get(inst, "job") in follower_jobs:
@@ -78,6 +82,7 @@ def target_from(manifest: dict[str, Any], instances: Iterable[Any]) -> RedisTarg
         followers=tuple(sorted(followers)),
         port=int(props.get("port", 6379)),
         password=str(props.get("password", "")),
+        expected_followers=expected,
     )
 
 
@@ -129,6 +134,9 @@ def check_replicated(
 ) -> CheckResult:
     if not target.followers:
         return CheckResult("replicated to followers", False, "the deployment has no running followers")
+    if target.expected_followers is not None and len(target.followers) < target.expected_followers:
+        return CheckResult("replicated to followers", False, f"the director lists {len(target.followers)} "
+                           f"followers, the manifest asks for {target.expected_followers}")
     missing = []
     for ip in target.followers:
         deadline = time.monotonic() + wait

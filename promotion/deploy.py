@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 
+from helpers.net import REDACTOR
 from promotion import candidate as cand
 from promotion import gates
-from promotion.checks import CheckReport, ResolveFn, run_checks, target_from
-from promotion.ledger import Ledger, Record
+from promotion.checks import CheckReport, CheckResult, ResolveFn, run_checks, target_from
+from promotion.ledger import NO_CANDIDATE, Ledger, Record
 from promotion.lock import LOCKED_ENVS, EnvLock, LockHeld
 from promotion.manifest import deployment_name, render
 from promotion.parity import DEFAULT_ALLOWED, diff, normalize
@@ -48,21 +49,23 @@ class Promoter:
         return Ledger(self.store)
 
     def _say(self, message: str) -> None:
-        from helpers.net import REDACTOR
-
         self.out(REDACTOR.redact(message))
 
     # ------------------------------------------------------------------ reading
 
     def load(self, digest: str) -> cand.Candidate:
-        cand.check_digest(digest)
-        return cand.read(self.store.get(cand.key(digest)), digest)
+        return cand.load(self.store, digest)
 
     def deployed_manifest(self, name: str) -> dict[str, Any] | None:
+        """The manifest the director runs for `name`, or None when there is no such
+        deployment (404). Any other director error propagates: "cannot tell" must never be
+        taken for "not deployed" (the staging reset would then skip a deletion)."""
         try:
             text = self.director.deployment_manifest(name)
-        except Exception:
-            return None
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise
         if isinstance(text, dict):
             text = text.get("manifest", text)
         data = yaml.safe_load(text) if isinstance(text, str) else text
@@ -72,8 +75,6 @@ class Promoter:
         """The Redis password: given (REDIS_PASSWORD_<ENV>), else the one the deployment
         already runs with (so a redeploy never changes it), else a new random one. It is
         registered with the project's redactor so no log line can show it."""
-        from helpers.net import REDACTOR
-
         password = self.passwords.get(env)
         if not password:
             current = self.deployed_manifest(name)
@@ -98,16 +99,7 @@ class Promoter:
         manifest = self.manifest_for(c, env)
         name = str(manifest["name"])
         self._say(f"deploying candidate {c.digest[:12]} to {env} (deployment {name}, {purpose})")
-        task_id = None
-        try:
-            result = self.director.deploy(yaml.safe_dump(manifest, sort_keys=False))
-            task_id = getattr(result, "id", None) or getattr(result, "task_id", None)
-            outcome, detail = "passed", ""
-        except Exception as exc:
-            task_id = getattr(exc, "task_id", None)
-            from helpers.net import REDACTOR
-
-            outcome, detail = "failed", REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+        outcome, task_id, detail = self._task(self.director.deploy, yaml.safe_dump(manifest, sort_keys=False))
         self.ledger.append(
             Record(c.digest, env, "deploy", outcome, run_id, task_id=task_id, purpose=purpose,
                    reset_base=reset_base, detail=detail)
@@ -118,9 +110,6 @@ class Promoter:
         try:
             report = self.check(env, manifest)
         except Exception as exc:
-            from helpers.net import REDACTOR
-            from promotion.checks import CheckResult
-
             report = CheckReport((CheckResult("checks ran", False, REDACTOR.redact(f"{type(exc).__name__}: {exc}")),))
         self.ledger.append(
             Record(c.digest, env, "check", "passed" if report.passed else "failed", run_id, task_id=task_id,
@@ -128,6 +117,29 @@ class Promoter:
         )
         self._say(f"checks of {c.digest[:12]} in {env}: {report.summary()}")
         return report.passed
+
+    @staticmethod
+    def _task(call: Callable[..., Any], *args: Any) -> tuple[str, int | None, str]:
+        """Run one director task: (outcome, task id, redacted detail). Any failure is an
+        outcome to record, not a crash: the ledger must say what happened."""
+        try:
+            result = call(*args)
+        except Exception as exc:
+            return "failed", getattr(exc, "task_id", None), REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+        return "passed", getattr(result, "id", None) or getattr(result, "task_id", None), ""
+
+    def _reset_to_empty(self, c: cand.Candidate, run_id: str) -> bool:
+        """First promotion: production runs nothing yet, so it will get a fresh create. Staging
+        is reset to the same state, empty, so that its candidate deploy is that same create."""
+        name = deployment_name(c, "staging")
+        if self.deployed_manifest(name) is None:
+            outcome, task_id, detail = "passed", None, f"{name} was already empty"
+        else:
+            self._say(f"production has no candidate yet: deleting {name} so staging starts empty like production")
+            outcome, task_id, detail = self._task(self.director.delete_deployment, name)
+        self.ledger.append(Record(NO_CANDIDATE, "staging", "delete", outcome, run_id, task_id=task_id,
+                                  purpose="reset", detail=detail))
+        return outcome == "passed"
 
     def check(self, env: str, manifest: dict[str, Any]) -> CheckReport:
         instances = self.director.instances(str(manifest["name"]))
@@ -144,6 +156,7 @@ class Promoter:
         c = self.load(digest)
         run_id = uuid.uuid4().hex
         if env in LOCKED_ENVS:
+            # the lock is released on every way out: refusal, failed deploy, failed checks
             with EnvLock(self.store, env, run_id, digest):
                 self._gated(c, env, run_id)
         else:
@@ -154,34 +167,44 @@ class Promoter:
         records = self.ledger.records()
         production = self.ledger.current("production", records)
         refusals = gates.check(c, env, records, production)
+        if env in gates.GATED_ENVS and not refusals:
+            refusals += gates.pinned_manifest(self.manifest_for(c, env), env)
         if env == "production" and not refusals:
-            refusals += gates.parity(self.parity_diff(c), self.allowed_diff_paths)
+            refusals += self._parity_refusals(c)
         if refusals:
             raise gates.GateRefused(refusals)
         reset_base = None
         if env == "staging":
             reset_base = production
             if production is None:
-                self._say("production has no candidate yet: nothing to reset staging to")
+                reset = self._reset_to_empty(c, run_id)
             else:
                 self._say(f"resetting staging to production's candidate {production[:12]} first")
-                if not self._deploy_and_check(self.load(production), "staging", run_id, "reset"):
-                    raise PromotionFailed(
-                        f"staging reset to production's candidate {production[:12]} failed; "
-                        "the candidate was not deployed (see the ledger)"
-                    )
+                reset = self._deploy_and_check(self.load(production), "staging", run_id, "reset")
+            if not reset:
+                raise PromotionFailed(
+                    f"staging reset to production's state ({(production or 'empty')[:12]}) failed; "
+                    "the candidate was not deployed (see the ledger)"
+                )
         if not self._deploy_and_check(c, env, run_id, "candidate", reset_base):
             raise PromotionFailed(f"candidate {c.digest[:12]} failed in {env} (see the ledger)")
 
-    def parity_diff(self, c: cand.Candidate) -> list:
-        """Staging as deployed for candidate `c` versus what production would get from it.
-        If staging has moved on to another candidate since, `c`'s staging manifest is
-        rendered instead (the same template merge the staging deploy used)."""
-        staging = None
-        if self.ledger.current("staging") == c.digest:
-            staging = self.deployed_manifest(deployment_name(c, "staging"))
+    def _parity_refusals(self, c: cand.Candidate) -> list[gates.Refusal]:
+        diffs = self.parity_diff(c)
+        if diffs is None:
+            return [gates.Refusal(
+                "parity", f"staging's deployment {deployment_name(c, 'staging')} is not on the director, so "
+                "there is nothing to compare production's manifest with",
+                f"`python -m promotion deploy {c.digest} --env staging` and let its checks pass")]
+        return gates.parity(diffs, self.allowed_diff_paths)
+
+    def parity_diff(self, c: cand.Candidate) -> list | None:
+        """Staging as deployed (the production gate has made sure it runs candidate `c`,
+        deployed by the latest staging run) versus what production would get from `c`.
+        None when staging's deployment is missing on the director."""
+        staging = self.deployed_manifest(deployment_name(c, "staging"))
         if staging is None:
-            staging = self.manifest_for(c, "staging")
+            return None
         production = self.manifest_for(c, "production")
         return diff(normalize(staging), normalize(production))
 

@@ -2,8 +2,9 @@
 
 Gates decide only from the ledger, so it must never lose or rewrite a record. A store has
 no append operation on S3, so each record is its own object under `ledger/`, named by time
-and a random suffix; reading lists them in name order, which is time order. `lines()` gives
-the same records as JSON lines (one record per line) for export and for humans.
+and a random suffix, and written with the store's exclusive create (O_EXCL locally,
+`If-None-Match: *` on S3): a record is never overwritten, and two writers appending at the
+same moment both land. `lines()` gives the records as JSON lines for export and humans.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from typing import Any
 from promotion.store import Store
 
 PREFIX = "ledger/"
+NO_CANDIDATE = "none"
+KINDS = ("deploy", "check", "test", "delete")
+
+
+class LedgerError(Exception):
+    """The ledger cannot be read or written; the message names the record."""
 
 
 def now_iso() -> str:
@@ -25,8 +32,10 @@ def now_iso() -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """One event. `kind` is `deploy` or `check`; `purpose` is `candidate` for the candidate
-    itself or `reset` when staging is put back to production's candidate first."""
+    """One event. `kind` is `deploy`, `check` (the checks a deploy runs), `test` (a standalone
+    run of the integration tests) or `delete` (staging reset to an empty production);
+    `purpose` is `candidate` for the candidate itself or `reset` when staging is put back to
+    production's state first. A reset to "no candidate" has `candidate` = NO_CANDIDATE."""
 
     candidate: str
     env: str
@@ -50,17 +59,25 @@ class Ledger:
         self.store = store
 
     def append(self, record: Record) -> Record:
+        if record.kind not in KINDS:
+            raise LedgerError(f"unknown record kind {record.kind!r} (one of {', '.join(KINDS)})")
         stamp = record.time.replace(":", "").replace("-", "")
-        key = f"{PREFIX}{stamp}-{uuid.uuid4().hex[:12]}.json"
-        self.store.put(key, (json.dumps(asdict(record), sort_keys=True) + "\n").encode())
-        return record
+        data = (json.dumps(asdict(record), sort_keys=True) + "\n").encode()
+        for _ in range(3):
+            if self.store.create(f"{PREFIX}{stamp}-{uuid.uuid4().hex}.json", data):
+                return record
+        raise LedgerError(f"could not append a {record.kind} record for {record.env}: key collisions")
 
     def records(self) -> list[Record]:
         out = []
         for key in self.store.list(PREFIX):
             if key.endswith(".json"):
-                data = json.loads(self.store.get(key))
-                out.append(Record(**data))
+                try:
+                    out.append(Record(**json.loads(self.store.get(key))))
+                except (ValueError, TypeError) as exc:
+                    raise LedgerError(f"ledger record {key} in {self.store.url} is not a record ({exc}); "
+                                      "the gates will not decide from a damaged ledger: restore that "
+                                      "object from the store's versioning or backup") from None
         return sorted(out, key=lambda r: r.time)
 
     def lines(self) -> str:
@@ -69,13 +86,19 @@ class Ledger:
     # ------------------------------------------------------------------ queries for gates
 
     def current(self, env: str, records: list[Record] | None = None) -> str | None:
-        """The candidate the environment runs now: the last successful deploy there."""
-        recs = self.records() if records is None else records
-        deployed = [r for r in recs if r.env == env and r.kind == "deploy" and r.passed]
-        return deployed[-1].candidate if deployed else None
+        """The candidate the environment runs now: the last successful deploy there (None
+        when nothing was deployed, or when a reset deleted it since)."""
+        return current_of(self.records() if records is None else records, env)
 
     def runs(self, env: str, candidate: str) -> list[list[Record]]:
         return runs_of(self.records(), env, candidate)
+
+
+def current_of(records: list[Record], env: str) -> str | None:
+    changes = [r for r in records if r.env == env and r.kind in ("deploy", "delete") and r.passed]
+    if not changes or changes[-1].kind == "delete":
+        return None
+    return changes[-1].candidate
 
 
 def runs_of(records: list[Record], env: str, candidate: str) -> list[list[Record]]:

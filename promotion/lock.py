@@ -1,6 +1,9 @@
-"""One promotion at a time per environment: a lock object in the store.
+"""One promotion at a time: a lock object in the store shared by staging and production.
 
-The lock is created with an exclusive create (O_EXCL locally, `If-None-Match: *` on S3), so
+Staging and production are one lock, not two: a staging run reads production's candidate
+(to reset staging to it) and a production run reads staging's state (its gate and parity),
+so a staging promotion and a production promotion must not interleave either (the CI
+pipeline's `serial_groups: [promotion]` says the same). The lock is created with an exclusive create (O_EXCL locally, `If-None-Match: *` on S3), so
 two runs cannot both hold it. It is never broken implicitly: a crashed run leaves its lock
 behind, and `python -m promotion unlock --env X --force` removes it after a human has
 checked that the run is really gone. The lock records who holds it, for that decision.
@@ -17,10 +20,14 @@ from promotion.ledger import now_iso
 from promotion.store import Store
 
 LOCKED_ENVS = ("staging", "production")
+LOCK_KEY = "locks/promotion.lock"
 
 
 def lock_key(env: str) -> str:
-    return f"locks/{env}.lock"
+    """Every locked environment shares the promotion lock (see the module docstring)."""
+    if env not in LOCKED_ENVS:
+        raise ValueError(f"{env} takes no promotion lock (only {', '.join(LOCKED_ENVS)} do)")
+    return LOCK_KEY
 
 
 class LockHeld(Exception):
@@ -28,10 +35,11 @@ class LockHeld(Exception):
         self.env = env
         self.holder = holder
         super().__init__(
-            f"refused by rule 'one-at-a-time': {env} is locked by run {holder.get('run_id')} "
-            f"(candidate {str(holder.get('candidate'))[:12]}, host {holder.get('host')}, pid "
-            f"{holder.get('pid')}, since {holder.get('time')}); wait for that run to finish, or if "
-            f"it crashed, break the lock with `python -m promotion unlock --env {env} --force`"
+            f"refused by rule 'one-at-a-time': the promotion lock (staging and production) is held by run "
+            f"{holder.get('run_id')} ({holder.get('env')} of candidate {str(holder.get('candidate'))[:12]}, "
+            f"host {holder.get('host')}, pid {holder.get('pid')}, since {holder.get('time')}); to satisfy it: "
+            f"wait for that run to finish, or if it crashed, break the lock with "
+            f"`python -m promotion unlock --env {env} --force`"
         )
 
 
@@ -46,6 +54,7 @@ class EnvLock:
         holder = {
             "run_id": self.run_id,
             "candidate": self.candidate,
+            "env": self.env,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "time": now_iso(),

@@ -13,7 +13,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_ALLOWED = ("name", "director_uuid", "networks", "properties.redis.hostname")
+DEFAULT_ALLOWED = (
+    "name", "director_uuid", "networks", "jobs.*.networks", "properties.redis.hostname",
+    "jobs.*.properties.redis.hostname",
+)
 _MISSING = object()
 
 
@@ -108,16 +111,24 @@ def diff(left: Any, right: Any, path: tuple[str, ...] = ()) -> list[Difference]:
 
 
 def pattern_matches(pattern: str, path: tuple[str, ...]) -> bool:
-    """A pattern is a dotted path (`*` = any one step). It allows a difference when its steps
-    occur as a contiguous run anywhere in the path: `networks` covers the top-level
-    `networks` and `jobs.<job>.networks`; `properties.redis.hostname` covers global and job
-    properties alike. Differences below the run are covered too."""
-    steps = pattern.split(".")
-    for start in range(len(path) - len(steps) + 1):
-        window = path[start : start + len(steps)]
-        if all(s == "*" or s == p for s, p in zip(steps, window, strict=True)):
-            return True
-    return False
+    """A pattern is a dotted path from the manifest's root; `*` is any one step and `**` any
+    number of steps (none included). It allows a difference at that path and below it.
+
+    Anchored on purpose: `name` allows the deployment's name, not every key called `name`
+    (a stemcell's or a release's name must not slip through), and `networks` allows the
+    top-level networks only. Job-level settings are written `jobs.*.networks`; a hostname
+    wherever it is set, `**.hostname`."""
+    return _match(tuple(pattern.split(".")), path)
+
+
+def _match(steps: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    if not steps:
+        return True  # the pattern is a prefix: everything below it is allowed
+    if steps[0] == "**":
+        return any(_match(steps[1:], path[i:]) for i in range(len(path) + 1))
+    if not path or (steps[0] != "*" and steps[0] != path[0]):
+        return False
+    return _match(steps[1:], path[1:])
 
 
 def violations(diffs: list[Difference], allowed: tuple[str, ...] | list[str]) -> list[Difference]:

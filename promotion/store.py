@@ -188,6 +188,20 @@ class S3Store:
         return sorted(keys)
 
 
+def s3_settings(s3_config: object | None, endpoint_url: str | None = None,
+                environ: dict[str, str] | None = None) -> S3Settings:
+    """S3Settings from the config's `promotion.s3` section (any object with its fields), an
+    endpoint override (`--s3-endpoint`) and `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`,
+    which win over the config so that CI can keep credentials out of config files."""
+    env = os.environ if environ is None else environ
+    return S3Settings(
+        endpoint_url=endpoint_url or getattr(s3_config, "endpoint_url", None),
+        region=getattr(s3_config, "region", None) or "us-east-1",
+        access_key_id=env.get("AWS_ACCESS_KEY_ID") or getattr(s3_config, "access_key_id", None),
+        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or getattr(s3_config, "secret_access_key", None),
+    )
+
+
 def open_store(url: str, s3: S3Settings | None = None) -> Store:
     """`s3://bucket/prefix` -> S3Store; anything else is a local directory."""
     if url.startswith("s3://"):

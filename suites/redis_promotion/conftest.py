@@ -30,9 +30,9 @@ def _remove_our_redis_deployments(platform):
 @pytest.fixture(scope="module")
 def cli(platform, redis_releases, promotion_store):
     """Run `python -m promotion ...` in-process with the platform's config and the module's
-    store; returns (exit status, stdout, stderr)."""
+    store; returns the exit status (read the output with `capsys`)."""
 
-    def run(*args: str, capsys=None) -> int:
+    def run(*args: str) -> int:
         argv = ["--config", str(platform.config.source), "--store", str(promotion_store.root), *args]
         return main(argv)
 

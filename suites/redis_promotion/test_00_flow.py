@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.redis import REDIS_TEMPLATES
+from fixtures.redis import REDIS_TEMPLATES, STEMCELL
 from promotion import candidate as cand
 from promotion.ledger import Ledger
 
@@ -18,7 +18,7 @@ STATE: dict[str, str] = {}
 
 def _build(cli, capsys, redis_upstream, version: str) -> str:
     assert cli("build", "--upstream", str(redis_upstream), "--templates", str(REDIS_TEMPLATES),
-               "--release", f"redis={version}") == 0
+               "--release", f"redis={version}", "--stemcell-version", STEMCELL[1]) == 0
     digest = capsys.readouterr().out.strip().splitlines()[-1]
     return cand.check_digest(digest)
 

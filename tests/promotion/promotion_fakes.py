@@ -92,6 +92,20 @@ class FakeDirector:
         self.deploy_log.append((name, versions.get("redis", "")))
         return FakeTask(task)
 
+    def delete_deployment(self, name: str) -> FakeTask:
+        task = next(self.tasks)
+        for old in self.instances_by_dep.pop(name, []):
+            self.world.bus.emit("deleted", old)
+        self.manifests.pop(name, None)
+        self.deploy_log.append((name, "deleted"))
+        return FakeTask(task)
+
+    def stop_instance(self, name: str, job: str) -> None:
+        """Stop one instance's processes but keep it in the director's list (a VM whose job
+        died): what the replication check must notice."""
+        inst = next(i for i in self.instances_by_dep[name] if i.group == job)
+        self.world.bus.emit("stopped", inst)
+
     def close(self) -> None:
         self.redis.close()
         self._reservation.close()

@@ -111,3 +111,62 @@ def test_candidate_yml_is_yaml(redis_upstream):
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         meta = yaml.safe_load(tar.extractfile("candidate.yml").read())
     assert meta["environments"] == ["dev1", "dev2", "staging", "production"]
+
+
+def test_default_build_is_reproducible_and_dated_by_its_sources(redis_upstream, monkeypatch):
+    """No wall clock inside: two builds of the same inputs are the same candidate."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    releases = cand.parse_releases(["redis=9.1"])
+    d1, data1 = cand.build(redis_upstream, REDIS_TEMPLATES, releases)
+    d2, data2 = cand.build(redis_upstream, REDIS_TEMPLATES, releases)
+    assert (d1, data1) == (d2, data2)
+    meta = cand.read(data1, d1).meta
+    assert meta["created"] != "1970-01-01T00:00:00Z" and meta["created_from"]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    d3, data3 = cand.build(redis_upstream, REDIS_TEMPLATES, releases)
+    assert cand.read(data3, d3).meta["created"] == "2023-11-14T22:13:20Z"
+    assert cand.read(data3, d3).meta["created_from"] == "SOURCE_DATE_EPOCH"
+
+
+def test_source_date_is_the_commit_time_unless_the_checkout_is_dirty(tmp_path):
+    import os
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    f = repo / "a.yml"
+    f.write_text("a: 1\n")
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2024-01-02T03:04:05Z", "GIT_COMMITTER_DATE": "2024-01-02T03:04:05Z",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    for argv in (["init", "-q"], ["add", "a.yml"], ["commit", "-q", "-m", "x"]):
+        subprocess.run(["git", "-C", str(repo), *argv], check=True, env=env, capture_output=True)
+    os.utime(f, (1_800_000_000, 1_800_000_000))  # a later mtime must not matter while clean
+    assert cand.source_date([(repo, [f])], env={}) == ("2024-01-02T03:04:05Z", "commit")
+    assert cand.git_revision(repo) and not cand.git_revision(repo).endswith("-dirty")
+    f.write_text("a: 2\n")
+    os.utime(f, (1_800_000_000, 1_800_000_000))
+    assert cand.source_date([(repo, [f])], env={}) == ("2027-01-15T08:00:00Z", "commit+mtime")
+    assert cand.git_revision(repo).endswith("-dirty")
+    plain = tmp_path / "plain.yml"
+    plain.write_text("b: 1\n")
+    os.utime(plain, (1_600_000_000, 1_600_000_000))
+    assert cand.source_date([(tmp_path / "nogit", [plain])], env={}) == ("2020-09-13T12:26:40Z", "mtime")
+
+
+def test_refusals_name_the_rule_and_the_remedy(redis_upstream):
+    digest, data = _build(redis_upstream)
+    with pytest.raises(cand.CandidateError) as err:
+        cand.read(data[:100], digest)
+    assert str(err.value).startswith("refused by rule 'verified-candidate': candidate ")
+    assert "to satisfy it: rebuild it with `python -m promotion build`" in str(err.value)
+
+
+def test_candidate_yml_records_exact_release_finality_and_stemcell(redis_upstream):
+    digest, data = cand.build(redis_upstream, REDIS_TEMPLATES, cand.parse_releases(["redis=9.1", "other=2+dev.3"]),
+                              stemcell={"name": "s", "version": "3147"}, created="2026-01-01T00:00:00Z")
+    meta = cand.read(data, digest).meta
+    assert meta["releases"] == [{"name": "redis", "version": "9.1", "final": True},
+                                {"name": "other", "version": "2+dev.3", "final": False}]
+    assert meta["stemcell"] == {"name": "s", "version": "3147"}
+    assert set(meta["files"]) == {n for n in cand.read(data, digest).files}

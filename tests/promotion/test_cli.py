@@ -53,8 +53,42 @@ def test_show_refuses_a_tampered_candidate_with_exit_3(tmp_path, redis_upstream,
 
 def test_unknown_candidate_and_bad_digest(tmp_path, capsys):
     assert main(["--store", str(tmp_path), "show", "a" * 64]) == 3
-    assert "not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "refused by rule 'known-candidate'" in err and "is not in the store" in err and "to satisfy it" in err
     assert main(["--store", str(tmp_path), "show", "../x"]) == 3
+    assert "refused by rule 'known-candidate'" in capsys.readouterr().err
+
+
+def test_store_errors_exit_2_without_credentials(moto_server, redis_upstream, capsys, monkeypatch):
+    """A missing bucket is a configuration problem (exit 2), and the S3 secret never shows."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3-Secret-Never-Printed")
+    assert main(_build("s3://no-such-bucket/redis", redis_upstream, "--s3-endpoint", moto_server)) == 2
+    out = capsys.readouterr()
+    assert "NoSuchBucket" in out.err and "s3://no-such-bucket/redis" in out.err
+    assert "s3-Secret-Never-Printed" not in out.out + out.err
+
+
+def test_deploy_without_a_config_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CONFIG", raising=False)
+    assert main(["--store", str(tmp_path), "deploy", "a" * 64, "--env", "dev1"]) == 2
+    assert "needs a suite config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    ([], ["build", "deploy", "diff", "unlock", "ledger", "show"]),
+    (["deploy"], ["final releases", "resetting staging", "parity", "ledger"]),
+    (["build"], ["NAME=VERSION", "--stemcell-version", "final releases", "--digest-file"]),
+    (["unlock"], ["--force", "share one lock"]),
+    (["diff"], ["allowed paths", "--candidate"]),
+])
+def test_help_texts_explain_each_command(command, words, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for word in words:
+        assert word in out
 
 
 def test_build_without_upstream_is_a_usage_error(tmp_path, capsys, monkeypatch):
@@ -67,10 +101,11 @@ def test_unlock_needs_force(tmp_path, capsys):
     from promotion.store import LocalStore
 
     EnvLock(LocalStore(tmp_path), "staging", "crashed", "c" * 64).acquire()
+    assert (tmp_path / "locks" / "promotion.lock").exists()
     assert main(["--store", str(tmp_path), "unlock", "--env", "staging"]) == 2
     assert main(["--store", str(tmp_path), "unlock", "--env", "staging", "--force"]) == 0
     assert "crashed" in capsys.readouterr().out
-    assert not (tmp_path / "locks" / "staging.lock").exists()
+    assert not (tmp_path / "locks" / "promotion.lock").exists()
 
 
 def test_ledger_prints_json_lines(tmp_path, capsys):

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from promotion_fakes import FakeDirector
 
 from fixtures.redis import REDIS_TEMPLATES, build_candidate
@@ -57,10 +58,14 @@ def test_whole_flow_with_reset(promoter, director, local_store, redis_upstream):
     assert ledger.current("production") == v2
     records = ledger.records()
     assert all(r.passed for r in records)
-    assert {r.kind for r in records} == {"deploy", "check"}
-    assert all(r.task_id for r in records)
+    assert {r.kind for r in records} == {"deploy", "check", "delete"}
+    # the first staging run reset staging to production's state: empty (nothing to delete)
+    first_reset = next(r for r in records if r.purpose == "reset")
+    assert (first_reset.kind, first_reset.candidate, first_reset.detail) == (
+        "delete", "none", "redis-staging was already empty")
+    assert all(r.task_id for r in records if r.kind != "delete")
     assert [r.purpose for r in records if r.env == "staging" and r.candidate == v1 and r.reset_base == v1] == []
-    resets = [r for r in records if r.purpose == "reset"]
+    resets = [r for r in records if r.purpose == "reset" and r.kind != "delete"]
     assert [(r.env, r.candidate, r.kind) for r in resets] == [("staging", v1, "deploy"), ("staging", v1, "check")]
     # parity after promotion: production runs staging's manifest but for per-env paths
     assert promoter.diff_envs("staging", "production") != []
@@ -175,15 +180,104 @@ def test_checks_that_cannot_run_are_recorded_as_failed(promoter, director, local
     assert [(r.outcome, r.detail) for r in check] == [("failed", "checks ran: FAILED ConnectionError: director went away")]
 
 
-def test_parity_uses_the_candidates_staging_manifest_after_staging_moved_on(promoter, local_store, redis_upstream):
+def test_a_staging_pass_does_not_count_once_staging_moved_on(promoter, director, local_store, redis_upstream):
+    """c passed staging; then `other` went to staging (after a reset). Staging no longer shows
+    what production would become with c, so production refuses c until c is staged again."""
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     other = build_candidate(local_store, redis_upstream, {"redis": "9"})
-    for digest in (c, other):
+    first = build_candidate(local_store, redis_upstream, {"redis": "9"}, stemcell_version="2777")
+    for digest in (c, other, first):
         promoter.deploy(digest, "dev1")
+    promoter.deploy(first, "staging")
+    promoter.deploy(first, "production")
     promoter.deploy(c, "staging")
-    promoter.deploy(c, "production")  # first production: no reset needed
-    promoter.deploy(other, "staging")  # staging now runs `other`, reset to c first
+    promoter.deploy(other, "staging")
     assert Ledger(local_store).current("staging") == other
-    from promotion.parity import violations
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "production")
+    assert _rules(err.value) == ["passed-staging-after-reset"] and "staging was changed since" in str(err.value)
+    promoter.deploy(c, "staging")
+    promoter.deploy(c, "production")
+    assert Ledger(local_store).current("production") == c
 
-    assert violations(promoter.parity_diff(promoter.load(c)), promoter.allowed_diff_paths) == []
+
+def test_first_promotion_resets_staging_to_empty(promoter, director, local_store, redis_upstream):
+    """Production has no candidate: it will get a fresh create, so staging is emptied first
+    and the candidate's staging deploy is that same create."""
+    old = build_candidate(local_store, redis_upstream, {"redis": "9"})
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    for digest in (old, c):
+        promoter.deploy(digest, "dev1")
+    promoter.deploy(old, "staging")  # staging runs `old`, production nothing
+    director.deploy_log.clear()
+    promoter.deploy(c, "staging")
+    assert director.deploy_log == [("redis-staging", "deleted"), ("redis-staging", "9.1")]
+    reset = [r for r in Ledger(local_store).records() if r.purpose == "reset"][-1]
+    assert (reset.kind, reset.outcome, reset.task_id is not None) == ("delete", "passed", True)
+    assert any("deleting redis-staging" in m for m in promoter.messages)
+    promoter.deploy(c, "production")
+
+
+def test_failed_reset_stops_the_run_and_blocks_production(promoter, director, local_store, redis_upstream):
+    p0 = build_candidate(local_store, redis_upstream, {"redis": "9"})
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    for digest in (p0, c):
+        promoter.deploy(digest, "dev1")
+    promoter.deploy(p0, "staging")
+    promoter.deploy(p0, "production")
+    director.deploy_log.clear()
+    director.fail_next = 1  # the reset deploy fails
+    with pytest.raises(PromotionFailed, match="staging reset to production's state"):
+        promoter.deploy(c, "staging")
+    assert director.deploy_log == []  # the candidate was never deployed
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "production")
+    assert _rules(err.value) == ["passed-staging-after-reset"]
+
+
+def test_a_failing_deploy_releases_the_lock(promoter, director, local_store, redis_upstream):
+    from promotion.lock import read_holder
+
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    director.fail_next = 1  # the reset to empty deploys nothing; the candidate's deploy fails
+    with pytest.raises(PromotionFailed):
+        promoter.deploy(c, "staging")
+    assert read_holder(local_store, "staging") is None
+    with pytest.raises(GateRefused):
+        promoter.deploy(c, "production")  # refused, and the refusal releases the lock too
+    assert read_holder(local_store, "production") is None
+    promoter.deploy(c, "staging")
+
+
+def test_stopped_follower_fails_the_checks_and_the_deploy(promoter, director, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    manifest = yaml.safe_load(director.deployment_manifest("redis-dev1"))
+    assert promoter.check("dev1", manifest).passed
+    director.stop_instance("redis-dev1", "redis_z1")
+    promoter.replication_wait = 0.5
+    report = promoter.check("dev1", manifest)
+    assert not report.passed and "replicated to followers: FAILED" in report.summary()
+    assert "authenticate: ok" in report.summary()  # the others still pass: the failure is named
+
+
+def test_secrets_never_reach_the_ledger_the_candidate_or_the_output(promoter, director, local_store,
+                                                                    redis_upstream, monkeypatch):
+    secret = "Sup3r-s3cret-redis-pw"
+    promoter.passwords["dev1"] = secret
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    assert secret in director.deployment_manifest("redis-dev1")  # the deployment really uses it
+
+    def leaky_deploy(manifest_yaml: str):
+        raise RuntimeError(f"director rejected manifest: {manifest_yaml}")
+
+    monkeypatch.setattr(director, "deploy", leaky_deploy)
+    with pytest.raises(PromotionFailed):
+        promoter.deploy(c, "dev1")
+    stored = b"".join(local_store.get(k) for k in local_store.list(""))
+    assert b"director rejected manifest" in stored  # the failure is recorded ...
+    assert secret.encode() not in stored  # ... without the password: ledger, candidate, lock
+    assert not [m for m in promoter.messages if secret in m]
+    assert any("director rejected manifest" in m for m in promoter.messages)

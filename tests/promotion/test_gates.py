@@ -4,52 +4,89 @@ import pytest
 
 from promotion import candidate as cand
 from promotion import gates
-from promotion.ledger import Ledger, Record
+from promotion.ledger import NO_CANDIDATE, Ledger, Record
 
 D = "d" * 64
+P0, P1 = "0" * 64, "1" * 64
+STEMCELL = {"name": "bosh-warden-boshlite-ubuntu-trusty-go_agent", "version": "3147"}
 
 
-def _cand(version="9.1", digest=D):
-    return cand.Candidate(digest=digest, meta={"releases": [{"name": "redis", "version": version}]}, files={})
+def _cand(version="9.1", digest=D, stemcell_version="3147"):
+    return cand.Candidate(digest=digest, files={}, meta={
+        "releases": [{"name": "redis", "version": version}],
+        "stemcell": {**STEMCELL, "version": stemcell_version}})
+
+
+_clock = iter(range(10**6))
+
+
+def _rec(*args, **kw):
+    """Records with strictly increasing times, in the order a run writes them."""
+    return Record(*args, time=f"2026-01-01T00:00:00.{next(_clock):06d}Z", **kw)
 
 
 def _run(env, digest, run_id, deploy="passed", check="passed", reset_base=None, reset=None):
+    """One run's records. `reset` = (base, outcome): a reset to production's candidate
+    `base`, or to empty when base is None (a delete record)."""
     recs = []
     if reset is not None:
         base, outcome = reset
-        recs += [Record(base, env, "deploy", outcome, run_id, purpose="reset"),
-                 Record(base, env, "check", outcome, run_id, purpose="reset")]
-    recs.append(Record(digest, env, "deploy", deploy, run_id, task_id=7, reset_base=reset_base))
+        if base is None:
+            recs.append(_rec(NO_CANDIDATE, env, "delete", outcome, run_id, purpose="reset"))
+        else:
+            recs += [_rec(base, env, "deploy", outcome, run_id, purpose="reset"),
+                     _rec(base, env, "check", outcome, run_id, purpose="reset")]
+    recs.append(_rec(digest, env, "deploy", deploy, run_id, task_id=7, reset_base=reset_base))
     if check:
-        recs.append(Record(digest, env, "check", check, run_id, reset_base=reset_base))
+        recs.append(_rec(digest, env, "check", check, run_id, reset_base=reset_base))
     return recs
 
 
+def _rules(refusals):
+    return [r.rule for r in refusals]
+
+
 def test_dev_environments_accept_anything():
-    assert gates.check(_cand("9+dev.1"), "dev1", []) == []
+    assert gates.check(_cand("9+dev.1", stemcell_version="latest"), "dev1", []) == []
     assert gates.check(_cand("latest"), "dev2", []) == []
 
 
 def test_staging_refuses_dev_release_even_after_dev_passed():
     refusals = gates.check(_cand("9+dev.1"), "staging", _run("dev1", D, "r1"))
-    assert [r.rule for r in refusals] == ["final-releases"]
+    assert _rules(refusals) == ["final-releases"]
     text = str(refusals[0])
     assert "redis/9+dev.1" in text and "to satisfy it" in text and "--release redis=9.1" in text
 
 
-def test_staging_refuses_latest():
-    assert [r.rule for r in gates.check(_cand("latest"), "staging", _run("dev1", D, "r1"))] == ["final-releases"]
+@pytest.mark.parametrize("env", ["staging", "production"])
+@pytest.mark.parametrize(("version", "stemcell"), [("latest", "3147"), ("9+dev.1", "3147"), ("9.1", "latest"),
+                                                   ("9.1-rc.2", "3147"), ("9.1", "3147+dev.1")])
+def test_staging_and_production_refuse_anything_but_exact_final_versions(env, version, stemcell):
+    recs = _run("dev1", D, "r1") + _run("staging", D, "r2", reset_base=None, reset=(None, "passed"))
+    refusals = gates.check(_cand(version, stemcell_version=stemcell), env, recs, None)
+    assert _rules(refusals) == ["final-releases"]
+    assert (version if version != "9.1" else stemcell) in str(refusals[0])
+
+
+def test_pinned_manifest_catches_versions_a_template_brings_in():
+    ok = {"releases": [{"name": "redis", "version": "9.1"}],
+          "resource_pools": [{"name": "small_z1", "stemcell": STEMCELL}]}
+    assert gates.pinned_manifest(ok, "staging") == []
+    latest = {**ok, "resource_pools": [{"name": "small_z1", "stemcell": {**STEMCELL, "version": "latest"}}]}
+    assert "stemcell bosh-warden-boshlite-ubuntu-trusty-go_agent/latest" in str(gates.pinned_manifest(latest, "x")[0])
+    dev = {**ok, "releases": [{"name": "redis", "version": "9+dev.3"}]}
+    assert _rules(gates.pinned_manifest(dev, "production")) == ["final-releases"]
 
 
 def test_staging_refuses_untested_candidate():
     refusals = gates.check(_cand(), "staging", [])
-    assert [r.rule for r in refusals] == ["passed-dev"]
+    assert _rules(refusals) == ["passed-dev"]
     assert f"python -m promotion deploy {D} --env dev1" in str(refusals[0])
 
 
 @pytest.mark.parametrize(("deploy", "check"), [("failed", None), ("passed", "failed"), ("passed", None)])
 def test_staging_refuses_candidate_that_failed_in_dev(deploy, check):
-    assert [r.rule for r in gates.check(_cand(), "staging", _run("dev2", D, "r", deploy, check))] == ["passed-dev"]
+    assert _rules(gates.check(_cand(), "staging", _run("dev2", D, "r", deploy, check))) == ["passed-dev"]
 
 
 def test_staging_accepts_final_candidate_that_passed_dev2():
@@ -58,36 +95,60 @@ def test_staging_accepts_final_candidate_that_passed_dev2():
 
 def test_production_refuses_candidate_that_skipped_staging():
     refusals = gates.check(_cand(), "production", _run("dev1", D, "r1"), production_current=None)
-    assert [r.rule for r in refusals] == ["passed-staging-after-reset"]
+    assert _rules(refusals) == ["passed-staging-after-reset"]
     assert "skipped staging" in str(refusals[0])
 
 
 def test_production_needs_the_reset_to_current_production():
-    p0 = "0" * 64
-    recs = _run("dev1", D, "r1") + _run("staging", D, "r2", reset_base=p0, reset=(p0, "passed"))
-    assert gates.check(_cand(), "production", recs, production_current=p0) == []
+    recs = _run("dev1", D, "r1") + _run("staging", D, "r2", reset_base=P0, reset=(P0, "passed"))
+    assert gates.check(_cand(), "production", recs, production_current=P0) == []
     # production moved on since that staging run: the staging change no longer matches
-    refusals = gates.check(_cand(), "production", recs, production_current="1" * 64)
-    assert [r.rule for r in refusals] == ["passed-staging-after-reset"]
-    assert "not after a reset" in str(refusals[0])
+    refusals = gates.check(_cand(), "production", recs, production_current=P1)
+    assert _rules(refusals) == ["passed-staging-after-reset"]
+    assert "not after a passing reset" in str(refusals[0])
+
+
+def test_reset_records_must_be_of_productions_candidate():
+    """The run says reset_base P0, but what it deployed as the reset was another candidate."""
+    recs = _run("staging", D, "r2", reset_base=P0, reset=(P1, "passed"))
+    assert _rules(gates.check(_cand(), "production", recs, production_current=P0)) == ["passed-staging-after-reset"]
 
 
 def test_production_refuses_when_the_reset_failed():
-    p0 = "0" * 64
-    recs = _run("staging", D, "r2", reset_base=p0, reset=(p0, "failed"))
-    assert [r.rule for r in gates.check(_cand(), "production", recs, production_current=p0)] == [
-        "passed-staging-after-reset"
-    ]
+    recs = _run("staging", D, "r2", reset_base=P0, reset=(P0, "failed"))
+    assert _rules(gates.check(_cand(), "production", recs, production_current=P0)) == ["passed-staging-after-reset"]
 
 
-def test_first_production_deploy_needs_staging_without_reset():
-    recs = _run("staging", D, "r2", reset_base=None)
-    assert gates.check(_cand(), "production", recs, production_current=None) == []
+def test_a_staging_pass_before_a_later_reset_does_not_count():
+    """D passed staging; then another run reset staging again (and deployed E there). D's
+    pass no longer describes what staging runs, so production refuses D."""
+    e = "e" * 64
+    recs = (_run("staging", D, "r2", reset_base=P0, reset=(P0, "passed"))
+            + _run("staging", e, "r3", reset_base=P0, reset=(P0, "passed")))
+    refusals = gates.check(_cand(), "production", recs, production_current=P0)
+    assert _rules(refusals) == ["passed-staging-after-reset"]
+    assert "staging was changed since" in str(refusals[0])
+    # a later run that only got as far as the reset counts as a change too
+    recs = [*_run("staging", D, "r2", reset_base=P0, reset=(P0, "passed")),
+            _rec(P0, "staging", "deploy", "failed", "r4", purpose="reset")]
+    assert _rules(gates.check(_cand(), "production", recs, production_current=P0)) == ["passed-staging-after-reset"]
 
 
-def test_production_refuses_dev_releases_too():
-    recs = _run("staging", D, "r2")
-    assert "final-releases" in [r.rule for r in gates.check(_cand("9+dev.2"), "production", recs)]
+def test_failed_integration_test_of_staging_after_the_run_blocks_production():
+    recs = _run("staging", D, "r2", reset_base=P0, reset=(P0, "passed"))
+    assert gates.check(_cand(), "production", recs, production_current=P0) == []
+    recs.append(_rec(D, "staging", "test", "failed", "t1", detail="test_integration.py: 1 failed"))
+    refusals = gates.check(_cand(), "production", recs, production_current=P0)
+    assert _rules(refusals) == ["passed-staging-after-reset"] and "integration tests" in str(refusals[0])
+
+
+def test_first_promotion_needs_staging_reset_to_empty():
+    with_reset = _run("staging", D, "r2", reset_base=None, reset=(None, "passed"))
+    assert gates.check(_cand(), "production", with_reset, production_current=None) == []
+    without = _run("staging", D, "r2", reset_base=None)
+    assert _rules(gates.check(_cand(), "production", without, None)) == ["passed-staging-after-reset"]
+    failed = _run("staging", D, "r2", reset_base=None, reset=(None, "failed"))
+    assert _rules(gates.check(_cand(), "production", failed, None)) == ["passed-staging-after-reset"]
 
 
 def test_ledger_current_and_runs(local_store):
@@ -98,3 +159,5 @@ def test_ledger_current_and_runs(local_store):
     assert [len(run) for run in ledger.runs("dev1", D)] == [2]
     lines = ledger.lines().splitlines()
     assert len(lines) == 3 and all(line.startswith("{") for line in lines)
+    ledger.append(_rec(NO_CANDIDATE, "dev1", "delete", "passed", "r3", purpose="reset"))
+    assert ledger.current("dev1") is None  # deleted since

@@ -17,10 +17,18 @@ def test_second_run_is_refused_with_holder_and_remedy(candidate_store):
     EnvLock(candidate_store, "staging", "run-2", "d" * 64).acquire()
 
 
-def test_environments_lock_independently(candidate_store):
+def test_staging_and_production_share_one_lock(candidate_store):
+    """A staging run reads production's candidate and a production run reads staging's
+    state: the two must not interleave either."""
     EnvLock(candidate_store, "staging", "a", "c" * 64).acquire()
-    EnvLock(candidate_store, "production", "b", "c" * 64).acquire()
-    assert read_holder(candidate_store, "production")["run_id"] == "b"
+    with pytest.raises(LockHeld, match=r"held by run a \(staging of candidate cccccccccccc"):
+        EnvLock(candidate_store, "production", "b", "d" * 64).acquire()
+    assert read_holder(candidate_store, "production")["run_id"] == "a"
+
+
+def test_dev_environments_take_no_lock(candidate_store):
+    with pytest.raises(ValueError, match="takes no promotion lock"):
+        EnvLock(candidate_store, "dev1", "a", "c" * 64).acquire()
 
 
 def test_release_never_removes_someone_elses_lock(candidate_store):

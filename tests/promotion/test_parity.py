@@ -47,12 +47,34 @@ def test_passwords_are_never_compared_or_shown():
     assert d == []
 
 
-def test_patterns():
-    assert pattern_matches("networks", ("jobs", "redis_z1", "networks", "redis1", "static_ips"))
-    assert pattern_matches("properties.redis.hostname", ("jobs", "x", "properties", "redis", "hostname"))
+def test_patterns_are_anchored_at_the_root():
+    assert pattern_matches("networks", ("networks", "redis1", "subnets", "[0]", "range"))
+    assert not pattern_matches("networks", ("jobs", "redis_z1", "networks", "redis1", "static_ips"))
+    assert pattern_matches("jobs.*.networks", ("jobs", "redis_z1", "networks", "redis1", "static_ips"))
+    assert pattern_matches("properties.redis.hostname", ("properties", "redis", "hostname"))
+    assert not pattern_matches("properties.redis.hostname", ("jobs", "x", "properties", "redis", "hostname"))
+    assert pattern_matches("**.hostname", ("jobs", "x", "properties", "redis", "hostname"))
+    assert pattern_matches("**.hostname", ("hostname",))
     assert pattern_matches("jobs.*.instances", ("jobs", "redis_z1", "instances"))
     assert not pattern_matches("jobs.*.instances", ("jobs", "redis_z1", "persistent_disk"))
     assert not pattern_matches("name", ("jobs", "redis_z1", "instances"))
+
+
+def test_the_name_pattern_does_not_let_a_stemcell_or_release_name_through():
+    """`name` is the deployment's name, not every key called name."""
+    a, b = _manifest(42, "redis-staging"), _manifest(43, "redis-production")
+    a["resource_pools"] = [{"name": "small_z1", "stemcell": {"name": "ubuntu-trusty", "version": "3147"}}]
+    b["resource_pools"] = [{"name": "small_z1", "stemcell": {"name": "ubuntu-xenial", "version": "3147"}}]
+    bad = violations(diff(normalize(a), normalize(b)), DEFAULT_ALLOWED)
+    assert [d.dotted for d in bad] == ["resource_pools.small_z1.stemcell.name"]
+
+
+def test_allowed_paths_are_configurable():
+    a, b = _manifest(42, "s", followers=2), _manifest(43, "p", followers=3)
+    d = diff(normalize(a), normalize(b))
+    assert [x.dotted for x in violations(d, DEFAULT_ALLOWED)] == ["jobs.redis_z1.instances"]
+    assert violations(d, (*DEFAULT_ALLOWED, "jobs.redis_z1.instances")) == []
+    assert {x.dotted for x in violations(d, ("name",))} >= {"director_uuid", "jobs.redis_z1.instances"}
 
 
 def test_added_and_removed_jobs_are_differences():

@@ -75,3 +75,38 @@ def test_target_from_manifest_and_instances():
     t = target_from(manifest, instances)
     assert (t.leader, t.followers, t.port, t.password) == ("10.244.40.2", ("10.244.40.11", "10.244.40.12"), 6379, "pw")
     assert "pw" not in repr(t)
+
+
+def test_follower_of_a_wrong_master_fails_replication(sim):
+    """A follower that replicates, but from another leader, never sees our write."""
+    _start(sim, "10.244.40.2", "redis_leader_z1", password="pw")
+    _start(sim, "10.244.41.2", "redis_leader_z1", password="pw")  # another environment's leader
+    _start(sim, "10.244.40.3", "redis_z1", password="pw", master="10.244.41.2")
+    report = run_checks(RedisTarget("10.244.40.2", ("10.244.40.3",), 6379, "pw"), sim.resolve, wait=0.5)
+    assert [r.name for r in report.results if not r.passed] == ["replicated to followers"]
+
+
+def test_stopped_leader_fails_authentication_and_the_write(sim):
+    leader = _start(sim, "10.244.40.2", "redis_leader_z1", password="pw")
+    sim.world.bus.emit("stopped", leader)
+    report = run_checks(RedisTarget("10.244.40.2", (), 6379, "pw"), sim.resolve, wait=0.5)
+    failed = [r.name for r in report.results if not r.passed]
+    assert failed == ["authenticate", "write and read on leader", "replicated to followers", "wrong password refused"]
+
+
+def test_a_follower_missing_from_the_director_fails_replication(sim):
+    _start(sim, "10.244.40.2", "redis_leader_z1", password="pw")
+    _start(sim, "10.244.40.3", "redis_z1", password="pw", master="10.244.40.2")
+    target = RedisTarget("10.244.40.2", ("10.244.40.3",), 6379, "pw", expected_followers=2)
+    r = check_replicated(target, sim.resolve, "k", "v", wait=0.5)
+    assert not r.passed and "the manifest asks for 2" in r.detail
+
+
+def test_target_expects_the_manifests_follower_count():
+    manifest = {"jobs": [
+        {"name": "redis_leader_z1", "instances": 1, "networks": [{"name": "n", "static_ips": ["10.244.40.2"]}],
+         "properties": {"redis": {"password": "pw"}}},
+        {"name": "redis_z1", "instances": 2, "properties": {"redis": {"master": "10.244.40.2"}}},
+        {"name": "redis_test_slave_z1", "instances": 1, "properties": {"redis": {"master": "10.244.40.2"}}},
+    ]}
+    assert target_from(manifest, []).expected_followers == 3
