@@ -7,10 +7,6 @@ merge_files, dump_yaml and the SpiffError family. Semantics:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
-
 from .emit import dump_yaml
 from .errors import (
     SpiffError,
@@ -21,6 +17,13 @@ from .errors import (
 )
 from .flow import cascade
 from .yamlio import load_yaml_file, load_yaml_text
+
+TYPE_CHECKING = False  # typing, pathlib and collections.abc cost start-up time; annotations only
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+    from typing import Any
+
 
 __all__ = [
     "SpiffError",

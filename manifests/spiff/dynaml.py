@@ -15,9 +15,12 @@ ASTs are nested tuples, so that deep equality (the fixpoint test) is cheap:
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from .errors import SpiffParseError
+
+TYPE_CHECKING = False  # importing typing costs start-up time; annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 Ast = tuple
 EXPR_RE = re.compile(r"\(\((.*)\)\)")  # whole single-line string; inner = first (( .. last ))

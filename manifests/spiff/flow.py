@@ -16,11 +16,14 @@ unresolved instead of running forever.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from .dynaml import EXPR_RE, Expr, parse, render
 from .errors import SpiffParseError, UnresolvedNode, UnresolvedNodesError
 from .yamlio import DynamlStr
+
+TYPE_CHECKING = False  # importing typing costs start-up time; annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 _FAIL = object()  # evaluation failure: the node stays, retried next pass
 _INDEX_STEP = re.compile(r"\[([0-9]+)\]")

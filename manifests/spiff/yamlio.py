@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
-from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
+from ._cyaml import cparser
 from .errors import SpiffParseError, SpiffReadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+# libyaml's parser; under the CLI without PyYAML's pure-Python modules (see _cyaml)
+_CParser = cparser()
+from yaml.error import MarkedYAMLError, YAMLError  # noqa: E402  (after cparser(): see _cyaml)
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: E402
 
 PLAIN_TAG = "tag:spiff:plain"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -143,7 +149,7 @@ def resolve_plain(val: str) -> Any:
     return result
 
 
-class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+class _Loader(_CParser):  # type: ignore[misc,valid-type]
     """libyaml parser and composer; every plain scalar gets PLAIN_TAG (typed later by
     resolve_plain), so `<<` stays a plain key and PyYAML's own typing never applies."""
 
@@ -174,7 +180,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self.memo: dict[int, Any] = {}
-        self.fallback: yaml.constructor.SafeConstructor | None = None
+        self.fallback: Any = None  # yaml.constructor.SafeConstructor, imported when first needed
 
     def build(self, node: Any) -> Any:
         memo = self.memo
@@ -188,7 +194,7 @@ class _Builder:
                 try:
                     value = resolve_plain(node.value)
                 except TimestampError:
-                    raise yaml.constructor.ConstructorError(
+                    raise MarkedYAMLError(
                         None, None, "unknown type (time.Time) during sanitization", node.start_mark
                     ) from None
             elif tag == _STR_TAG:
@@ -203,7 +209,7 @@ class _Builder:
                 if not isinstance(key, str):
                     text = {True: "true", False: "false", None: "<nil>"}.get(key, str(key)) \
                         if isinstance(key, (bool, type(None))) else str(key)
-                    raise yaml.constructor.ConstructorError(
+                    raise MarkedYAMLError(
                         None, None, f"map key must be a string: {text}", key_node.start_mark
                     )
                 value[key] = self.build(value_node)
@@ -218,12 +224,14 @@ class _Builder:
 
     def _fallback(self, node: Any) -> Any:
         if self.fallback is None:
-            self.fallback = yaml.constructor.SafeConstructor()
+            from yaml.constructor import SafeConstructor
+
+            self.fallback = SafeConstructor()
         value = self.fallback.construct_object(node, deep=True)
         if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
-            raise yaml.constructor.ConstructorError(None, None, "map key must be a string", node.start_mark)
+            raise MarkedYAMLError(None, None, "map key must be a string", node.start_mark)
         if type(value).__module__ == "datetime":
-            raise yaml.constructor.ConstructorError(
+            raise MarkedYAMLError(
                 None, None, "unknown type (time.Time) during sanitization", node.start_mark
             )
         return value
@@ -246,7 +254,7 @@ def load_yaml_text(text: str, name: str = "<string>", role: str = "template") ->
         finally:
             loader.dispose()
         return _Builder().build(node)
-    except yaml.YAMLError as e:
+    except YAMLError as e:
         raise SpiffParseError(f"error parsing {role} [{name}]: {_one_line(e)}") from None
     except RecursionError:
         raise SpiffParseError(f"error parsing {role} [{name}]: document nested too deeply") from None
@@ -256,7 +264,8 @@ def load_yaml_file(path: str | Path, role: str = "template", name: str | None = 
     """Read and parse a file; errors name the file as given."""
     shown = str(path) if name is None else name
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise SpiffReadError(f"error reading {role} [{shown}]: {_one_line(e)}") from None
     return load_yaml_text(text, shown, role)
@@ -298,7 +307,7 @@ class DynamlStr(str):
     __slots__ = ()
 
 
-_pyyaml_resolver = yaml.resolver.Resolver()
+_pyyaml_resolver: Any = None  # yaml.resolver.Resolver, imported when first needed (start-up time)
 
 
 def _needs_quotes(s: str) -> bool:
@@ -309,4 +318,9 @@ def _needs_quotes(s: str) -> bool:
             return True
     except TimestampError:
         return True
+    global _pyyaml_resolver
+    if _pyyaml_resolver is None:
+        from yaml.resolver import Resolver
+
+        _pyyaml_resolver = Resolver()
     return _pyyaml_resolver.resolve(ScalarNode, s, (True, False)) != _STR_TAG
