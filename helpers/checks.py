@@ -376,6 +376,15 @@ def require(verdict: Verdict, history: list[Verdict] | None = None) -> Verdict:
     return verdict
 
 
+def _call(note: Callable[[Verdict], Any], step: str, app: str, check: str, what: str, fn: Callable[[], Any]) -> Any:
+    """Run a platform call; a client error becomes a failed verdict naming step and app."""
+    try:
+        return fn()
+    except Exception as exc:
+        note(_v(False, check, step, app, f"app {app}: {what} failed: {exc}"))
+        raise  # unreachable: note() raises CheckFailed for a failed verdict
+
+
 @dataclass
 class SmokeResult:
     app_name: str
@@ -411,19 +420,23 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
         return require(v, history)
 
     t = time.monotonic()
-    app = cf.push(name, app_dir, space_guid, instances=instances, enable_ssh=True)
+    app = _call(note, step, name, "push", f"push of {instances} instance(s) with SSH enabled",
+                lambda: cf.push(name, app_dir, space_guid, instances=instances, enable_ssh=True))
     timings["push"] = time.monotonic() - t
     guid = _app_guid(app)
     hosts: dict[int, str | None] = {}
     route_guids: list[str] = []
+    route_problems: list[str] = []  # the story says "delete the app *and its route*"
     url = cf.app_url(app)
     deleted = False
     try:
         try:
-            route_guids = [str(_field(r, "guid") or _field(_field(r, "metadata") or {}, "guid"))
-                           for r in cf.routes(guid)]
-        except Exception:
-            route_guids = []
+            route_guids = [str(_field(r, "guid")) for r in cf.routes(guid)]
+        except Exception as exc:
+            route_problems.append(f"listing its routes failed ({exc}), so they could not be deleted")
+        else:
+            if not route_guids:
+                route_problems.append("it had no route to delete")
         t = time.monotonic()
         v, hist = wait_for(lambda: instances_running(step, name, cf.instances(guid), instances),
                            Budget(tmo("app_start"), 0.2))
@@ -473,8 +486,8 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
         for rg in route_guids:
             try:
                 cf.delete_route(rg)
-            except Exception:
-                pass
+            except Exception as exc:
+                route_problems.append(f"deleting route {rg} failed: {exc}")
         try:
             cf.delete_app(guid)
             deleted = True
@@ -492,6 +505,10 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
 
         v, hist = wait_for(gone, Budget(tmo("route_gone"), 0.2))
         note(v, hist)
+    if route_problems:  # the router forgets a deleted app's route anyway: check CC's side too
+        note(_v(False, "route deleted", step, name,
+                f"app {name}: expected its route deleted with it, but " + "; ".join(route_problems),
+                routes=route_guids))
     return SmokeResult(name, guid, verdicts, hosts, timings)
 
 
@@ -538,24 +555,33 @@ def scale_check(cf: Any, http: Http, *, step: str, app: Any, up: int = 2, down: 
             on_verdict(v)
         require(v, history)
 
-    cf.scale(guid, up)
+    _call(note, step, name, "scale up", f"scaling to {up}", lambda: cf.scale(guid, up))
     v, hist = wait_for(lambda: instances_running(step, name, cf.instances(guid), up), Budget(timeout, 0.2))
     note(v, hist)
     reached, attempts = reach_instances(http, url, guid, up, Budget(timeout, 0.1))
     note(instances_routable(step, name, reached, up, attempts))
 
-    cf.scale(guid, down)
+    _call(note, step, name, "scale down", f"scaling to {down}", lambda: cf.scale(guid, down))
     removed = {i: reached.get(i) for i in range(down, up)}
 
     def after_down() -> Verdict:
-        stats_indices = list(cf.instances(guid).keys())
-        answered = []
-        for _ in range(4 * up):
-            res, _ = _try(http, url.rstrip("/") + "/id")
+        # "gone from stats": the cell-level view (CC stats), not only the instance list
+        stats_indices = [int(x) for x in cf.stats(guid)]
+        answered: list[str] = []
+        errors: list[str] = []
+        probes = [None] * (4 * up) + [f"{guid}:{i}" for i in removed]  # round robin, then aimed at each
+        for target in probes:
+            res, err = _try(http, url.rstrip("/") + "/id", {"X-CF-APP-INSTANCE": target} if target else None)
             if res is not None and classify_response(res) is None:
                 answered.append(res.body.strip())
-        gone = [instance_gone(step, name, [int(x) for x in stats_indices], i, answered, ident)
-                for i, ident in removed.items()]
+            else:
+                errors.append(err or classify_response(res) or "?")  # type: ignore[arg-type]
+        if not answered:  # "no longer answers" means nothing when nothing answers at all
+            return _v(False, "scale down", step, name,
+                      f"app {name}: after scaling {up} -> {down} no request answered through the router "
+                      f"({len(probes)} tried: {', '.join(sorted(set(errors)))}); expected the remaining "
+                      f"instance(s) to answer", errors=sorted(set(errors)))
+        gone = [instance_gone(step, name, stats_indices, i, answered, ident) for i, ident in removed.items()]
         failed = [v for v in gone if not v.ok]
         if failed:
             return failed[0]
@@ -597,10 +623,11 @@ def deployed_versions(director: Any) -> dict[str, dict[str, str]]:
 def placement_check(cf: Any, director: Any, *, step: str, app: Any, cells: Iterable[str],
                     allowed: Iterable[str], expected_diego: Mapping[str, str] | None = None,
                     hosts: Mapping[int, str | None] | None = None) -> Verdict:
-    """Where do `app`'s instances run? Stats `host` against the director's cell IPs."""
+    """Where do `app`'s instances run? Stats `host` (or the given `hosts`) against the
+    director's cell IPs and the deployments' Diego versions. Returns the verdict."""
     cells = list(cells)
     if hosts is None:
         hosts = {int(i): _field(s, "host") for i, s in cf.stats(_app_guid(app)).items()}
     ips = cell_ips(director, cells)
     versions = {dep: rel.get("diego") for dep, rel in deployed_versions(director).items()} if expected_diego else None
-    return require(placement(step, _app_name(app), hosts, ips, allowed, versions, expected_diego))
+    return placement(step, _app_name(app), hosts, ips, allowed, versions, expected_diego)

@@ -31,13 +31,14 @@ def _identity(text: str) -> str:
     return text
 
 
-def _redact_tree(obj: Any, redact: Redact) -> Any:
+def redact_tree(obj: Any, redact: Redact) -> Any:
+    """Every string of a JSON-able tree through `redact` (keys kept)."""
     if isinstance(obj, str):
         return redact(obj)
     if isinstance(obj, Mapping):
-        return {str(k): _redact_tree(v, redact) for k, v in obj.items()}
+        return {str(k): redact_tree(v, redact) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_redact_tree(v, redact) for v in obj]
+        return [redact_tree(v, redact) for v in obj]
     return obj
 
 
@@ -116,7 +117,7 @@ def build_report(*, steps: Iterable[Step], results: Iterable[Mapping[str, Any]] 
         "tasks": [task_summary(t) for t in tasks],
         "timings": dict(timings or {}),
     }
-    return _redact_tree(report, redact)
+    return redact_tree(report, redact)
 
 
 def write_report(directory: Path, report: Mapping[str, Any]) -> Path:

@@ -26,12 +26,18 @@ import yaml
 from helpers import checks
 from helpers.checks import CheckFailed, Verdict
 from helpers.poller import OutageWindow, Poller
-from helpers.steps import StepRecorder
+from helpers.steps import StepPolicy, StepRecorder
 
 PIECES = ("cf", "database", "brain-and-pals", "cell1", "cell2")
 CELLS = ("cell1", "cell2")
 LABELS = {"cf": "CF", "database": "D1", "brain-and-pals": "D2", "cell1": "D3", "cell2": "D4"}
 KIND = {"cf": "cf", "database": "diego", "brain-and-pals": "diego", "cell1": "diego", "cell2": "diego"}
+
+
+class StepFailed(RuntimeError):
+    """A BOSH operation of a step failed; the message names the step, the operation and the
+    deployment before the client's own text (which names the task id and the director's
+    message), so a failure reads as a sentence of the story."""
 
 
 @dataclass(frozen=True)
@@ -178,15 +184,34 @@ def deployment_name(manifest: Path) -> str:
 
 @dataclass
 class Routability:
+    """A0 during one step: its outage windows, those that broke the step's policy, and
+    whether the poller sampled the step at all (no samples must never read as "no outage")."""
+
     step: str
     windows: list[OutageWindow]
     violations: list[OutageWindow]
     summary: dict[str, Any]
+    expected_samples: int = 0  # what the fixed schedule should have taken during the step
+
+    @property
+    def undersampled(self) -> bool:
+        return int(self.summary.get("attempted", 0)) < max(1, self.expected_samples // 2)
 
     def message(self) -> str:
         head = (f"A0 lost its route during {self.step!r}: {len(self.violations)} outage window(s) broke the "
                 f"policy ({self.summary.get('failed', 0)} of {self.summary.get('attempted', 0)} samples failed)")
         return "\n".join([head] + [f"  - {w.describe()}" for w in self.violations])
+
+    def failure(self) -> str | None:
+        """Why `test_a0_routable_during_<step>` fails, or None when it passes."""
+        parts = []
+        if self.undersampled:
+            parts.append(f"the A0 poller took {self.summary.get('attempted', 0)} samples during {self.step!r} "
+                         f"(expected about {self.expected_samples}, one every {self.summary.get('interval')}s): "
+                         "A0's routability was not measured")
+        if self.violations:
+            parts.append(self.message())
+        return "\n".join(parts) or None
 
 
 class UpgradeRun:
@@ -229,10 +254,8 @@ class UpgradeRun:
     # -- helpers ----------------------------------------------------------------------
 
     def timeout(self, name: str) -> float:
-        try:
-            return float(self.config.timeout(name))
-        except Exception:
-            return 300.0
+        """A named, scaled timeout from the config (an unknown name is a bug: it raises)."""
+        return float(self.config.timeout(name))
 
     def _note(self, v: Verdict) -> None:
         self.verdicts.append(v)
@@ -283,7 +306,12 @@ class UpgradeRun:
                                                    set(self.director.deployment_names()) - set(self.created))]
         for v in verdicts:
             self._note(v)
-            checks.require(v)
+        failed = [v for v in verdicts if not v.ok]
+        if len(failed) == 1:
+            checks.require(failed[0])
+        if failed:  # every problem at once: missing uploads *and* existing deployments
+            raise CheckFailed(Verdict(False, "preflight", step, "director",
+                                      "\n".join(f"{v.check}: {v.message}" for v in failed)), failed)
         return verdicts
 
     # -- BOSH operations ----------------------------------------------------------------
@@ -291,37 +319,49 @@ class UpgradeRun:
     def _manifest_text(self, piece: str, version: str) -> str:
         return Path(self.manifests[version][piece]).read_text()
 
-    def run_op(self, op: Op, kind: str) -> Any:
-        """One BOSH operation, recorded as its own step (attribution of outage windows)."""
+    def run_op(self, op: Op, kind: str, step: str | None = None, policy: StepPolicy | None = None) -> Any:
+        """One BOSH operation, recorded as its own step (attribution of outage windows) under
+        `policy` (the enclosing step's, so that `poller.policy."upgrade CF"` also governs the CF
+        deploy inside it). Failures other than our own checks become `StepFailed` naming `step`."""
         name = self.names[op.piece]
-        mode = getattr(self.config.upgrade, "cell_stop", "stop")
         start = time.monotonic()
-        with self.recorder.step(f"{op.label} ({name})", kind=kind):
-            if op.action == "deploy":
-                if name not in self.created and name in self.director.deployment_names() and \
-                        op.piece not in self.state:
-                    raise CheckFailed(checks.no_existing_deployments(op.label, [name], [name]))
-                result = self.director.deploy(self._manifest_text(op.piece, op.version), on_event=self.on_event)
-                if name not in self.created:
-                    self.created.append(name)
-                self.state[op.piece] = {"version": op.version, "running": True}
-            elif op.action == "stop":
-                self._require_ours(name)
-                result = self.director.change_job_state(name, "stopped", on_event=self.on_event)
-                if mode == "delete":
-                    result = self.director.delete_deployment(name, on_event=self.on_event, force=True)
-                self.state[op.piece]["running"] = False
-            elif op.action == "start":
-                self._require_ours(name)
-                if mode == "delete":
-                    version = self.state[op.piece]["version"]
-                    result = self.director.deploy(self._manifest_text(op.piece, version), on_event=self.on_event)
-                else:
-                    result = self.director.change_job_state(name, "started", on_event=self.on_event)
-                self.state[op.piece]["running"] = True
+        try:
+            with self.recorder.step(f"{op.label} ({name})", kind=kind, policy=policy):
+                result = self._apply(op, name)
+        except CheckFailed:
+            raise
+        except Exception as exc:
+            raise StepFailed(f"[{step or op.label}] {op.label} of deployment {name} failed: {exc}") from exc
+        finally:
+            self._timed("bosh", start)
+        return result
+
+    def _apply(self, op: Op, name: str) -> Any:
+        """The director calls of one operation; only deployments this run created are changed."""
+        delete_mode = getattr(self.config.upgrade, "cell_stop", "stop") == "delete"
+        if op.action == "deploy":
+            if name not in self.created and name in self.director.deployment_names():
+                raise CheckFailed(checks.no_existing_deployments(op.label, [name], [name]))
+            result = self.director.deploy(self._manifest_text(op.piece, op.version), on_event=self.on_event)
+            if name not in self.created:
+                self.created.append(name)
+            self.state[op.piece] = {"version": op.version, "running": True}
+            return result
+        self._require_ours(name)
+        if op.action == "stop":
+            result = self.director.change_job_state(name, "stopped", on_event=self.on_event)
+            if delete_mode:  # DUSTs' stop + delete + redeploy, from our own manifest
+                result = self.director.delete_deployment(name, on_event=self.on_event, force=True)
+            self.state[op.piece]["running"] = False
+        elif op.action == "start":
+            if delete_mode:
+                result = self.director.deploy(self._manifest_text(op.piece, self.state[op.piece]["version"]),
+                                              on_event=self.on_event)
             else:
-                raise ValueError(f"unknown operation {op.action!r}")
-        self._timed("bosh", start)
+                result = self.director.change_job_state(name, "started", on_event=self.on_event)
+            self.state[op.piece]["running"] = True
+        else:
+            raise ValueError(f"unknown operation {op.action!r}")
         return result
 
     def _require_ours(self, name: str) -> None:
@@ -331,16 +371,17 @@ class UpgradeRun:
     def run_stage(self, stage: Stage) -> None:
         """All operations of a stage inside one recorded step named `stage.title`."""
         self.prepare()
-        since = self.poller.next_seq if self.poller is not None else 0
-        with self.recorder.step(stage.title, kind=stage.kind):
+        with self.recorder.step(stage.title, kind=stage.kind) as step:
             for op in stage.ops:
-                self.run_op(op, stage.kind)
+                self.run_op(op, stage.kind, stage.title, step.policy)
         if stage.kind == "cf":
-            self.wait_cf_back(stage, since)
+            # only a sample scheduled after the CF step ended proves A0 came back: one taken
+            # before the router went away says nothing about the upgraded routing tier
+            self.wait_cf_back(stage, self.poller.next_seq if self.poller is not None else 0)
 
     def wait_cf_back(self, stage: Stage, since: int) -> None:
-        """After CF: the API answers again, and (if polling) A0 answers again; enforcement of
-        routability resumes from there."""
+        """After CF: the API answers again, and (if polling) A0 answers again in a sample
+        numbered `since` or later; enforcement of routability resumes from there."""
         start = time.monotonic()
         with self.recorder.step(f"wait for CF and A0 after {stage.title}", kind="setup"):
             self._cf = None  # log in again: UAA and CC were replaced
@@ -357,9 +398,13 @@ class UpgradeRun:
             if self.poller is not None and self.poller.running:
                 ok = self.poller.wait_ok(self.timeout("route_ready"), since_seq=since)
                 if ok is None:
+                    late = [s for s in self.poller.samples() if s.seq >= since]
+                    seen = (f"{len(late)} samples since, the last one {late[-1].error or 'ok'}"
+                            f"{' ' + str(late[-1].status) if late[-1].status else ''}") if late else "no sample since"
                     raise CheckFailed(Verdict(False, "A0 back after CF", stage.title, "A0",
                                               f"A0 did not answer again within {self.timeout('route_ready'):.0f}s "
-                                              f"after {stage.title}"))
+                                              f"after {stage.title} (expected a routable sample, saw {seen})",
+                                              {"since_seq": since}))
         self._timed("wait", start)
 
     # -- checks ------------------------------------------------------------------------------
@@ -393,24 +438,30 @@ class UpgradeRun:
         return out
 
     def smoke(self, stage: Stage) -> checks.SmokeResult:
-        """The smoke test, with the placement check for this stage."""
-        start = time.monotonic()
-        space = self.ensure_space()
+        """The smoke test after a step, with the placement check for this stage."""
         cells = [self.names[c] for c in CELLS]
         allowed = [self.names[c] for c in stage.smoke_cells]
         expected = self.expected_diego(stage)
 
         def hook(app_name: str, hosts: dict[int, str | None]) -> Verdict:
-            ips = checks.cell_ips(self.director, cells)
-            versions = {dep: rel.get("diego") for dep, rel in checks.deployed_versions(self.director).items()}
-            return checks.placement(stage.title, app_name, hosts, ips, allowed, versions, expected)
+            return checks.placement_check(self.cf, self.director, step=stage.title, app={"name": app_name},
+                                          cells=cells, allowed=allowed, expected_diego=expected, hosts=hosts)
 
+        return self.smoke_test(stage.title, f"smoke-{self.run_id}-{stage.id}", hook)
+
+    def smoke_test(self, step: str, name: str | None = None,
+                   placement_hook: Callable[[str, dict[int, str | None]], Verdict] | None = None
+                   ) -> checks.SmokeResult:
+        """A fresh 2-instance app in this run's space, recorded as a step (timeline, live
+        output); also what `suites/smoke` runs against any CF."""
+        start = time.monotonic()
         try:
-            return checks.smoke_test(
-                self.cf, self.recent_logs, self.ssh_exec, step=stage.title, space_guid=space, app_dir=self.app_dir,
-                http=self.http, resolver=self.resolver, instances=2, name=f"smoke-{self.run_id}-{stage.id}",
-                timeout=self.timeout("route_ready"), placement_hook=hook, on_verdict=self._note,
-                timeouts={k: self.timeout(k) for k in ("app_start", "route_ready", "logs", "ssh", "route_gone")})
+            with self.recorder.step(f"smoke test after {step}" if step != "smoke" else "smoke test", kind="setup"):
+                return checks.smoke_test(
+                    self.cf, self.recent_logs, self.ssh_exec, step=step, space_guid=self.ensure_space(),
+                    app_dir=self.app_dir, http=self.http, resolver=self.resolver, instances=2, name=name,
+                    timeout=self.timeout("route_ready"), placement_hook=placement_hook, on_verdict=self._note,
+                    timeouts={k: self.timeout(k) for k in ("app_start", "route_ready", "logs", "ssh", "route_gone")})
         finally:
             self._timed("checks", start)
 
@@ -461,7 +512,8 @@ class UpgradeRun:
             raise RuntimeError(f"step {stage.title!r} never ran")
         windows = self.poller.windows()
         return Routability(stage.title, [w for w in windows if stage.title in w.steps],
-                           self.poller.violations(step), self.poller.summary(step))
+                           self.poller.violations(step), self.poller.summary(step),
+                           int((step.duration or 0.0) / self.poller.interval))
 
     # -- teardown ------------------------------------------------------------------------------
 

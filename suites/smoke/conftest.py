@@ -15,14 +15,14 @@ from helpers.upgrade import DEPLOY_V0
 
 
 @pytest.fixture(scope="session")
-def smoke_cf(platform: Any, upgrade_run: Any) -> Any:
-    """A logged-in CF client, deploying V0 first when this run owns an empty director."""
+def smoke_run(platform: Any, upgrade_run: Any) -> Any:
+    """The run, logged in to CF; deploys V0 first when this run owns an empty director."""
     upgrade_run.prepare()
     if platform.owns_director and upgrade_run.names["cf"] not in platform.director.deployment_names():
         upgrade_run.preflight()
         upgrade_run.run_stage(DEPLOY_V0)
-        return upgrade_run.cf
     try:
-        return platform.new_cf()
+        upgrade_run.cf.info()
     except Exception as exc:
         pytest.fail(f"cannot log in to CF at {platform.config.cf.api}: {exc}", pytrace=False)
+    return upgrade_run

@@ -16,3 +16,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     others = [i for i in items if not str(i.path).startswith(here)]
     ours.sort(key=lambda i: (i.path.name, 0))  # stable sort keeps definition order inside a module
     items[:] = others + ours
+
+
+@pytest.fixture
+def check_a0_routable(upgrade_run, record_testsuite_property):
+    """`check_a0_routable(stage)`: the body of every `test_a0_routable_during_<step>`.
+
+    Records the step's sample counts as JUnit suite properties (xunit2-safe), then fails with
+    the outage windows that broke the step's policy, or when the poller did not sample the
+    step (an unmeasured step must not pass as "no outage"). For the CF step the default
+    policy only records: its windows appear in the report, not as a failure.
+    """
+
+    def check(stage):
+        result = upgrade_run.routability(stage)
+        for key in ("attempted", "failed", "longest_outage"):
+            record_testsuite_property(f"a0_{stage.id}_{key}", result.summary[key])
+        problem = result.failure()
+        if problem:
+            pytest.fail(problem, pytrace=False)
+        return result
+
+    return check

@@ -6,7 +6,7 @@ import pytest
 from helpers.upgrade import STAGES
 
 STAGE = STAGES["cf"]
-pytestmark = pytest.mark.upgrade_step(STAGE.title)
+pytestmark = pytest.mark.upgrade_step(STAGE.title, kind=STAGE.kind)
 
 
 def test_upgrade_cf_to_v_prime(upgrade_run):
@@ -26,11 +26,7 @@ def test_a0_scales_1_2_1(upgrade_run):
 
 
 @pytest.mark.observation
-def test_a0_routability_recorded_during_upgrade_cf(upgrade_run, record_testsuite_property):
-    """Recorded, not enforced: outage windows during CF appear in the report only."""
-    result = upgrade_run.routability(STAGE)
-    for key in ("attempted", "failed", "longest_outage"):  # JUnit suite properties (xunit2-safe)
-        record_testsuite_property(f"a0_{STAGE.id}_{key}", result.summary[key])
-    assert result.summary["attempted"] > 0, "the A0 poller took no samples during the CF upgrade"
-    if result.violations:  # only when the config's poller.policy enforces the CF step
-        pytest.fail(result.message(), pytrace=False)
+def test_a0_routable_during_upgrade_cf(check_a0_routable):
+    """Recorded, not enforced (the router is replaced): outage windows during CF appear in the
+    report; the poller must still have sampled the step."""
+    check_a0_routable(STAGE)

@@ -182,7 +182,7 @@ class FakePlatform:
         return f"http://{app['name']}.bosh-lite.com"
 
     def routes(self, guid):
-        return [{"metadata": {"guid": f"route-{guid}"}}]
+        return [{"guid": f"route-{guid}"}]
 
     def instances(self, guid):
         a = self.apps[guid]
@@ -224,6 +224,8 @@ class FakePlatform:
         hdr = (headers or {}).get("X-CF-APP-INSTANCE")
         if hdr and not self.ignore_header:
             idx = int(hdr.split(":")[1])
+            if idx >= n:  # like gorouter: a pinned instance that is not registered
+                return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
         else:
             # right after a scale-down the router still knows the removed instance for a while
             pool = n + 1 if self.stale_after_scale_down else n
@@ -358,5 +360,9 @@ def test_placement_check_uses_director_ips_and_versions():
     v = checks.placement_check(p, d, step=STEP, app=app, cells=["cell1", "cell2"], allowed=["cell1"],
                                expected_diego={"cell1": "0.1454.0"})
     assert v.ok
-    with pytest.raises(CheckFailed, match="expected cell2"):
-        checks.placement_check(p, d, step=STEP, app=app, cells=["cell1", "cell2"], allowed=["cell2"])
+    v = checks.placement_check(p, d, step=STEP, app=app, cells=["cell1", "cell2"], allowed=["cell2"])
+    assert not v.ok and "expected cell2" in v.message
+    # on the allowed cell, but that cell runs the wrong Diego version
+    v = checks.placement_check(p, d, step=STEP, app=app, cells=["cell1", "cell2"], allowed=["cell1"],
+                               expected_diego={"cell1": "0.1434.0"})
+    assert not v.ok and "running diego 0.1454.0 (expected 0.1434.0)" in v.message

@@ -9,7 +9,7 @@ import pytest
 
 CHAIN = """
 import pytest
-pytestmark = pytest.mark.upgrade_step("{step}")
+pytestmark = pytest.mark.upgrade_step("{step}", kind="diego")
 
 def test_op(step_recorder):
     with step_recorder.step("{step}", kind="diego"):
@@ -43,8 +43,12 @@ def test_failed_step_skips_later_steps_naming_it(pytester: pytest.Pytester, tmp_
     result.assert_outcomes(passed=4, failed=1, skipped=4)
     result.stdout.fnmatch_lines(["*skipped: step 'upgrade D3' failed (test_op)*"])
     report = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert [s["outcome"] for s in report["steps"]] == ["passed", "failed"]
+    assert [(s["name"], s["outcome"]) for s in report["steps"]] == [
+        ("upgrade D1", "passed"), ("upgrade D3", "failed"), ("upgrade D2", "skipped")]
     assert "cf-warden-diego-cell1" in report["steps"][1]["message"]
+    assert report["steps"][2]["message"] == "skipped: step 'upgrade D3' failed (test_op)"
+    assert report["steps"][2]["kind"] == "diego"
+    result.stdout.fnmatch_lines(["upgrade D2*diego*skipped*"])
     assert report["outcome"] == "failed"
 
 

@@ -40,7 +40,7 @@ def test_a0_outage_in_a_diego_step_fails_that_step_only_and_cf_outage_is_ignored
     assert outcome == "failed"
     assert "A0 lost its route during 'upgrade D3'" in message and "endpoint_failure" in message
     # the CF outage is measured, not enforced; every other test passed
-    assert run.outcome("test_a0_routability_recorded_during_upgrade_cf")[0] == "passed"
+    assert run.outcome("test_a0_routable_during_upgrade_cf")[0] == "passed"
     report = run.report
     failed = [r["nodeid"] for r in report["results"] if r["outcome"] != "passed"]
     assert failed == [f"{SUITE}/test_03_upgrade_d3.py::test_a0_routable_during_upgrade_d3"]
