@@ -2,7 +2,7 @@
 dev1/dev2 -> staging -> production, compare environments, inspect the ledger, unlock.
 
 Exit status: 0 done; 1 `diff` found differences outside the allowed paths; 2 usage,
-configuration or store access error; 3 refused (a gate, the lock, an unknown, tampered or
+configuration or store access error, or `diff` of an environment with nothing deployed; 3 refused (a gate, the lock, an unknown, tampered or
 truncated candidate: the message names the rule and what would satisfy it); 4 a deploy,
 a staging reset or the checks failed (recorded in the ledger), or the director failed.
 Docs: docs/promotion.md.
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.bosh import BoshError
     from helpers.config import ConfigError
     from helpers.net import REDACTOR
-    from promotion.deploy import PromotionFailed
+    from promotion.deploy import NotDeployed, PromotionFailed
     from promotion.ledger import LedgerError
     from promotion.lock import LockHeld
 
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     statuses: list[tuple[type[BaseException] | tuple[type[BaseException], ...], int]] = [
         ((LockHeld, cand.CandidateError), 3),
         ((PromotionFailed, BoshError), 4),
-        ((StoreError, LedgerError, ConfigError, UsageError), 2),
+        ((StoreError, LedgerError, ConfigError, UsageError, NotDeployed), 2),
     ]
     try:
         return int(args.func(args))

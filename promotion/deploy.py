@@ -34,6 +34,10 @@ class PromotionFailed(Exception):
     """A deploy or its checks failed (already recorded in the ledger)."""
 
 
+class NotDeployed(Exception):
+    """`diff` was asked about an environment that runs nothing this tool deployed."""
+
+
 @dataclass
 class Promoter:
     store: Store
@@ -218,13 +222,14 @@ class Promoter:
         for env in (left, right):
             current = self.ledger.current(env)
             if current is None:
-                raise PromotionFailed(f"{env} has no deployed candidate in the ledger; pass --candidate DIGEST")
+                raise NotDeployed(f"{env} has no deployed candidate in the ledger; deploy one there first, or "
+                                  "compare what a candidate would deploy with --candidate DIGEST")
             name = deployment_name(self.load(current), env)
             m = self.deployed_manifest(name)
             if m is None:
-                raise PromotionFailed(f"deployment {name} ({env}) not found on the director")
+                raise NotDeployed(f"deployment {name} ({env}) is in the ledger but not on the director")
             manifests.append(m)
         return diff(normalize(manifests[0]), normalize(manifests[1]))
 
 
-__all__ = ["LockHeld", "Promoter", "PromotionFailed"]
+__all__ = ["LockHeld", "NotDeployed", "Promoter", "PromotionFailed"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -96,10 +96,19 @@ class LocalStore:
 
 @dataclass(frozen=True)
 class S3Settings:
+    """What the S3 store needs. Not `helpers.config.S3Config` itself: this one keeps the
+    secret key out of its repr, so a settings object in a log or a traceback shows no
+    credential."""
+
     endpoint_url: str | None = None
     region: str = "us-east-1"
     access_key_id: str | None = None
-    secret_access_key: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+
+def _code(exc: Exception) -> str | None:
+    """The S3 error code of a botocore ClientError (None for other exceptions)."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code")
 
 
 class S3Store:
@@ -131,8 +140,7 @@ class S3Store:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _error(self, op: str, key: str, exc: Exception) -> StoreError:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        return StoreError(f"S3 {op} of {key} in {self.url} failed: {code}")
+        return StoreError(f"S3 {op} of {key} in {self.url} failed: {_code(exc) or type(exc).__name__}")
 
     def put(self, key: str, data: bytes) -> None:
         try:
@@ -144,8 +152,7 @@ class S3Store:
         try:
             return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404"):
+            if _code(exc) in ("NoSuchKey", "404"):
                 raise StoreError(f"{key} not found in store {self.url}")
             raise self._error("get", key, exc)
 
@@ -154,8 +161,7 @@ class S3Store:
             self._client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in ("404", "NoSuchKey", "NotFound"):
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise self._error("head", key, exc)
 
@@ -164,8 +170,7 @@ class S3Store:
             self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
             return True
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            if _code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 return False
             raise self._error("conditional put", key, exc)
 

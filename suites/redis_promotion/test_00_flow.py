@@ -70,3 +70,29 @@ def test_production_gets_the_candidate_and_parity_holds(cli, capsys, platform, p
     out = capsys.readouterr().out
     assert "0 outside the allowed paths" in out
     assert "name: staging='redis-staging' production='redis-production'" in out
+
+
+def test_no_password_in_the_store_or_the_output(cli, capsys, platform, promotion_store):
+    """The passwords the environments really run with appear nowhere in the store (candidates,
+    ledger, lock) nor in what the CLI prints."""
+    import yaml
+
+    passwords = set()
+    for env in ("dev1", "staging", "production"):
+        manifest = yaml.safe_load(platform.director.deployment_manifest(f"redis-{env}"))
+        passwords |= {j["properties"]["redis"]["password"] for j in manifest["jobs"]
+                      if (j.get("properties") or {}).get("redis", {}).get("password")}
+    assert len(passwords) >= 2  # each environment has its own
+    capsys.readouterr()
+    assert cli("ledger") == 0
+    assert cli("diff", "staging", "production") == 0
+    assert cli("show", STATE["v2"]) == 0
+    printed = capsys.readouterr()
+    import gzip
+
+    stored = b"".join(gzip.decompress(p.read_bytes()) if p.suffix == ".tgz" else p.read_bytes()
+                      for p in promotion_store.root.rglob("*") if p.is_file())
+    assert b"redis-production" in stored and b'"kind": "check"' in stored  # candidates and ledger read
+    for pw in passwords:
+        assert pw.encode() not in stored
+        assert pw not in printed.out + printed.err

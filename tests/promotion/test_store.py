@@ -38,3 +38,12 @@ def test_open_store_picks_backend_by_url(tmp_path, s3_settings):
     assert isinstance(open_store(str(tmp_path)), LocalStore)
     s3 = open_store("s3://bucket/some/prefix", s3_settings)
     assert (s3.bucket, s3.prefix) == ("bucket", "some/prefix")
+
+
+def test_s3_settings_never_show_the_secret_key():
+    from promotion.store import S3Settings, s3_settings
+
+    settings = S3Settings(access_key_id="AKID", secret_access_key="sekrit-key")
+    assert "sekrit-key" not in repr(settings) and "AKID" in repr(settings)
+    from_env = s3_settings(None, "http://127.0.0.1:1", {"AWS_SECRET_ACCESS_KEY": "env-secret"})
+    assert (from_env.secret_access_key, from_env.endpoint_url) == ("env-secret", "http://127.0.0.1:1")
