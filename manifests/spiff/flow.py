@@ -97,6 +97,8 @@ class Flow:
         self.stub_cache: dict[tuple[str, ...], tuple] = {}
         self.prev_stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
         self.stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
+        self.names_ok: dict[int, bool] = {}
+        self.inert_memo: dict[int, tuple[Any, bool]] = {}
         self.dirty = 0
         self.nodes = 0
         self.passes = 0  # statistics, for tests and benchmarks
@@ -146,6 +148,71 @@ class Flow:
                 return n
         return _FAIL
 
+    def from_stubs(self, v: Any, path: tuple[str, ...]) -> None:
+        """`v` is find_in_stubs(path), just placed at `path`: mark it unchanged for the next pass.
+
+        Flowing it again would give the same tree: the stubs are fully evaluated (no
+        expression, no `<<`), every stub left of the one that supplied `v` lacks `path` and
+        so every path below it, and each leaf's override therefore finds itself. The one
+        exception is a list whose entries the name steps do not address one to one
+        (a repeated `name`, or a name spelled like another entry's `[i]` step): such a
+        subtree is flowed as usual.
+        """
+        t = type(v)
+        if (t is dict or t is list) and self._steps_address_self(v):
+            self.stable[id(v)] = (v, path)
+
+    def _steps_address_self(self, v: Any) -> bool:
+        cache = self.names_ok
+        key = id(v)
+        ok = cache.get(key)
+        if ok is not None:
+            return ok
+        ok = True
+        if type(v) is dict:
+            for x in v.values():
+                tx = type(x)
+                if (tx is dict or tx is list) and not self._steps_address_self(x):
+                    ok = False
+                    break
+        else:
+            seen: set[str] = set()
+            for i, e in enumerate(v):
+                te = type(e)
+                if te is dict:
+                    name = e.get("name")
+                    if isinstance(name, str):
+                        if name in seen or (_INDEX_STEP.fullmatch(name) is not None and name != f"[{i}]"):
+                            ok = False
+                            break
+                        seen.add(name)
+                if (te is dict or te is list) and not self._steps_address_self(e):
+                    ok = False
+                    break
+        cache[key] = ok  # stub objects live as long as this Flow: ids stay valid
+        return ok
+
+    def inert(self, x: Any) -> bool:
+        """True when flowing `x` can change nothing but stub overrides: no expression node,
+        no `<<` key, no string that looks like `(( ... ))`. Where no stub has the path
+        either, flowing `x` gives `x` again, so it is returned as it is (references copy
+        whole subtrees, such as cf's `networks: (( merge || networks_default ))`)."""
+        t = type(x)
+        if t is not dict and t is not list:
+            if t is Expr:
+                return False
+            return not (isinstance(x, str) and x.startswith("((") and x.endswith("))"))
+        memo = self.inert_memo
+        hit = memo.get(id(x))
+        if hit is not None:
+            return hit[1]
+        if t is dict:
+            ok = "<<" not in x and all(self.inert(v) for v in x.values())
+        else:
+            ok = all(self.inert(v) for v in x)
+        memo[id(x)] = (x, ok)  # keeps x alive, so its id is not reused while memoised
+        return ok
+
     # ------------------------------------------------------------ one pass
 
     def flow_node(self, node: Any, path: tuple[str, ...], scope: tuple, override: bool) -> Any:
@@ -160,12 +227,17 @@ class Flow:
         if t is Expr:
             self.dirty += 1
             result = self.evaluate(node, scope)
-            return node if result is _FAIL else result
+            if result is _FAIL:
+                return node
+            if node.ast[0] == "merge" and node.path == path:
+                self.from_stubs(result, path)
+            return result
         if override:
             v = self.find_in_stubs(path)
             if v is not _FAIL:
                 if type(v) is dict or type(v) is list:
                     self.dirty += 1
+                    self.from_stubs(v, path)
                 return v
         if (t is str or t is DynamlStr) and node.startswith("((") and node.endswith("))"):
             m = EXPR_RE.fullmatch(node)
@@ -185,10 +257,13 @@ class Flow:
         if hit is not None and hit[1] == path:
             self.stable[key] = hit
             return m
+        parent_sn = self.stub_nodes(path)
+        if not parent_sn and self.inert(m):
+            self.stable[key] = (m, path)  # nothing to override below here, nothing to evaluate
+            return m
         dirty0 = self.dirty
         scope = (*scope, m)
         result: dict[str, Any] = {}
-        parent_sn = self.stub_nodes(path)
         for k in sorted(m):
             if k == "<<":
                 self.dirty += 1  # the key disappears: the map changes
@@ -208,6 +283,7 @@ class Flow:
                 if n is not _FAIL:
                     if type(n) is dict or type(n) is list:
                         self.dirty += 1
+                        self.from_stubs(n, (*path, k))
                     v = n
                     break
             result[k] = v
@@ -220,6 +296,9 @@ class Flow:
         hit = self.prev_stable.get(key)
         if hit is not None and hit[1] == path:
             self.stable[key] = hit
+            return lst
+        if not self.stub_nodes(path) and self.inert(lst):
+            self.stable[key] = (lst, path)
             return lst
         dirty0 = self.dirty
         elems = lst

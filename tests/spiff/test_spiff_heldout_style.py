@@ -577,3 +577,30 @@ def test_quoted_input_strings_stay_strings_through_a_merge(spiff_cli) -> None:
     assert p.returncode == 0, p.stderr
     assert load_yaml_text(p.stdout) == {"a": "y", "b": "2e3", "c": "y", "d": "09"}
     assert p.stdout.endswith("\n\n")
+
+
+# ---------------------------------------------------------------- §4.1/§8.3 overrides inside stub subtrees
+
+
+def test_duplicate_names_in_a_merged_list_take_the_first_entrys_leaves(spiff_merge) -> None:
+    # pass 1 puts the stub list in place; on pass 2 both entries have the path l.a.v, which
+    # the stub resolves to its first entry named a (§8.3: duplicates map to the first)
+    stub = "l:\n  - name: a\n    v: 1\n  - name: a\n    v: 2\n"
+    assert spiff_merge("l: (( merge ))\n", stub) == {"l": [{"name": "a", "v": 1}, {"name": "a", "v": 1}]}
+    assert spiff_merge("l: ~\n", stub) == {"l": [{"name": "a", "v": 1}, {"name": "a", "v": 1}]}
+
+
+def test_entry_named_like_an_index_step_in_a_merged_list(spiff_merge) -> None:
+    # the second entry's path is l.[0].v, and [0] is an index step: the first entry's v
+    stub = 'l:\n  - v: 1\n  - name: "[0]"\n    v: 2\n'
+    assert spiff_merge("l: (( merge ))\n", stub) == {"l": [{"v": 1}, {"name": "[0]", "v": 1}]}
+
+
+def test_subtree_copied_where_no_stub_has_the_path_keeps_expressions_working(spiff_merge) -> None:
+    # networks: (( merge || dflt )) with no stub: the copy is evaluated at its new place
+    template = "dflt:\n  a: {v: (( w ))}\n  w: 1\nnetworks: (( merge || dflt ))\nw: 2\n"
+    r = spiff_merge(template, "other: 1\n")
+    assert r["networks"] == {"a": {"v": 1}, "w": 1}
+    template = "dflt:\n  a: {v: 1}\nnetworks: (( merge || dflt ))\n"
+    assert spiff_merge(template, "networks_x: 1\n")["networks"] == {"a": {"v": 1}}
+    assert spiff_merge(template, "networks: {a: {v: 3}}\n")["networks"] == {"a": {"v": 3}}
