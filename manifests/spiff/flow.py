@@ -83,6 +83,35 @@ def list_step(i: int, e: Any) -> str:
     return f"[{i}]"
 
 
+def _parse_ip(text: str) -> tuple[int, int] | None:
+    """(address as an integer, IP version) like ipaddress.ip_address, or None if invalid.
+    Plain dotted IPv4 is parsed here: importing ipaddress costs start-up time."""
+    parts = text.split(".")
+    if len(parts) == 4:
+        n = 0
+        for p in parts:
+            if not (p.isascii() and p.isdigit()) or len(p) > 3 or (p[0] == "0" and p != "0") or int(p) > 255:
+                break
+            n = n * 256 + int(p)
+        else:
+            return n, 4
+    import ipaddress
+
+    try:
+        a = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return int(a), a.version
+
+
+def _format_ip(n: int, version: int) -> str:
+    if version == 4:
+        return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+    import ipaddress
+
+    return str(ipaddress.IPv6Address(n))
+
+
 def _looks_like_expr(s: str) -> bool:
     return s.startswith("((") and s.endswith("))")
 
@@ -99,6 +128,7 @@ class Flow:
         self.stable: dict[int, tuple[Any, tuple[str, ...]]] = {}
         self.names_ok: dict[int, bool] = {}
         self.inert_memo: dict[int, tuple[Any, bool]] = {}
+        self.pool_memo: dict[int, tuple[list, Any]] = {}
         self.dirty = 0
         self.nodes = 0
         self.passes = 0  # statistics, for tests and benchmarks
@@ -466,30 +496,10 @@ class Flow:
         subnets = find(scope[0], ("networks", name, "subnets"))
         if type(subnets) is not list:
             return _FAIL
-        import ipaddress  # lazily: start-up time matters for the CLI
-
-        ranges: list[tuple[int, int, int]] = []  # (first, count, version)
-        total = 0
-        for subnet in subnets:
-            if type(subnet) is not dict or "static" not in subnet:
-                return _FAIL
-            static = subnet["static"]
-            if type(static) is not list:
-                return _FAIL
-            for r in static:
-                if not isinstance(r, str):
-                    return _FAIL
-                parts = r.split("-")
-                try:
-                    start = ipaddress.ip_address(parts[0].strip(" "))
-                    end = ipaddress.ip_address(parts[1].strip(" ")) if len(parts) > 1 else start
-                except ValueError:
-                    return _FAIL
-                if start.version != end.version or int(end) < int(start):
-                    return _FAIL
-                count = int(end) - int(start) + 1
-                ranges.append((int(start), count, start.version))
-                total += count
+        pool = self.static_pool(subnets)
+        if pool is None:
+            return _FAIL
+        ranges, total = pool
         for i in indices:
             if i < 0:
                 raise _Fatal(f"static_ips: negative index {i}")
@@ -503,11 +513,43 @@ class Flow:
         for i in indices[:instances]:
             for first, count, version in ranges:
                 if i < count:
-                    addr = first + i
-                    out.append(str(ipaddress.IPv4Address(addr) if version == 4 else ipaddress.IPv6Address(addr)))
+                    out.append(_format_ip(first + i, version))
                     break
                 i -= count
         return out
+
+    def static_pool(self, subnets: list) -> tuple[list[tuple[int, int, int]], int] | None:
+        """The address ranges [(first, count, IP version)] and their total size of a
+        network's subnets, or None when a subnet lacks a list of `static` strings (§7.1).
+        Memoised per subnets list: every job on a network asks for the same one."""
+        hit = self.pool_memo.get(id(subnets))
+        if hit is not None:
+            return hit[1]
+        ranges: list[tuple[int, int, int]] | None = []
+        total = 0
+        for subnet in subnets:
+            static = subnet.get("static", _FAIL) if type(subnet) is dict else _FAIL
+            if type(static) is not list:
+                ranges = None
+                break
+            for r in static:
+                if not isinstance(r, str):
+                    ranges = None
+                    break
+                parts = r.split("-")
+                start = _parse_ip(parts[0].strip(" "))
+                end = _parse_ip(parts[1].strip(" ")) if len(parts) > 1 else start
+                if start is None or end is None or start[1] != end[1] or end[0] < start[0]:
+                    ranges = None
+                    break
+                count = end[0] - start[0] + 1
+                ranges.append((start[0], count, start[1]))
+                total += count
+            if ranges is None:
+                break
+        pool = None if ranges is None else (ranges, total)
+        self.pool_memo[id(subnets)] = (subnets, pool)  # keeps subnets alive: ids stay unique
+        return pool
 
     # ------------------------------------------------------------ fixpoint
 
