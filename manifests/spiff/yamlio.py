@@ -110,6 +110,7 @@ def _go_float(val: str) -> float | None:
 
 
 _plain_cache: dict[str, Any] = {}
+_MISS = object()
 
 
 def resolve_plain(val: str) -> Any:
@@ -183,44 +184,60 @@ class _Builder:
         self.fallback: Any = None  # yaml.constructor.SafeConstructor, imported when first needed
 
     def build(self, node: Any) -> Any:
+        cls = type(node)
+        tag = node.tag
+        if cls is ScalarNode:  # not memoised: an aliased scalar builds to an equal value
+            if tag == PLAIN_TAG:
+                value = node.value
+                hit = _plain_cache.get(value, _MISS)
+                return self._plain(node) if hit is _MISS else hit
+            return node.value if tag == _STR_TAG else self._fallback(node)
         memo = self.memo
         nid = id(node)
         if nid in memo:
             return memo[nid]
-        cls = type(node)
-        tag = node.tag
-        if cls is ScalarNode:
-            if tag == PLAIN_TAG:
-                try:
-                    value = resolve_plain(node.value)
-                except TimestampError:
-                    raise MarkedYAMLError(
-                        None, None, "unknown type (time.Time) during sanitization", node.start_mark
-                    ) from None
-            elif tag == _STR_TAG:
-                value = node.value
-            else:
-                value = self._fallback(node)
-        elif cls is MappingNode and tag == _MAP_TAG:
+        build = self.build
+        cache = _plain_cache
+        if cls is MappingNode and tag == _MAP_TAG:
             value = {}
             memo[nid] = value
             for key_node, value_node in node.value:
-                key = self.build(key_node)
-                if not isinstance(key, str):
-                    text = {True: "true", False: "false", None: "<nil>"}.get(key, str(key)) \
-                        if isinstance(key, (bool, type(None))) else str(key)
-                    raise MarkedYAMLError(
-                        None, None, f"map key must be a string: {text}", key_node.start_mark
-                    )
-                value[key] = self.build(value_node)
+                if type(key_node) is ScalarNode and key_node.tag == _STR_TAG:
+                    key = key_node.value
+                else:
+                    key = build(key_node)
+                    if not isinstance(key, str):
+                        text = {True: "true", False: "false", None: "<nil>"}.get(key, str(key)) \
+                            if isinstance(key, (bool, type(None))) else str(key)
+                        raise MarkedYAMLError(
+                            None, None, f"map key must be a string: {text}", key_node.start_mark
+                        )
+                if type(value_node) is ScalarNode:  # inline: most values are scalars
+                    vt = value_node.tag
+                    if vt == PLAIN_TAG:
+                        v = cache.get(value_node.value, _MISS)
+                        value[key] = self._plain(value_node) if v is _MISS else v
+                    else:
+                        value[key] = value_node.value if vt == _STR_TAG else self._fallback(value_node)
+                else:
+                    value[key] = build(value_node)
         elif cls is SequenceNode and tag == _SEQ_TAG:
             value = []
             memo[nid] = value
-            value.extend([self.build(c) for c in node.value])
+            value.extend([build(c) for c in node.value])
         else:
             value = self._fallback(node)
         memo[nid] = value
         return value
+
+    @staticmethod
+    def _plain(node: Any) -> Any:
+        try:
+            return resolve_plain(node.value)
+        except TimestampError:
+            raise MarkedYAMLError(
+                None, None, "unknown type (time.Time) during sanitization", node.start_mark
+            ) from None
 
     def _fallback(self, node: Any) -> Any:
         if self.fallback is None:
