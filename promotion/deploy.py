@@ -171,6 +171,8 @@ class Promoter:
         records = self.ledger.records()
         production = self.ledger.current("production", records)
         refusals = gates.check(c, env, records, production)
+        if env in gates.GATED_ENVS and production is None and not refusals:
+            refusals += self._unknown_production(c)
         if env in gates.GATED_ENVS and not refusals:
             refusals += gates.pinned_manifest(self.manifest_for(c, env), env)
         if env == "production" and not refusals:
@@ -192,6 +194,21 @@ class Promoter:
                 )
         if not self._deploy_and_check(c, env, run_id, "candidate", reset_base):
             raise PromotionFailed(f"candidate {c.digest[:12]} failed in {env} (see the ledger)")
+
+    def _unknown_production(self, c: cand.Candidate) -> list[gates.Refusal]:
+        """A first promotion resets staging to empty because production is empty. If the
+        director runs a production deployment this ledger never recorded, that is false: the
+        change staging would get (a create) is not the change production would get."""
+        name = deployment_name(c, "production")
+        if self.deployed_manifest(name) is None:
+            return []
+        return [gates.Refusal(
+            "known-production",
+            f"the director runs {name}, but this ledger ({self.store.url}) records no candidate deployed to "
+            "production, so staging cannot be reset to what production runs",
+            "use the store whose ledger deployed it (--store / promotion.store), or, deliberately, delete "
+            f"{name} on the director so that the first promotion creates it",
+        )]
 
     def _parity_refusals(self, c: cand.Candidate) -> list[gates.Refusal]:
         diffs = self.parity_diff(c)

@@ -90,9 +90,6 @@ class Ledger:
         when nothing was deployed, or when a reset deleted it since)."""
         return current_of(self.records() if records is None else records, env)
 
-    def runs(self, env: str, candidate: str) -> list[list[Record]]:
-        return runs_of(self.records(), env, candidate)
-
 
 def current_of(records: list[Record], env: str) -> str | None:
     changes = [r for r in records if r.env == env and r.kind in ("deploy", "delete") and r.passed]

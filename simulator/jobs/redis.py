@@ -133,6 +133,7 @@ class RedisJobs:
         with self._lock:
             proc = self._procs.pop(instance_id, None)
             self._addr.pop(instance_id, None)
+            self.logs.pop(instance_id, None)  # kept only while it runs: no growth across redeploys
         if proc is not None:
             proc.stop(5.0)
 

@@ -18,8 +18,27 @@ from promotion.lock import LockHeld
 pytestmark = pytest.mark.xdist_group("redis-promotion")
 
 
-def test_dev_release_candidate_refused_by_staging(cli, capsys, promotion_store, redis_upstream):
-    dev = build_candidate(promotion_store, redis_upstream, {"redis": "9+dev.1"})
+@pytest.fixture
+def fresh(promotion_store, redis_upstream, tmp_path):
+    """`fresh(releases, change=None)` -> the digest of a candidate no earlier test built.
+    Builds are deterministic, so a new candidate needs new template bytes: a comment in
+    dev1's scaling file (no manifest changes), plus `change(templates_dir)` if given."""
+    counter = iter(range(1000))
+
+    def build(releases: dict[str, str], change=None) -> str:
+        templates = tmp_path / f"templates-{next(counter)}"
+        shutil.copytree(REDIS_TEMPLATES, templates)
+        marker = templates / "scaling-dev1.yml"
+        marker.write_text(marker.read_text() + f"# {tmp_path.name} {templates.name}\n")
+        if change:
+            change(templates)
+        return build_candidate(promotion_store, redis_upstream, releases, templates=templates)
+
+    return build
+
+
+def test_dev_release_candidate_refused_by_staging(cli, capsys, fresh):
+    dev = fresh({"redis": "9+dev.1"})
     assert cli("deploy", dev, "--env", "dev1") == 0  # dev accepts dev releases
     capsys.readouterr()
     assert cli("deploy", dev, "--env", "staging") == 3
@@ -27,8 +46,8 @@ def test_dev_release_candidate_refused_by_staging(cli, capsys, promotion_store, 
     assert "refused by rule 'final-releases'" in err and "redis/9+dev.1" in err and "to satisfy it" in err
 
 
-def test_untested_candidate_refused_by_staging(cli, capsys, promotion_store, redis_upstream):
-    c = build_candidate(promotion_store, redis_upstream, {"redis": "9.1"})
+def test_untested_candidate_refused_by_staging(cli, capsys, promotion_store, fresh):
+    c = fresh({"redis": "9.1"})
     capsys.readouterr()
     assert cli("deploy", c, "--env", "staging") == 3
     err = capsys.readouterr().err
@@ -36,16 +55,16 @@ def test_untested_candidate_refused_by_staging(cli, capsys, promotion_store, red
     assert not [r for r in Ledger(promotion_store).records() if r.candidate == c]
 
 
-def test_candidate_that_skipped_staging_refused_by_production(cli, capsys, promotion_store, redis_upstream):
-    c = build_candidate(promotion_store, redis_upstream, {"redis": "9"})
+def test_candidate_that_skipped_staging_refused_by_production(cli, capsys, fresh):
+    c = fresh({"redis": "9"})
     assert cli("deploy", c, "--env", "dev2") == 0
     capsys.readouterr()
     assert cli("deploy", c, "--env", "production") == 3
     assert "refused by rule 'passed-staging-after-reset'" in capsys.readouterr().err
 
 
-def test_tampered_tarball_refused(cli, capsys, promotion_store, redis_upstream):
-    c = build_candidate(promotion_store, redis_upstream, {"redis": "9.1"})
+def test_tampered_tarball_refused(cli, capsys, promotion_store, fresh):
+    c = fresh({"redis": "9.1"})
     data = promotion_store.get(cand.key(c))
     promotion_store.put(cand.key(c), data[:-40])  # truncated
     capsys.readouterr()
@@ -54,12 +73,12 @@ def test_tampered_tarball_refused(cli, capsys, promotion_store, redis_upstream):
     assert not [r for r in Ledger(promotion_store).records() if r.candidate == c]
 
 
-def test_parity_violation_refused(cli, capsys, promotion_store, redis_upstream, tmp_path):
-    templates = tmp_path / "templates"
-    shutil.copytree(REDIS_TEMPLATES, templates)
-    scaling = templates / "scaling-production.yml"
-    scaling.write_text(scaling.read_text().replace("persistent_disk: 1024", "persistent_disk: 2048"))
-    c = build_candidate(promotion_store, redis_upstream, {"redis": "9.1"}, templates=templates)
+def test_parity_violation_refused(cli, capsys, fresh):
+    def bigger_production_disks(templates):
+        scaling = templates / "scaling-production.yml"
+        scaling.write_text(scaling.read_text().replace("persistent_disk: 1024", "persistent_disk: 2048"))
+
+    c = fresh({"redis": "9.1"}, bigger_production_disks)
     assert cli("deploy", c, "--env", "dev1") == 0
     assert cli("deploy", c, "--env", "staging") == 0
     capsys.readouterr()
@@ -69,8 +88,8 @@ def test_parity_violation_refused(cli, capsys, promotion_store, redis_upstream, 
     assert "jobs.redis_leader_z1.persistent_disk: staging=1024 production=2048" in err
 
 
-def test_concurrent_promotion_refused(platform, promotion_store, redis_upstream, cli):
-    c = build_candidate(promotion_store, redis_upstream, {"redis": "9.1"})
+def test_concurrent_promotion_refused(platform, promotion_store, fresh, cli):
+    c = fresh({"redis": "9.1"})
     assert cli("deploy", c, "--env", "dev1") == 0
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
@@ -94,10 +113,10 @@ def test_concurrent_promotion_refused(platform, promotion_store, redis_upstream,
     assert "one-at-a-time" in str(held) and "unlock --env staging --force" in str(held)
 
 
-def test_crashed_run_lock_is_broken_explicitly(cli, capsys, promotion_store, redis_upstream):
+def test_crashed_run_lock_is_broken_explicitly(cli, capsys, promotion_store, fresh):
     from promotion.lock import EnvLock
 
-    c = build_candidate(promotion_store, redis_upstream, {"redis": "9.1"})
+    c = fresh({"redis": "9.1"})
     EnvLock(promotion_store, "production", "crashed-run", c).acquire()
     capsys.readouterr()
     assert cli("deploy", c, "--env", "production") == 3

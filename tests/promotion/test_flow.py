@@ -284,3 +284,22 @@ def test_secrets_never_reach_the_ledger_the_candidate_or_the_output(promoter, di
     assert secret.encode() not in stored  # ... without the password: ledger, candidate, lock
     assert not [m for m in promoter.messages if secret in m]
     assert any("director rejected manifest" in m for m in promoter.messages)
+
+
+def test_a_production_the_ledger_does_not_know_is_not_taken_for_empty(promoter, director, local_store,
+                                                                      redis_upstream, tmp_path):
+    from promotion.store import LocalStore
+
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    promoter.deploy(c, "staging")
+    promoter.deploy(c, "production")
+    fresh = Promoter(store=LocalStore(tmp_path / "other-store"), director=director, resolve=director.resolve,
+                     out=lambda m: None)
+    fresh.store.put(cand.key(c), local_store.get(cand.key(c)))
+    fresh.deploy(c, "dev1")
+    director.deploy_log.clear()
+    with pytest.raises(GateRefused) as err:
+        fresh.deploy(c, "staging")
+    assert _rules(err.value) == ["known-production"] and "redis-production" in str(err.value)
+    assert director.deploy_log == []  # staging was not deleted

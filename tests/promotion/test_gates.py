@@ -4,7 +4,7 @@ import pytest
 
 from promotion import candidate as cand
 from promotion import gates
-from promotion.ledger import NO_CANDIDATE, Ledger, Record
+from promotion.ledger import NO_CANDIDATE, Ledger, Record, runs_of
 
 D = "d" * 64
 P0, P1 = "0" * 64, "1" * 64
@@ -156,7 +156,7 @@ def test_ledger_current_and_runs(local_store):
     for r in _run("dev1", D, "r1") + _run("dev1", "e" * 64, "r2", deploy="failed", check=None):
         ledger.append(r)
     assert ledger.current("dev1") == D  # the failed deploy does not change what runs
-    assert [len(run) for run in ledger.runs("dev1", D)] == [2]
+    assert [len(run) for run in runs_of(ledger.records(), "dev1", D)] == [2]
     lines = ledger.lines().splitlines()
     assert len(lines) == 3 and all(line.startswith("{") for line in lines)
     ledger.append(_rec(NO_CANDIDATE, "dev1", "delete", "passed", "r3", purpose="reset"))

@@ -106,8 +106,10 @@ def test_stopped_or_deleted_instance_stops_its_server(world, event):
     world.bus.emit("started", inst)
     addr = (world.addresses.to_loopback("10.244.40.2"), 6379)
     socket.create_connection(addr, timeout=2).close()
+    assert list(world.components["redis"].logs) == [inst.id]
     world.bus.emit(event, inst)
     assert world.components["redis"].running() == {}
+    assert world.components["redis"].logs == {}  # nothing kept for servers that are gone
     with pytest.raises(OSError):
         socket.create_connection(addr, timeout=2).close()
 
