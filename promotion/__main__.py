@@ -68,9 +68,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         print("build needs the upstream redis-boshrelease checkout: --upstream DIR or promotion.upstream",
               file=sys.stderr)
         return 2
-    releases = cand.parse_releases(args.release or ["redis=latest"])
-    stemcell = {"name": args.stemcell_name, "version": args.stemcell_version}
-    digest, data = cand.build(Path(upstream), Path(args.templates), releases, stemcell=stemcell)
+    try:
+        releases = cand.parse_releases(args.release or ["redis=latest"])
+        stemcell = {"name": args.stemcell_name, "version": args.stemcell_version}
+        digest, data = cand.build(Path(upstream), Path(args.templates), releases, stemcell=stemcell)
+    except cand.CandidateError as exc:  # bad input to build: a usage error, not a refusal
+        print(str(exc), file=sys.stderr)
+        return 2
     store = _store(args, config)
     store.put(cand.key(digest), data)
     if args.digest_file:

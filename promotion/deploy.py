@@ -171,7 +171,8 @@ class Promoter:
         records = self.ledger.records()
         production = self.ledger.current("production", records)
         refusals = gates.check(c, env, records, production)
-        if env in gates.GATED_ENVS and production is None and not refusals:
+        tried_production = any(r.env == "production" and r.kind == "deploy" for r in records)
+        if env in gates.GATED_ENVS and production is None and not tried_production and not refusals:
             refusals += self._unknown_production(c)
         if env in gates.GATED_ENVS and not refusals:
             refusals += gates.pinned_manifest(self.manifest_for(c, env), env)
@@ -198,7 +199,8 @@ class Promoter:
     def _unknown_production(self, c: cand.Candidate) -> list[gates.Refusal]:
         """A first promotion resets staging to empty because production is empty. If the
         director runs a production deployment this ledger never recorded, that is false: the
-        change staging would get (a create) is not the change production would get."""
+        change staging would get (a create) is not the change production would get. (One
+        that this ledger's own failed production deploy left behind is known: retrying is fine.)"""
         name = deployment_name(c, "production")
         if self.deployed_manifest(name) is None:
             return []

@@ -141,3 +141,10 @@ def test_missing_config_file_is_a_usage_error(tmp_path, capsys):
     assert main(["deploy", "a" * 64, "--env", "dev1", "--config", str(tmp_path / "none.yml"),
                  "--upstream", "x"]) == 2
     assert "none.yml" in capsys.readouterr().err
+
+
+def test_bad_build_input_is_a_usage_error(tmp_path, redis_upstream, capsys):
+    assert main(["--store", str(tmp_path), "build", "--upstream", str(tmp_path), "--release", "redis=9.1"]) == 2
+    assert "not a redis-boshrelease checkout" in capsys.readouterr().err
+    assert main(["--store", str(tmp_path), "build", "--upstream", str(redis_upstream), "--release", "redis"]) == 2
+    assert "NAME=VERSION" in capsys.readouterr().err

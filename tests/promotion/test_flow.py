@@ -303,3 +303,15 @@ def test_a_production_the_ledger_does_not_know_is_not_taken_for_empty(promoter, 
         fresh.deploy(c, "staging")
     assert _rules(err.value) == ["known-production"] and "redis-production" in str(err.value)
     assert director.deploy_log == []  # staging was not deleted
+
+
+def test_a_failed_first_production_deploy_can_be_retried(promoter, director, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    promoter.deploy(c, "staging")
+    director.fail_next = 1
+    with pytest.raises(PromotionFailed):
+        promoter.deploy(c, "production")
+    director.manifests["redis-production"] = "name: redis-production\n"  # what the failed task left behind
+    promoter.deploy(c, "production")  # the ledger knows that deployment: no known-production refusal
+    assert Ledger(local_store).current("production") == c

@@ -51,6 +51,15 @@ def test_staging_and_production_differ_only_per_environment(candidate):
     assert violations(d, DEFAULT_ALLOWED) == []
 
 
+def test_parity_holds_with_the_configs_default_allowed_paths(candidate):
+    """The CLI takes allowed_diff_paths from the config, whose default is shorter than ours."""
+    from helpers.config import PromotionConfig
+
+    allowed = PromotionConfig().allowed_diff_paths
+    d = diff(normalize(render(candidate, "staging", "u1", "a")), normalize(render(candidate, "production", "u2", "b")))
+    assert violations(d, allowed) == []
+
+
 def test_dev_may_scale_differently(candidate):
     d = diff(normalize(render(candidate, "dev1", "u", "a")), normalize(render(candidate, "staging", "u", "a")))
     assert "jobs.redis_z1.instances" in [x.dotted for x in violations(d, DEFAULT_ALLOWED)]
