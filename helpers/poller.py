@@ -290,8 +290,8 @@ def window_exempt(window: OutageWindow, recorder: StepRecorder) -> bool:
 
 def violations_for(step: Step, windows: list[OutageWindow], recorder: StepRecorder,
                    now: float | None = None) -> list[OutageWindow]:
-    """Windows overlapping `step` that break its policy."""
-    if not step.policy.enforce:
+    """Windows overlapping `step` that break its policy (a step that never ran has none)."""
+    if not step.policy.enforce or step.outcome == "skipped":
         return []
     out = []
     for w in windows:

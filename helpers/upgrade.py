@@ -248,7 +248,6 @@ class UpgradeRun:
         self.a0: Any = None
         self.org_guid: str | None = None
         self.space_guid: str | None = None
-        self.verdicts: list[Verdict] = []
         self.timings: dict[str, float] = {}
 
     # -- helpers ----------------------------------------------------------------------
@@ -258,7 +257,7 @@ class UpgradeRun:
         return float(self.config.timeout(name))
 
     def _note(self, v: Verdict) -> None:
-        self.verdicts.append(v)
+        """Hand a verdict to the run's record (report.json, live failure lines)."""
         if self.on_verdict is not None:
             self.on_verdict(v)
 
@@ -398,14 +397,20 @@ class UpgradeRun:
             if self.poller is not None and self.poller.running:
                 ok = self.poller.wait_ok(self.timeout("route_ready"), since_seq=since)
                 if ok is None:
-                    late = [s for s in self.poller.samples() if s.seq >= since]
-                    seen = (f"{len(late)} samples since, the last one {late[-1].error or 'ok'}"
-                            f"{' ' + str(late[-1].status) if late[-1].status else ''}") if late else "no sample since"
                     raise CheckFailed(Verdict(False, "A0 back after CF", stage.title, "A0",
                                               f"A0 did not answer again within {self.timeout('route_ready'):.0f}s "
-                                              f"after {stage.title} (expected a routable sample, saw {seen})",
-                                              {"since_seq": since}))
+                                              f"after {stage.title} (expected a routable sample, saw "
+                                              f"{self._samples_since(since)})", {"since_seq": since}))
         self._timed("wait", start)
+
+    def _samples_since(self, seq: int) -> str:
+        """What the poller saw from sample `seq` on, for a failure message."""
+        late = [s for s in self.poller.samples() if s.seq >= seq] if self.poller is not None else []
+        if not late:
+            return "no sample"
+        last = late[-1]
+        return (f"{len(late)} sample(s), {sum(not s.ok for s in late)} failed, the last one "
+                f"{last.error or 'ok'}{' ' + str(last.status) if last.status else ''}")
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -490,7 +495,8 @@ class UpgradeRun:
             self.poller.start()
             if self.poller.wait_ok(self.timeout("route_ready")) is None:
                 raise CheckFailed(Verdict(False, "poller", "deploy V0", "A0",
-                                          "the A0 poller never saw a routable answer"))
+                                          f"the A0 poller never saw a routable answer from {self.poller.url} within "
+                                          f"{self.timeout('route_ready'):.0f}s (saw {self._samples_since(0)})"))
         return self.poller
 
     def scale_a0(self, stage: Stage) -> list[Verdict]:

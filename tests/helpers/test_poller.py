@@ -364,3 +364,12 @@ def test_stop_is_idempotent_and_joins(server):
     time.sleep(0.1)
     assert len(p.samples()) == n
     assert not any(t.name.startswith(("poller", "poll_")) for t in threading.enumerate())
+
+
+def test_a_skipped_step_has_no_violations():
+    # the chain records a step that never ran as a zero-length "skipped" step at skip time
+    samples = pattern("..xxxx..", t0=1000.0)
+    p, rec = poller_with_steps([("upgrade D2", "diego", 1000.3, 1000.3)], samples)
+    assert len(p.violations("upgrade D2")) == 1
+    rec.get("upgrade D2").outcome = "skipped"
+    assert p.violations("upgrade D2") == []

@@ -93,7 +93,7 @@ def test_a0_back_after_cf_needs_a_sample_taken_after_the_cf_step(tmp_path):
         run.run_stage(STAGES["cf"])
     assert poller.asked == [9]
     msg = str(info.value)
-    assert "[upgrade CF] A0 back after CF FAILED" in msg and "saw no sample since" in msg
+    assert "[upgrade CF] A0 back after CF FAILED" in msg and "saw no sample)" in msg
     # once a sample after the step answers, enforcement may resume
     poller.add(False)
     poller.add(True)
@@ -180,3 +180,19 @@ def test_a_policy_set_for_a_stage_governs_the_operations_inside_it(tmp_path):
     assert rec.get("deploy CF at V-prime (cf-warden)").policy.enforce
     r = run.routability(STAGES["cf"])
     assert len(r.violations) == 1 and "A0 lost its route during 'upgrade CF'" in r.failure()
+
+
+def test_poller_that_never_sees_a0_names_what_it_saw(tmp_path):
+    run = make_run(tmp_path)
+    run.a0 = SimpleNamespace(guid="g")
+    poller = CountingPoller()
+    poller.url = "http://a0.bosh-lite.com/id"
+    poller.start = lambda: poller
+    for _ in range(4):
+        poller.add(False)
+    run.poller_factory = lambda url: poller
+    run._cf_factory = lambda: SimpleNamespace(app_url=lambda app: "http://a0.bosh-lite.com")
+    with pytest.raises(CheckFailed) as info:
+        run.start_poller()
+    assert ("[deploy V0] poller FAILED: the A0 poller never saw a routable answer from http://a0.bosh-lite.com/id "
+            "within 1s (saw 4 sample(s), 4 failed, the last one endpoint_failure 502)") in str(info.value)

@@ -57,13 +57,13 @@ def write_config(sim_config: Path, out: Path, **overrides: Any) -> Path:
 
 
 def run_suite(args: list[str], *, config: Path | None, artifacts: Path, faults: list[dict[str, Any]] = (),
-              timeout: float = 240.0) -> InnerRun:
+              timeout: float = 240.0, extra: list[str] = ()) -> InnerRun:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     env["SUITE_FAULTS"] = json.dumps(list(faults))
     env.pop("CONFIG", None)
     cmd = [sys.executable, "-m", "pytest", *args, "-p", "faultplugin", "-p", "no:cacheprovider", "-q",
-           "--artifacts", str(artifacts), "-o", "addopts=", "-rs"]
+           "--artifacts", str(artifacts), "-o", "addopts=", "-rs", *extra]
     if config is not None:
         cmd += ["--config", str(config)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)

@@ -37,11 +37,14 @@ def make_chain(pytester: pytest.Pytester, failing: str | None = None, failing_ob
 
 def test_failed_step_skips_later_steps_naming_it(pytester: pytest.Pytester, tmp_path):
     make_chain(pytester, failing="upgrade D3")
-    result = pytester.runpytest("-rs", "--artifacts", str(tmp_path / "a"))
+    result = pytester.runpytest("-rs", "--artifacts", str(tmp_path / "a"), "--junitxml", str(tmp_path / "j.xml"))
     # D1 passes (3); D3: op fails, its observation still runs (own step started), test_after skipped;
     # D2: everything skipped
     result.assert_outcomes(passed=4, failed=1, skipped=4)
     result.stdout.fnmatch_lines(["*skipped: step 'upgrade D3' failed (test_op)*"])
+    junit = (tmp_path / "j.xml").read_text()
+    assert junit.count("upgrade D3' failed (test_op)</skipped>") == 4
+    assert "task 7 for cf-warden-diego-cell1 failed" in junit
     report = json.loads((tmp_path / "a" / "report.json").read_text())
     assert [(s["name"], s["outcome"]) for s in report["steps"]] == [
         ("upgrade D1", "passed"), ("upgrade D3", "failed"), ("upgrade D2", "skipped")]
@@ -60,7 +63,14 @@ def test_failed_observation_does_not_stop_the_chain(pytester: pytest.Pytester, t
 
 def test_summary_table_and_artifacts_written(pytester: pytest.Pytester, tmp_path):
     make_chain(pytester)
-    result = pytester.runpytest("--artifacts", str(tmp_path / "a"))
+    old_task = tmp_path / "a" / "tasks" / "task-3-cf-warden.log"  # from an earlier run
+    old_task.parent.mkdir(parents=True)
+    old_task.write_text("# {}\n")
+    # (`--artifacts=DIR`: an existing DIR given as a separate word would steer pytest's conftest discovery)
+    result = pytester.runpytest(f"--artifacts={tmp_path / 'a'}", "--junitxml", str(tmp_path / "j.xml"))
+    assert not old_task.exists()
+    junit = (tmp_path / "j.xml").read_text()
+    assert junit.count("<testcase ") == 9 and "<failure" not in junit
     result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(["*upgrade run summary*", "step*kind*outcome*", "upgrade D1*diego*passed*",
                                  "artifacts: *"])

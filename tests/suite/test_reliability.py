@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -33,9 +34,19 @@ def skipped_reasons(output: str) -> list[str]:
 def test_a0_outage_in_a_diego_step_fails_that_step_only_and_cf_outage_is_ignored(sim_factory, tmp_path):
     _, config = sim_factory()
     outage = {"kind": "route_outage", "target": "{a0}", "duration": 1.0, "params": {"status": 502}}
+    junit = tmp_path / "junit.xml"
     run = run_suite([SUITE], config=config, artifacts=tmp_path / "art",
-                    faults=[{"at": "upgrade D3", **outage}, {"at": "upgrade CF", **outage}])
+                    faults=[{"at": "upgrade D3", **outage}, {"at": "upgrade CF", **outage}],
+                    extra=["--junitxml", str(junit)])
     assert run.returncode == 1, run.output[-3000:]
+    # --junitxml: the failed observation with its story, and the per-step sample counts as properties
+    xml = ElementTree.parse(junit).getroot()
+    props = {p.get("name"): p.get("value") for p in xml.iter("property")}
+    assert int(props["a0_d3_failed"]) >= 1 and int(props["a0_d3_attempted"]) > int(props["a0_d3_failed"])
+    assert {f"a0_{s}_attempted" for s in ("d1", "d3", "d2", "cf", "d4")} <= set(props)
+    failures = {c.get("name"): c.find("failure") for c in xml.iter("testcase")}
+    assert "A0 lost its route during 'upgrade D3'" in failures["test_a0_routable_during_upgrade_d3"].get("message")
+    assert sum(f is not None for f in failures.values()) == 1
     outcome, message = run.outcome("test_a0_routable_during_upgrade_d3")
     assert outcome == "failed"
     assert "A0 lost its route during 'upgrade D3'" in message and "endpoint_failure" in message
