@@ -96,7 +96,8 @@ def _client(resolve: ResolveFn, ip: str, port: int, password: str | None, timeou
 
 def check_auth(target: RedisTarget, resolve: ResolveFn, timeout: float = 5.0) -> CheckResult:
     try:
-        ok = _client(resolve, target.leader, target.port, target.password, timeout).ping()
+        with _client(resolve, target.leader, target.port, target.password, timeout) as leader:
+            ok = leader.ping()
         return CheckResult("authenticate", bool(ok), "" if ok else "PING did not answer PONG")
     except redis.RedisError as exc:
         return CheckResult("authenticate", False, f"{target.leader}:{target.port}: {type(exc).__name__}")
@@ -105,7 +106,8 @@ def check_auth(target: RedisTarget, resolve: ResolveFn, timeout: float = 5.0) ->
 def check_wrong_password(target: RedisTarget, resolve: ResolveFn, timeout: float = 5.0) -> CheckResult:
     wrong = "wrong-" + secrets.token_hex(8)
     try:
-        _client(resolve, target.leader, target.port, wrong, timeout).ping()
+        with _client(resolve, target.leader, target.port, wrong, timeout) as leader:
+            leader.ping()
     except redis.AuthenticationError:
         return CheckResult("wrong password refused", True)
     except redis.ResponseError as exc:
@@ -119,9 +121,9 @@ def check_wrong_password(target: RedisTarget, resolve: ResolveFn, timeout: float
 
 def check_write_read(target: RedisTarget, resolve: ResolveFn, key: str, value: str, timeout: float = 5.0) -> CheckResult:
     try:
-        leader = _client(resolve, target.leader, target.port, target.password, timeout)
-        leader.set(key, value)
-        got = leader.get(key)
+        with _client(resolve, target.leader, target.port, target.password, timeout) as leader:
+            leader.set(key, value)
+            got = leader.get(key)
     except redis.RedisError as exc:
         return CheckResult("write and read on leader", False, f"{type(exc).__name__}")
     if got != value.encode():
@@ -141,14 +143,15 @@ def check_replicated(
     for ip in target.followers:
         deadline = time.monotonic() + wait
         got = None
-        while time.monotonic() < deadline:
-            try:
-                got = _client(resolve, ip, target.port, target.password, timeout).get(key)
-            except redis.RedisError:
-                got = None
-            if got == value.encode():
-                break
-            time.sleep(0.1)
+        with _client(resolve, ip, target.port, target.password, timeout) as follower:
+            while time.monotonic() < deadline:
+                try:
+                    got = follower.get(key)
+                except redis.RedisError:
+                    got = None
+                if got == value.encode():
+                    break
+                time.sleep(0.1)
         if got != value.encode():
             missing.append(ip)
     if missing:
