@@ -192,7 +192,7 @@ class S3Config:
     endpoint_url: str | None = None
     region: str = "us-east-1"
     access_key_id: str | None = None
-    secret_access_key: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,8 @@ class PromotionConfig:
     store: str = "./candidates"
     s3: S3Config = field(default_factory=S3Config)
     upstream: str | None = None
-    allowed_diff_paths: tuple[str, ...] = ("name", "director_uuid", "networks", "properties.redis.hostname")
+    allowed_diff_paths: tuple[str, ...] = ("name", "director_uuid", "networks", "jobs.*.networks",
+                                           "properties.redis.hostname")
     environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
