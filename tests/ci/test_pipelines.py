@@ -122,3 +122,15 @@ def test_lint_finds_missing_task_file(repo_copy: Path) -> None:
     (repo_copy / "ci/tasks/upload-releases.yml").unlink()
     problems = check_pipeline(repo_copy, repo_copy / "ci/pipelines/diego.yml")
     assert any("upload-releases.yml does not exist" in p for p in problems)
+
+
+def test_redis_candidates_pin_final_release_and_stemcell_versions() -> None:
+    """Staging refuses `latest`: the build job must feed exact versions from the bosh.io
+    resources (a new final release or stemcell builds a new candidate)."""
+    jobs = _jobs(REPO / "ci/pipelines/redis.yml")
+    gets = {s["get"]: s for step in jobs["build-candidate"]["plan"] for s in step.get("in_parallel", [step])
+            if "get" in s}
+    assert gets["redis-release"].get("trigger") and gets["stemcell"].get("trigger")
+    script = (REPO / "ci/scripts/redis-build-candidate.sh").read_text()
+    assert '--release "redis=$(cat redis-release/version)"' in script
+    assert '--stemcell-version "$(cat stemcell/version)"' in script
