@@ -79,10 +79,10 @@ class Step:
 
     def covers(self, mono: float, now: float | None = None) -> bool:
         """True when `mono` falls inside the step (an open step extends to `now`)."""
-        end = self.end_mono if self.end_mono is not None else (now if now is not None else float("inf"))
-        return self.start_mono <= mono <= end
+        return self.overlaps(mono, mono, now)
 
     def overlaps(self, start: float, end: float, now: float | None = None) -> bool:
+        """True when [start, end] meets the step (an open step extends to `now`, else forever)."""
         step_end = self.end_mono if self.end_mono is not None else (now if now is not None else float("inf"))
         return start <= step_end and end >= self.start_mono
 

@@ -195,7 +195,8 @@ class Routability:
 
     @property
     def undersampled(self) -> bool:
-        return int(self.summary.get("attempted", 0)) < max(1, self.expected_samples // 2)
+        """Fewer than half the scheduled samples (a step shorter than one interval may have none)."""
+        return int(self.summary.get("attempted", 0)) < max(min(self.expected_samples, 1), self.expected_samples // 2)
 
     def message(self) -> str:
         head = (f"A0 lost its route during {self.step!r}: {len(self.violations)} outage window(s) broke the "

@@ -16,7 +16,7 @@ from test_upgrade import FakeDirector, make_run
 from helpers.checks import CheckFailed
 from helpers.poller import FetchResult, Poller, Sample
 from helpers.steps import StepPolicy, StepRecorder
-from helpers.upgrade import DEPLOY_V0, ORDER, STAGES, StepFailed
+from helpers.upgrade import DEPLOY_V0, ORDER, STAGES, Routability, StepFailed
 
 V0_DIEGO, VP_DIEGO = "0.1434.0", "0.1454.0"
 D3, D4 = "cf-warden-diego-cell1", "cf-warden-diego-cell2"
@@ -196,3 +196,11 @@ def test_poller_that_never_sees_a0_names_what_it_saw(tmp_path):
         run.start_poller()
     assert ("[deploy V0] poller FAILED: the A0 poller never saw a routable answer from http://a0.bosh-lite.com/id "
             "within 1s (saw 4 sample(s), 4 failed, the last one endpoint_failure 502)") in str(info.value)
+
+
+@pytest.mark.parametrize("expected,attempted,undersampled", [
+    (0, 0, False),  # a step shorter than one interval
+    (1, 0, True), (1, 1, False), (20, 9, True), (20, 10, False)])
+def test_undersampled_threshold(expected, attempted, undersampled):
+    r = Routability("upgrade D1", [], [], {"attempted": attempted, "interval": 0.1}, expected)
+    assert r.undersampled is undersampled
