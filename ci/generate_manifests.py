@@ -22,8 +22,9 @@ def generate_sets(config, v_prime_versions: str, out: Path, v0_versions: str = "
 
     uuid = Director(config.bosh, config.resolver(), timeout=config.timeout).uuid()
     out.mkdir(parents=True, exist_ok=True)
-    if config.cf.system_domain:
-        stubs = (str(write_domain_stub(config.cf.system_domain, out)), *stubs)
+    domain = config.cf.system_domain or config.cf.apps_domain
+    if domain:
+        stubs = (str(write_domain_stub(domain, out)), *stubs)
     prefix = config.upgrade.deployment_prefix
     common = {"director_uuid": uuid, "stubs": stubs, "prefix": prefix, "secrets_file": out / "secrets.yml",
               "cf_admin_user": config.cf.admin_user, "cf_admin_password": config.cf.admin_password}

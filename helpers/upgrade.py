@@ -153,22 +153,29 @@ def manifest_stemcells(path: Path) -> set[tuple[str, str]]:
 def prepare_manifests(config: Any, director_uuid: str, out_dir: Path,
                       generate: Callable[..., dict[str, Path]] | None = None) -> dict[str, dict[str, Path]]:
     """V0 and V-prime manifests for this director: pre-generated dirs from the config, or
-    generated into `out_dir/<set>/` with one shared secrets file and the config's CF admin
-    credentials (so the deployed UAA accepts exactly the credentials the suite uses)."""
+    generated into `out_dir/<set>/` with one shared secrets file, the config's CF domain and
+    its CF admin credentials (so the deployed CF is the one the suite talks to, and its UAA
+    accepts exactly the credentials the suite uses)."""
     if generate is None:
         from manifests.generate import generate as default_generate  # late: manifests is optional for checks
 
         generate = default_generate
+    from manifests.generate import write_domain_stub
+
     up = config.upgrade
     out: dict[str, dict[str, Path]] = {}
     secrets = Path(out_dir) / "secrets.yml"
+    stubs = tuple(up.stubs)
+    domain = config.cf.system_domain or config.cf.apps_domain
+    if domain:  # the CF the suite talks to is the CF the manifests describe
+        stubs = (str(write_domain_stub(domain, out_dir)), *stubs)
     for key in ("v0", "v_prime"):
         given = (up.manifests or {}).get(key)
         if given:
             out[key] = {p: Path(given) / f"{p}.yml" for p in PIECES}
             continue
         out[key] = generate(up.versions.get(key, key), target="bosh-lite", director_uuid=director_uuid,
-                            out=Path(out_dir) / key, stubs=tuple(up.stubs), prefix=up.deployment_prefix,
+                            out=Path(out_dir) / key, stubs=stubs, prefix=up.deployment_prefix,
                             secrets_file=secrets, cf_admin_user=config.cf.admin_user,
                             cf_admin_password=config.cf.admin_password)
     return out
