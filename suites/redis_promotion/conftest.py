@@ -18,13 +18,14 @@ def _remove_our_redis_deployments(platform):
     """On a simulator this run started, delete the Redis deployments this suite created, so
     later suites sharing the simulator do not carry 16 redis-servers. On a real director
     nothing is deleted: the environments are the pipeline's, not ours."""
-    before = set(platform.director.deployment_names()) if platform.owns_director else set()
+    director = platform.require_director("the Redis promotion suite")
+    before = set(director.deployment_names()) if platform.owns_director else set()
     yield
     if not platform.owns_director:
         return
     for name in ENV_DEPLOYMENTS:
-        if name not in before and name in platform.director.deployment_names():
-            platform.director.delete_deployment(name)
+        if name not in before and name in director.deployment_names():
+            director.delete_deployment(name)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = others + ours
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _needs_a_director(platform):
+    """The upgrade suite drives BOSH: without a director in the config, one clear message."""
+    platform.require_director("the upgrade-from-stable suite")
+
+
 @pytest.fixture
 def check_a0_routable(upgrade_run, record_testsuite_property):
     """`check_a0_routable(stage)`: the body of every `test_a0_routable_during_<step>`.
