@@ -2,15 +2,17 @@
 
 Why hand-written: decoding dropsonde `Envelope`/`LogMessage` needs a few field numbers, and the
 `protobuf` package (plus generated code pinned to a protoc version) would be the suite's
-heaviest dependency for ~40 lines of work. The writer exists so tests and the simulator can
-build envelopes the same way.
+heaviest dependency for ~40 lines of work. The writer is what the simulator's Loggregator
+encodes envelopes with, so reader and writer are one module and one definition of the wire
+format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-__all__ = ["ProtobufError", "encode_field", "encode_varint", "iter_fields", "read_varint"]
+__all__ = ["ProtobufError", "bytes_field", "encode_field", "iter_fields", "read_varint", "sint_field",
+           "uint_field", "varint", "zigzag"]
 
 
 class ProtobufError(ValueError):
@@ -67,23 +69,46 @@ def to_signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def encode_varint(value: int) -> bytes:
+VARINT = 0
+LENGTH_DELIMITED = 2
+
+
+def varint(value: int) -> bytes:
     if value < 0:
-        value += 1 << 64
+        value += 1 << 64  # int64 negatives are ten-byte two's complement varints
     out = bytearray()
     while True:
-        b = value & 0x7F
+        byte = value & 0x7F
         value >>= 7
         if value:
-            out.append(b | 0x80)
+            out.append(byte | 0x80)
         else:
-            out.append(b)
+            out.append(byte)
             return bytes(out)
+
+
+def zigzag(value: int) -> int:
+    """sint64 encoding: small magnitudes of either sign become small varints."""
+    return (value << 1) ^ (value >> 63)
+
+
+def key(field: int, wire_type: int) -> bytes:
+    return varint((field << 3) | wire_type)
+
+
+def uint_field(field: int, value: int) -> bytes:
+    return key(field, VARINT) + varint(value)
+
+
+def sint_field(field: int, value: int) -> bytes:
+    return key(field, VARINT) + varint(zigzag(value))
+
+
+def bytes_field(field: int, value: bytes | str) -> bytes:
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    return key(field, LENGTH_DELIMITED) + varint(len(data)) + data
 
 
 def encode_field(num: int, value: int | bytes | str) -> bytes:
     """Encode one field: ints as varints (wire type 0), bytes/str as length-delimited (type 2)."""
-    if isinstance(value, int):
-        return encode_varint(num << 3) + encode_varint(value)
-    data = value.encode() if isinstance(value, str) else value
-    return encode_varint(num << 3 | 2) + encode_varint(len(data)) + data
+    return uint_field(num, value) if isinstance(value, int) else bytes_field(num, value)

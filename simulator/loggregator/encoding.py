@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.loggregator import protobuf as pb
+from helpers import protobuf as pb
 
 LOG_MESSAGE_EVENT = 5  # events.Envelope.EventType.LogMessage
 MESSAGE_TYPES = {"OUT": 1, "ERR": 2}

@@ -210,7 +210,7 @@ def test_cc_api_lines_reach_the_logs(env: Env) -> None:
 
 
 def test_varint_and_zigzag_against_the_independent_decoder() -> None:
-    from simulator.loggregator import protobuf as pb
+    from helpers import protobuf as pb
 
     for value in (0, 1, 127, 128, 300, 2**35, 1_700_000_000_123_456_789):
         assert read_varint(pb.varint(value), 0) == (value, len(pb.varint(value)))
