@@ -137,7 +137,8 @@ def make_run(tmp_path, director=None, cell_stop="stop", manifests=None, recorder
     config = SimpleNamespace(
         upgrade=SimpleNamespace(deployment_prefix="cf-warden", versions={"v0": "v0", "v_prime": "v_prime"},
                                 manifests=manifests or {"v0": None, "v_prime": None}, stubs=(), cell_stop=cell_stop),
-        cf=SimpleNamespace(admin_user="admin", admin_password="pw"),
+        cf=SimpleNamespace(admin_user="admin", admin_password="pw", system_domain="bosh-lite.com",
+                         apps_domain="bosh-lite.com"),
         timeout=lambda name: 1.0)
     events = []
     run = UpgradeRun(config=config, director=director or FakeDirector(), cf_factory=lambda: None,
