@@ -96,6 +96,25 @@ def _stub_error(path: Path, exc: BaseException) -> str:
 # --------------------------------------------------------------------------- merging
 
 
+def load_user_stubs(spiff: Any, stubs: Iterable[str | Path],
+                    piece_stubs: Mapping[str, Iterable[str | Path]] | None,
+                    problems: list[str]) -> tuple[list[tuple[str, Any]], dict[str, list[tuple[str, Any]]]]:
+    """The user's stubs for all five manifests and per piece, parsed; every unreadable stub and
+    unknown piece name is added to `problems` (one message lists them all)."""
+    user: list[tuple[str, Any]] = []
+    per_piece: dict[str, list[tuple[str, Any]]] = {piece: [] for piece in PIECES}
+    for piece, paths in [("*", stubs), *(piece_stubs or {}).items()]:
+        if piece != "*" and piece not in PIECES:
+            problems.append(f"unknown piece {piece!r} for a piece stub (pieces: {', '.join(PIECES)})")
+            continue
+        for path in [Path(p) for p in paths]:
+            try:
+                (user if piece == "*" else per_piece[piece]).append(_load_stub(spiff, path))
+            except (spiff.SpiffError, OSError) as exc:
+                problems.append(_stub_error(path, exc))
+    return user, per_piece
+
+
 def _declare(template: dict[str, Any], secrets: Mapping[str, Any]) -> dict[str, Any]:
     """Declare every secret as a `(( merge ))` leaf and let the caller's stubs add
     properties (`<<: (( merge ))` in every map under `properties`)."""
@@ -293,22 +312,7 @@ def build_all(
         problems.append("no director UUID: give --director-uuid or --director-url")
     if not prefix:
         problems.append("the deployment prefix must not be empty")
-    user: list[tuple[str, Any]] = []
-    for path in [Path(p) for p in stubs]:
-        try:
-            user.append(_load_stub(spiff, path))
-        except (spiff.SpiffError, OSError) as exc:
-            problems.append(_stub_error(path, exc))
-    per_piece: dict[str, list[tuple[str, Any]]] = {piece: [] for piece in PIECES}
-    for piece, paths in (piece_stubs or {}).items():
-        if piece not in PIECES:
-            problems.append(f"unknown piece {piece!r} for a piece stub (pieces: {', '.join(PIECES)})")
-            continue
-        for path in [Path(p) for p in paths]:
-            try:
-                per_piece[piece].append(_load_stub(spiff, path))
-            except (spiff.SpiffError, OSError) as exc:
-                problems.append(_stub_error(path, exc))
+    user, per_piece = load_user_stubs(spiff, stubs, piece_stubs, problems)
     if out is not None:
         problems.extend(check_out_dir(Path(out)))
     secrets: dict[str, Any] = {}

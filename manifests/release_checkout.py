@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from manifests import output
-from manifests.generate import PIECE_JOBS, PIECES, GenerationError, check_out_dir, dump
+from manifests.generate import PIECE_JOBS, PIECES, GenerationError, check_out_dir, dump, load_user_stubs
 from manifests.target import DIEGO_PIECES, STUBS, Target, TargetError, load_target, subnets
 from manifests.versions import DEFAULT_STEMCELL, VersionSetError, load_version_set
 
@@ -276,19 +276,7 @@ def build_from_checkouts(
         problems.extend(exc.problems)
     if not director_uuid:
         problems.append("no director UUID: give --director-uuid or --director-url")
-    user: list[tuple[str, Any]] = []
-    per_piece: dict[str, list[tuple[str, Any]]] = {p: [] for p in PIECES}
-    for piece, paths in [("*", stubs), *((piece_stubs or {}).items())]:
-        if piece != "*" and piece not in PIECES:
-            problems.append(f"unknown piece {piece!r} for a piece stub (pieces: {', '.join(PIECES)})")
-            continue
-        for path in [Path(p) for p in paths]:
-            try:
-                doc = (str(path), spiff.load_yaml_file(str(path)))
-            except (spiff.SpiffError, OSError) as exc:
-                problems.append(f"cannot read stub {path}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
-                continue
-            (user if piece == "*" else per_piece[piece]).append(doc)
+    user, per_piece = load_user_stubs(spiff, stubs, piece_stubs, problems)
     if out is not None:
         problems.extend(check_out_dir(Path(out)))
     if problems:
