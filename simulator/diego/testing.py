@@ -1,4 +1,5 @@
-"""A stand-in for the director, for tests of the runtime parts (diego, router, ssh proxy).
+"""Stand-ins for tests of the runtime parts (diego, router, ssh proxy, CC): the director and
+the logs component.
 
 It owns a list of `InstanceView`s and plays the director's side of the bus (drain before a
 stop, then stopped; started after a start), so those parts can be tested without the real
@@ -74,3 +75,15 @@ def zip_dir(directory: Path = PROBE_DIR) -> bytes:
             if path.is_file() and "__pycache__" not in path.parts:
                 zf.write(path, path.relative_to(directory).as_posix())
     return buf.getvalue()
+
+
+class RecordingLogs:
+    """Stands in for the logs component: records every emitted line
+    (app_guid, source_type, source_instance, message, stream)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, str, str, str]] = []
+
+    def emit(self, app_guid: str, source_type: str, source_instance: str, message: str,
+             stream: str = "OUT") -> None:
+        self.lines.append((app_guid, source_type, source_instance, message, stream))

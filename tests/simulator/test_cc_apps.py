@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from simulator.cloudcontroller import attach
+from simulator.diego.testing import RecordingLogs
 from tests.simulator.test_cc_fakes import (
     Api,
     FakeDiego,
@@ -25,19 +26,9 @@ from tests.simulator.test_cc_fakes import (
 def api(tmp_path: Path) -> Api:
     fw = make_world(tmp_path)
     attach(fw.world)
-    fw.world.components["logs"] = Recorder()
+    fw.world.components["logs"] = RecordingLogs()
     return Api(fw)
 
-
-class Recorder:
-    """Stands in for the logs component: records emitted lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str, str, str, str]] = []
-
-    def emit(self, app_guid: str, source_type: str, source_instance: str, message: str,
-             stream: str = "OUT") -> None:
-        self.lines.append((app_guid, source_type, source_instance, message, stream))
 
 
 def diego(api: Api) -> FakeDiego:

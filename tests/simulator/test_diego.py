@@ -17,18 +17,9 @@ from simulator import diego as diego_mod
 from simulator import router as router_mod
 from simulator import tls
 from simulator.diego import RUNNING, UNCLAIMED, Diego, DiegoUnavailable, StagingError
-from simulator.diego.testing import BRAIN, FakeDirector, make_world, zip_dir
+from simulator.diego.testing import BRAIN, FakeDirector, RecordingLogs, make_world, zip_dir
 from simulator.router import Router
 from simulator.world import InstanceView, World
-
-
-class FakeLogs:
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str, str, str, str]] = []
-
-    def emit(self, app_guid: str, source_type: str, source_instance: str, message: str,
-             stream: str = "OUT") -> None:
-        self.lines.append((app_guid, source_type, source_instance, message, stream))
 
 
 class FakeCC:
@@ -45,7 +36,7 @@ class Rig:
     director: FakeDirector
     diego: Diego
     router: Router
-    logs: FakeLogs
+    logs: RecordingLogs
     cc: FakeCC
     brain: dict[str, InstanceView]
     cells: list[InstanceView]
@@ -93,7 +84,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
                     "converge_interval": 0.2, "app_stage": 0.0, **profile}
         world = make_world(tmp_path / f"rig{len(rigs)}", **settings)
         world.components["tls"] = tls.generate(tmp_path / f"tls{len(rigs)}")
-        logs, cc = FakeLogs(), FakeCC()
+        logs, cc = RecordingLogs(), FakeCC()
         world.components["logs"], world.components["cc"] = logs, cc
         director = FakeDirector(world)
         director.add("cf-warden", "ha_proxy_z1", ["haproxy"])

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from simulator import tls
-from simulator.diego.testing import FakeDirector, make_world
+from simulator.diego.testing import FakeDirector, RecordingLogs, make_world
 from simulator.router import Router, RouteTag, attach
 from simulator.world import World
 
@@ -45,14 +45,6 @@ def _backend(name: str) -> ThreadingHTTPServer:
     return server
 
 
-class FakeLogs:
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str, str, str, str]] = []
-
-    def emit(self, app_guid: str, source_type: str, source_instance: str, message: str,
-             stream: str = "OUT") -> None:
-        self.lines.append((app_guid, source_type, source_instance, message, stream))
-
 
 class FakeCC:
     def wsgi(self, environ: dict, start_response) -> list[bytes]:  # type: ignore[no-untyped-def]
@@ -67,7 +59,7 @@ def env(tmp_path: Path) -> Iterator[tuple[World, FakeDirector, Router]]:
     world = make_world(tmp_path, router_ttl=0.6)
     material = tls.generate(tmp_path / "tls")
     world.components["tls"] = material
-    world.components["logs"] = FakeLogs()
+    world.components["logs"] = RecordingLogs()
     world.components["cc"] = FakeCC()
     director = FakeDirector(world)
     director.add("cf-warden", "ha_proxy_z1", ["haproxy"])

@@ -15,7 +15,7 @@ import pytest
 from simulator import diego as diego_mod
 from simulator import sshproxy
 from simulator.diego import RUNNING, Diego
-from simulator.diego.testing import BRAIN, FakeDirector, make_world, zip_dir
+from simulator.diego.testing import BRAIN, FakeDirector, RecordingLogs, make_world, zip_dir
 from simulator.sshproxy import SshProxy, fingerprint_md5, fingerprint_sha256
 from simulator.world import InstanceView, World
 
@@ -52,14 +52,6 @@ class FakeCC:
         return self.allowed[app_guid]
 
 
-class FakeLogs:
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str, str, str, str]] = []
-
-    def emit(self, app_guid: str, source_type: str, source_instance: str, message: str,
-             stream: str = "OUT") -> None:
-        self.lines.append((app_guid, source_type, source_instance, message, stream))
-
 
 @dataclass
 class SshRig:
@@ -69,7 +61,7 @@ class SshRig:
     diego: Diego
     uaa: FakeUAA
     cc: FakeCC
-    logs: FakeLogs
+    logs: RecordingLogs
     access: InstanceView
     app_guid: str
     process_guid: str
@@ -106,7 +98,7 @@ def _pem(key: paramiko.RSAKey) -> str:
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshRig]:
     tmp = tmp_path_factory.mktemp("ssh")
     world = make_world(tmp, app_stage=0.0)
-    uaa, cc, logs = FakeUAA(), FakeCC(), FakeLogs()
+    uaa, cc, logs = FakeUAA(), FakeCC(), RecordingLogs()
     world.components.update(uaa=uaa, cc=cc, logs=logs)
     director = FakeDirector(world)
     director.add("cf-warden", "ha_proxy_z1", ["haproxy"])
