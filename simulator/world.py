@@ -108,6 +108,17 @@ class AddressMap:
 # What components see of BOSH instances
 
 
+def dig(props: Any, dotted: str, default: Any = None) -> Any:
+    """`dig(p, "uaa.scim.users")` = p["uaa"]["scim"]["users"], or `default` when absent."""
+    node: Any = props
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+
 @dataclass(frozen=True)
 class JobTemplate:
     name: str
@@ -139,6 +150,11 @@ class InstanceView:
 
     def template(self, name: str) -> JobTemplate | None:
         return next((t for t in self.templates if t.name == name), None)
+
+    def prop(self, dotted: str, default: Any = None) -> Any:
+        """A property by dotted path (`"diego.ssh_proxy.host_key"`), or `default` when absent:
+        how every component reads its settings from what is deployed."""
+        return dig(self.properties, dotted, default)
 
     def release_version(self, release: str) -> str | None:
         return next((t.release_version for t in self.templates if t.release == release), None)

@@ -9,15 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.world import dig
 
-def dig(props: dict[str, Any], dotted: str, default: Any = None) -> Any:
-    """`dig(p, "uaa.scim.users")` = p["uaa"]["scim"]["users"], or `default` when absent."""
-    node: Any = props
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return node
+__all__ = ["User", "dig", "parse_scim_users"]
 
 
 @dataclass(frozen=True)

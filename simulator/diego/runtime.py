@@ -122,7 +122,7 @@ class Diego:
 
     def _evacuation_timeout(self, inst: InstanceView) -> float:
         if self.world.profile.name != "fast":
-            value = inst.properties.get("diego", {}).get("rep", {}).get("evacuation_timeout_in_seconds")
+            value = inst.prop("diego.rep.evacuation_timeout_in_seconds")
             if isinstance(value, int | float) and value > 0:
                 return float(value)
         return self.world.profile.evacuation_timeout

@@ -53,15 +53,6 @@ def load_private_key(pem: str) -> paramiko.PKey:
     raise ValueError("diego.ssh_proxy.host_key is not a usable private key (" + "; ".join(errors) + ")")
 
 
-def _prop(props: dict[str, Any], dotted: str) -> Any:
-    node: Any = props
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 class _Session(paramiko.ServerInterface):
     """Per-connection authentication and channel requests."""
 
@@ -126,7 +117,7 @@ class SshProxy:
 
     def host_key(self, access: InstanceView | None = None) -> paramiko.PKey:
         access = access or self._access()
-        pem = _prop(access.properties, "diego.ssh_proxy.host_key") if access else None
+        pem = access.prop("diego.ssh_proxy.host_key") if access else None
         if not isinstance(pem, str) or not pem.strip():
             return self._generated
         with self._lock:
@@ -209,14 +200,14 @@ class SshProxy:
     def authorize(self, access: InstanceView, username: str, code: str,
                   peer: tuple[str, int]) -> tuple[str, int, str] | None:
         match = USER.match(username)
-        if match is None or _prop(access.properties, "diego.ssh_proxy.enable_cf_auth") is False:
+        if match is None or access.prop("diego.ssh_proxy.enable_cf_auth") is False:
             return None
         app_guid, index = match.group(1), int(match.group(2))
         uaa = self.world.components.get("uaa")
         cc = self.world.components.get("cc")
         if uaa is None or cc is None:
             return None
-        secret = _prop(access.properties, "diego.ssh_proxy.uaa_secret") or ""
+        secret = access.prop("diego.ssh_proxy.uaa_secret") or ""
         claims = uaa.exchange_code(code, OAUTH_CLIENT, str(secret))
         if not claims:
             return None
