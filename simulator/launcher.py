@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +66,16 @@ class SimulatorProcess:
 
 
 def start(state_dir: str | Path, profile: str = "fast", preload: Iterable[str] = ("v0", "v_prime"),
-          timeout: float = 60.0, python: str = sys.executable, director_auth: str = "basic") -> SimulatorProcess:
+          timeout: float = 60.0, python: str = sys.executable, director_auth: str = "basic",
+          wrapper: Sequence[str] = ()) -> SimulatorProcess:
+    """Start the simulator and wait for its config. `wrapper` prefixes the command line, e.g.
+    `nsenter ...` to run it inside a network namespace a test made (tests/oracles/)."""
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = state_dir / "simulator-config.yml"
     config_path.unlink(missing_ok=True)
     log_path = state_dir / "simulator.log"
-    cmd = [python, "-m", "simulator", "serve", "--config-out", str(config_path), "--state-dir", str(state_dir),
+    cmd = [*wrapper, python, "-m", "simulator", "serve", "--config-out", str(config_path), "--state-dir", str(state_dir),
            "--profile", profile, "--preload", ",".join(preload), "--parent-pid", str(os.getpid()),
            "--director-auth", director_auth]
     env = dict(os.environ)
