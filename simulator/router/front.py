@@ -137,7 +137,7 @@ class HaproxyTls:
                 ctx = era_server_context(path, None, ciphers)
             except (ssl.SSLError, OSError, ValueError) as exc:
                 # the reason names OpenSSL's complaint, never the PEM's content
-                raise HaproxyTlsError(f"haproxy: cannot use ha_proxy.ssl_pem with ha_proxy.ssl_ciphers: "
+                raise HaproxyTlsError(f"ha_proxy.ssl_pem unusable (with ha_proxy.ssl_ciphers): "
                                       f"{getattr(exc, 'reason', None) or type(exc).__name__}") from None
             self._contexts[key] = ctx
             return ctx
