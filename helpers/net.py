@@ -43,6 +43,7 @@ __all__ = [
     "pem_certificates",
     "redact",
     "resolve_socket",
+    "tls_connection",
 ]
 
 REDACTED = "[REDACTED]"
@@ -437,6 +438,22 @@ def describe_tls_failure(url: str, tls: TlsSettings, error: ssl.SSLCertVerificat
     if der is None:
         return f"TLS: cannot verify {where}: {openssl} (the certificate could not be read again to say more)"
     return f"TLS: cannot verify {where}: " + tls_diagnosis.diagnose(der, host, tls, openssl)
+
+
+def tls_connection(tls: TlsSettings, host: str, port: int, resolver: Resolver | None = None,
+                   timeout: float | None = 10.0) -> ssl.SSLSocket:
+    """A TLS socket to `host:port` through the resolve map, verified per `tls` against the
+    original host name: for clients that are not HTTP requests (a websocket, say). A failed
+    verification raises TlsVerificationError with the same message as an HTTP request gets."""
+    raw = (resolver or Resolver()).create_connection(host, port, timeout=timeout)
+    try:
+        return make_ssl_context(tls).wrap_socket(raw, server_hostname=host)
+    except ssl.SSLCertVerificationError as exc:
+        raw.close()
+        raise TlsVerificationError(describe_tls_failure(f"https://{host}:{port}", tls, exc, resolver)) from exc
+    except BaseException:
+        raw.close()
+        raise
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -173,3 +173,16 @@ def test_a_pinned_server_certificate_is_a_trust_anchor(serve, tmp_path):
     the suite trusts exactly the `ha_proxy.ssl_pem` it deploys."""
     _ca, leaf = _ca_and_leaf(tmp_path, ["*.bosh-lite.com"], "*.bosh-lite.com")
     assert _get(TlsSettings(leaf.cert_pem, section="cf"), serve(leaf)) == "api.bosh-lite.com"
+
+
+def test_a_tls_socket_for_non_http_clients_verifies_and_explains_the_same_way(serve, v231):
+    from helpers.net import tls_connection
+
+    resolver = serve(v231)
+    with pytest.raises(TlsVerificationError) as err:
+        tls_connection(TlsSettings(v231.cert_pem, section="cf"), "doppler.bosh-lite.com", 443, resolver)
+    assert "the CF at https://doppler.bosh-lite.com:443" in str(err.value)
+    assert "cf.tls_hostname_from_cn: true" in str(err.value)
+    with tls_connection(TlsSettings(v231.cert_pem, hostname_from_cn=True, section="cf"),
+                        "doppler.bosh-lite.com", 443, resolver) as conn:
+        assert conn.version() == "TLSv1.2"
