@@ -44,6 +44,7 @@ __all__ = [
     "redact",
     "resolve_socket",
     "tls_connection",
+    "tls_verification_failed",
 ]
 
 REDACTED = "[REDACTED]"
@@ -390,6 +391,19 @@ def pem_certificates(text: str) -> list[str]:
 class TlsVerificationError(requests.exceptions.SSLError):
     """The server's certificate did not verify; the message says which endpoint, what was
     seen and which config key would accept it (if any may)."""
+
+
+def tls_verification_failed(exc: BaseException) -> bool:
+    """Whether `exc` is, or was raised while handling, a failed certificate verification: never
+    transient, so callers that retry connection errors must not retry it."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, TlsVerificationError):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:

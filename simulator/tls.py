@@ -53,8 +53,9 @@ _HAPROXY_V231 = (
 HAPROXY_DEFAULT_CIPHERS: dict[int, str] = {220: _HAPROXY_V231 + ":RC4-SHA", 231: _HAPROXY_V231}
 
 # RFC 2409 section 6.2 (the 1024-bit MODP "Oakley group 2"), generator 2. nginx before 1.11
-# used a built-in 1024-bit group when `ssl_dhparam` was not set (the director's nginx.conf.erb
-# sets none), so the era director offered DHE with 1024-bit parameters: same size, public group.
+# used built-in 1024-bit parameters when `ssl_dhparam` was not set (removed by nginx/nginx@61ec58a9;
+# the director's nginx.conf.erb sets none), so the era director offered DHE with a 1024-bit
+# group: same size here, a public group.
 _MODP_1024 = int(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD"
     "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"
