@@ -51,20 +51,19 @@ def _subject_alt_names(cert: x509.Certificate) -> list[str] | None:
     return [*san.get_values_for_type(x509.DNSName), *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))]
 
 
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def _matches(names: list[str], host: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return any(names_host(n, host) for n in names if "*" in n or not _is_ip(n))
-    return any(_is_ip(n) and ipaddress.ip_address(n) == ip for n in names)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
+    """An IP host matches an IP name only; a DNS host a DNS name (wildcards included)."""
+    ip = _address(host)
+    if ip is not None:
+        return any(_address(n) == ip for n in names)
+    return any(_address(n) is None and names_host(n, host) for n in names)
 
 
 def _common_name(cert: x509.Certificate) -> str | None:
