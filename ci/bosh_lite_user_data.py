@@ -62,7 +62,7 @@ DIRECTOR_URL="${BOSH_LITE_DIRECTOR_URL:-https://__DIRECTOR_ADDRESS__:25555}"
 if [ -n "${BOSH_LITE_CURL_TLS+set}" ]; then
   read -r -a CURL_TLS <<< "-sS $BOSH_LITE_CURL_TLS"
 else
-  CURL_TLS=(-sS --cacert "$ROOT/etc/bosh-lite-director-ca.pem" --resolve "__DIRECTOR_ADDRESS__:25555:127.0.0.1")
+  CURL_TLS=(-sS __CURL_VERIFY__ --resolve "__DIRECTOR_ADDRESS__:25555:127.0.0.1")
 fi
 WAIT_SECONDS="${BOSH_LITE_DIRECTOR_WAIT:-1800}"
 log() { echo "bosh-lite first boot: $*"; }
@@ -110,7 +110,7 @@ director_user() {  # prints the user the director sees for these credentials (""
 
 rotate_director_credentials() {
   mkdir -p "$ROOT/etc"
-  printf '%s' __DIRECTOR_CA__ > "$ROOT/etc/bosh-lite-director-ca.pem"
+  __WRITE_CA__
   local secrets; secrets="$(mktemp -d)"
   trap 'rm -rf "$secrets"' RETURN
   local host; host="$(printf '%s' "$DIRECTOR_URL" | sed -E 's#^[a-z]+://##; s#[:/].*##')"
@@ -171,18 +171,20 @@ def forward_rules(forwards: Mapping[int, tuple[str, int]]) -> list[str]:
     ]
 
 
-def render(*, director_username: str, director_password: str, director_ca_pem: str,
+def render(*, director_username: str, director_password: str, director_ca_pem: str | None,
            forwards: Mapping[int, tuple[str, int]] = DEFAULT_FORWARDS) -> str:
     """The user-data script. The credentials end up shell-quoted inside it: treat the result
-    as a secret (it goes to EC2 only, never to a log or a file outside the task)."""
+    as a secret (it goes to EC2 only, never to a log or a file outside the task).
+    `director_ca_pem=None` (the config skips TLS validation) talks to the director on
+    loopback without verifying it."""
     if not director_username or not director_password:
         raise ValueError("the new director username and password are required")
     for what, value in (("username", director_username), ("password", director_password)):
         if not _CREDENTIAL.fullmatch(value):
             # they go into a netrc file and JSON: keep them to characters both take as they are
             raise ValueError(f"the director {what} may only hold letters, digits and . _ ~ -")
-    if not director_ca_pem.strip():
-        raise ValueError("the director CA certificate is required (the script verifies the director on loopback)")
+    if director_ca_pem is not None and "-----BEGIN CERTIFICATE-----" not in director_ca_pem:
+        raise ValueError("the director CA must be a PEM certificate (or None to not verify on loopback)")
     user_json = json.dumps({"username": director_username, "password": director_password})
     replacements = {
         "__FORWARD_RULES__": "\n".join(forward_rules(forwards)),
@@ -192,7 +194,9 @@ def render(*, director_username: str, director_password: str, director_ca_pem: s
         "__CONTAINER_NETWORK__": CONTAINER_NETWORK,
         "__METADATA_ADDRESS__": METADATA_ADDRESS,
         "__DIRECTOR_ADDRESS__": DIRECTOR_ADDRESS,
-        "__DIRECTOR_CA__": _quote(director_ca_pem.strip() + "\n"),
+        "__WRITE_CA__": (f"printf '%s' {_quote(director_ca_pem.strip() + chr(10))} > \"$ROOT/etc/bosh-lite-director-ca.pem\""
+                         if director_ca_pem is not None else ": no CA given: loopback is not verified"),
+        "__CURL_VERIFY__": '--cacert "$ROOT/etc/bosh-lite-director-ca.pem"' if director_ca_pem is not None else "--insecure",
         "__USERNAME__": _quote(director_username),
         "__PASSWORD__": _quote(director_password),
         "__USER_JSON__": _quote(user_json),

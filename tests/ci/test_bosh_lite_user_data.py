@@ -107,8 +107,10 @@ def test_no_credential_is_printed_or_left_in_cloud_init_copies(boot: dict) -> No
 def test_render_refuses_credentials_it_cannot_pass_safely() -> None:
     with pytest.raises(ValueError, match="may only hold"):
         render(director_username="ci", director_password="pa ss", director_ca_pem="x")
-    with pytest.raises(ValueError, match="CA certificate is required"):
+    with pytest.raises(ValueError, match="must be a PEM certificate"):
         render(director_username="ci", director_password="pw", director_ca_pem=" ")
+    unverified = render(director_username="ci", director_password="pw", director_ca_pem=None)
+    assert "--insecure" in unverified and "--cacert" not in unverified
 
 
 def test_metadata_is_dropped_for_containers_only(boot: dict) -> None:

@@ -17,8 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 HAPROXY = "10.244.0.34"
 PORTS = (80, 443, 2222, 4443)
@@ -81,8 +79,8 @@ def serve_banners(netns: str, endpoints: list[str]) -> subprocess.Popen[str]:
 
 def connect(netns: str | None, host: str, port: int) -> str:
     """Connect from a namespace (None: the VM itself); the banner, or the error seen."""
-    code = ("import socket,sys; s=socket.create_connection(('%s', %d), timeout=2); "
-            "sys.stdout.write(s.recv(100).decode().strip())" % (host, port))
+    code = (f"import socket,sys; s=socket.create_connection(({host!r}, {port}), timeout=2); "
+            "sys.stdout.write(s.recv(100).decode().strip())")
     prefix = ["ip", "netns", "exec", netns] if netns else []
     r = sh(*prefix, sys.executable, "-c", code, check=False)
     return r.stdout.strip() if r.returncode == 0 else f"error: {r.stderr.strip().splitlines()[-1:]}"
@@ -130,7 +128,6 @@ def main() -> int:
         proc.terminate()
     director.terminate()
     report["director_log"] = director.communicate(timeout=5)[0]
-    time.sleep(0)
     print(json.dumps(report))
     return 0
 
