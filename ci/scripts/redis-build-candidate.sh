@@ -3,11 +3,15 @@
 install_suite
 # the git resource writes .git/commit_timestamp (`timestamp_format: unix` on the get): the
 # newest of the two commits is the candidate's source date, whatever the files' mtimes
-SOURCE_DATE_EPOCH="$(cat upgrade-suite/.git/commit_timestamp redis-boshrelease/.git/commit_timestamp | sort -n | tail -1)"
-case "$SOURCE_DATE_EPOCH" in
-  ''|*[!0-9]*) echo "no unix commit timestamp from the git inputs (get them with params: {timestamp_format: unix})" >&2
-               exit 1 ;;
-esac
+SOURCE_DATE_EPOCH=0
+for checkout in upgrade-suite redis-boshrelease; do
+  stamp="$(cat "$checkout/.git/commit_timestamp" 2>/dev/null || true)"
+  case "$stamp" in
+    ''|*[!0-9]*) echo "$checkout: no unix commit timestamp (get it with params: {timestamp_format: unix})" >&2
+                 exit 1 ;;
+  esac
+  if [ "$stamp" -gt "$SOURCE_DATE_EPOCH" ]; then SOURCE_DATE_EPOCH="$stamp"; fi
+done
 export SOURCE_DATE_EPOCH
 for checkout in upgrade-suite redis-boshrelease; do  # the candidate records their revisions
   git config --global --add safe.directory "$PWD/$checkout"
