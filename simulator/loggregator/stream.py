@@ -59,6 +59,7 @@ class StreamServer:
     def __init__(self, service: LogService, keepalive: float = KEEPALIVE) -> None:
         self.service = service
         self.keepalive = keepalive
+        self._pending: dict[int, queue.Queue[LogLine]] = {}
         self._server: Server = serve(self._handle, "127.0.0.1", 0, process_request=self._check,
                                      compression=None, ping_interval=None, server_header=None,
                                      max_size=2 ** 20, close_timeout=2)
@@ -88,6 +89,9 @@ class StreamServer:
             response = connection.respond(401, f"You are not authorized. {denied}")
             response.headers["WWW-Authenticate"] = "Basic"
             return response
+        # subscribe before the 101 goes out: every line emitted once the client holds an
+        # open stream reaches it
+        self._pending[id(connection)] = self.service.subscribe(guid)
         return None
 
     # ------------------------------------------------------------------ the stream
@@ -97,7 +101,7 @@ class StreamServer:
         assert target is not None
         guid, _, legacy = target
         encode: Callable[[LogLine], bytes] = legacy_log_message if legacy else dropsonde_envelope
-        lines = self.service.subscribe(guid)
+        lines = self._pending.pop(id(connection), None) or self.service.subscribe(guid)
         done = threading.Event()
         threading.Thread(target=self._keepalive, args=(connection, done), daemon=True,
                          name=f"ws-keepalive-{guid[:8]}").start()
