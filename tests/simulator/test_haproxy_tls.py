@@ -36,8 +36,8 @@ class Front:
         host, bound = self.world.published[f"*.bosh-lite.com:{port}"].rsplit(":", 1)
         return host, int(bound)
 
-    def handshake(self, ctx: ssl.SSLContext | None = None) -> ssl.SSLSocket:
-        raw = socket.create_connection(self.address(443), timeout=5)
+    def handshake(self, ctx: ssl.SSLContext | None = None, port: int = 443) -> ssl.SSLSocket:
+        raw = socket.create_connection(self.address(port), timeout=5)
         try:
             # an explicit handshake: wrap_socket() skips it silently when the peer has already
             # reset the connection (getpeername fails), which is what "no frontend" looks like
@@ -49,8 +49,8 @@ class Front:
             raw.close()
             raise
 
-    def served_pem(self) -> str:
-        with self.handshake() as conn:
+    def served_pem(self, port: int = 443) -> str:
+        with self.handshake(port=port) as conn:
             der = conn.getpeercert(binary_form=True)
         assert der is not None
         return ssl.DER_cert_to_PEM_cert(der)
@@ -101,14 +101,21 @@ def test_the_deployed_certificate_is_served_and_follows_a_redeploy(front, pems):
         assert conn.version() == "TLSv1.2"
 
 
+def test_both_tls_frontends_present_the_deployed_certificate(front, pems):
+    """`frontend https-in` (:443) and `frontend ssl-in` (:4443) both `bind ... ssl crt` the
+    same cert.pem."""
+    assert front.served_pem(443) == front.served_pem(4443) == _leaf(pems[0]["ha_proxy_ssl_pem"])
+
+
 @pytest.mark.parametrize("absent", [{}, {"ha_proxy": {}}, {"ha_proxy": {"ssl_pem": None}},
                                     {"ha_proxy": {"ssl_pem": False}}])
 def test_without_ssl_pem_there_is_no_https_at_all(front, absent):
     """haproxy.conf.erb renders the :443/:4443 frontends only `if p("ha_proxy.ssl_pem")`."""
     front.redeploy(absent)
-    with pytest.raises((ssl.SSLError, ConnectionError, OSError)) as err:
-        front.handshake()
-    assert not isinstance(err.value, ssl.SSLCertVerificationError)
+    for port in (443, 4443):
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)) as err:
+            front.handshake(port=port)
+        assert not isinstance(err.value, ssl.SSLCertVerificationError)
     host, port = front.address(80)
     assert requests.get(f"http://{host}:{port}/", headers={"Host": "nobody.bosh-lite.com"}, timeout=3).status_code == 404
 

@@ -221,7 +221,7 @@ def _upgrade(sock: socket.socket, host: str) -> bytes:
     return head
 
 
-def test_websocket_upgrade_is_relayed_on_80_and_through_the_tls_tcp_front_on_4443(env) -> None:
+def test_websocket_upgrade_is_relayed_on_80_and_through_the_tls_tcp_front_on_4443(env, haproxy_secrets) -> None:
     world, _, router = env
     server = ThreadingHTTPServer(("127.0.0.1", 0), EchoUpgrade)
     server.daemon_threads = True
@@ -237,7 +237,8 @@ def test_websocket_upgrade_is_relayed_on_80_and_through_the_tls_tcp_front_on_444
         assert plain.recv(10) == b"PING"
         plain.close()
 
-        ctx = ssl.create_default_context(cadata=world.components["tls"].ca_pem)
+        # :4443 presents the deployed ha_proxy.ssl_pem, as :443 does
+        ctx = ssl.create_default_context(cadata=haproxy_secrets["ha_proxy_ca_cert"])
         raw = socket.create_connection(_addr(world, 4443), timeout=5)
         tls_sock = ctx.wrap_socket(raw, server_hostname="probe.bosh-lite.com")
         head = _upgrade(tls_sock, f"{HOST}:4443")
