@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - cryptography 42
 # RFC 4345: arcfour128/arcfour256 discard the first 1536 bytes of key stream
 # (golang/crypto@c57d4a7:ssh/cipher.go:101-104: key sizes 16 and 32, skip 1536).
 ARCFOUR_DISCARD = 1536
-_ARCFOUR = {
+ARCFOUR_CIPHERS = {
     "arcfour128": {"class": ARC4, "mode": None, "block-size": 8, "key-size": 16},
     "arcfour256": {"class": ARC4, "mode": None, "block-size": 8, "key-size": 32},
 }
@@ -85,7 +85,7 @@ def _route_channel_request(channel: paramiko.Channel, m: paramiko.Message) -> No
 class EraTransport(paramiko.Transport):
     """Server side only: `EraTransport(sock, era, host_key)` then `start_server(server=...)`."""
 
-    _cipher_info = {**paramiko.Transport._cipher_info, **_ARCFOUR}
+    _cipher_info = {**paramiko.Transport._cipher_info, **ARCFOUR_CIPHERS}
     _channel_handler_table = {**paramiko.Transport._channel_handler_table,
                               MSG_CHANNEL_REQUEST: _route_channel_request}
 
@@ -112,7 +112,7 @@ class EraTransport(paramiko.Transport):
 
     def _get_engine(self, name: str, key: bytes, iv: bytes | None = None, operation: Any = None,
                     aead: bool = False) -> Any:
-        if name in _ARCFOUR:
+        if name in ARCFOUR_CIPHERS:
             return arcfour_engine(key)
         return super()._get_engine(name, key, iv=iv, operation=operation, aead=aead)
 
