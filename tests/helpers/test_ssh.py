@@ -205,6 +205,7 @@ def era_server(request):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("error")  # no SHA-1 / ssh-rsa deprecation noise to hide
 def test_exec_against_the_era_proxy_transport(era_server):
     r = ssh_exec(era_server.endpoint, era_server.fingerprint_md5, ERA_USER, ERA_PASSWORD,
                  "echo out; echo err >&2; exit 3", Resolver(), timeout=20)
