@@ -33,6 +33,7 @@ import re
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import paramiko
@@ -176,24 +177,16 @@ def _splice(channel: paramiko.Channel, sock: socket.socket) -> None:
             except (OSError, EOFError, paramiko.SSHException):
                 pass
 
-    def to_target() -> None:
+    def pump(read: Callable[[int], bytes], write: Callable[[bytes], object]) -> None:
         try:
-            while data := channel.recv(32768):
-                sock.sendall(data)
+            while data := read(32768):
+                write(data)
         except (OSError, EOFError, paramiko.SSHException):
             pass
         close_both()
 
-    def to_channel() -> None:
-        try:
-            while data := sock.recv(32768):
-                channel.sendall(data)
-        except (OSError, EOFError, paramiko.SSHException):
-            pass
-        close_both()
-
-    threading.Thread(target=to_target, name="ssh-tcpip-out", daemon=True).start()
-    threading.Thread(target=to_channel, name="ssh-tcpip-in", daemon=True).start()
+    threading.Thread(target=pump, args=(channel.recv, sock.sendall), name="ssh-tcpip-out", daemon=True).start()
+    threading.Thread(target=pump, args=(sock.recv, channel.sendall), name="ssh-tcpip-in", daemon=True).start()
 
 
 class SshProxy:

@@ -204,6 +204,7 @@ class DaemonSession:
             os.close(slave)
         with self._lock:
             self.process, self.master = proc, master
+            _quietly(lambda: _set_window(master, self.pty.columns, self.pty.rows))  # a resize that came meanwhile
         reader = threading.Thread(target=self._pty_to_channel, args=(master,), name="ssh-session-pty", daemon=True)
         reader.start()
         threading.Thread(target=self._stdin_to_pty, args=(master,), name="ssh-session-stdin", daemon=True).start()

@@ -13,8 +13,8 @@ Also switched off, because the 2015 Go server had none of them:
 * ext-info / `server-sig-algs` (RFC 8308, 2018);
 * paramiko's own handling of channel requests: every `CHANNEL_REQUEST` goes to the server
   object's `channel_request(channel, kind, want_reply, message)`, which decides as the
-  in-container daemon did (`session.py`); the reply is sent before the request's action runs,
-  as the Go daemon replies to `exec` before it starts the command.
+  in-container daemon did (`session.py`); the reply is sent before the request's action starts
+  (on its own thread), as the Go daemon replies to `exec` before it starts the command.
 
 Relies on paramiko internals that are stable from 3.5 to 4.x (`_preferred_*`, `_cipher_info`,
 `_get_engine`, `_channel_handler_table`, `_send_user_message`); pyproject pins `<5`, and
@@ -24,6 +24,7 @@ paramiko 5 dropped `ssh-rsa` entirely, which the era needs.
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -78,8 +79,8 @@ def _route_channel_request(channel: paramiko.Channel, m: paramiko.Message) -> No
         reply.add_byte(cMSG_CHANNEL_SUCCESS if ok else cMSG_CHANNEL_FAILURE)
         reply.add_int(channel.remote_chanid)
         channel.transport._send_user_message(reply)
-    if ok and after is not None:
-        after()
+    if ok and after is not None:  # off the transport thread, which must keep reading packets
+        threading.Thread(target=after, name="ssh-channel-request", daemon=True).start()
 
 
 class EraTransport(paramiko.Transport):
@@ -117,16 +118,23 @@ class EraTransport(paramiko.Transport):
         return super()._get_engine(name, key, iv=iv, operation=operation, aead=aead)
 
 
-def send_exit_signal(channel: paramiko.Channel, name: str, core_dumped: bool = False) -> None:
-    """RFC 4254 6.10 `exit-signal` (paramiko has `send_exit_status` only): how the era's
-    daemon reported a command that a signal killed (no exit-status is sent then)."""
+def send_channel_request(channel: paramiko.Channel, kind: str, *fields: str | bool) -> None:
+    """A CHANNEL_REQUEST without want_reply whose fields are strings and booleans, for the
+    kinds paramiko has no method for (`exit-signal` here, `signal` in tests)."""
     m = paramiko.Message()
     m.add_byte(cMSG_CHANNEL_REQUEST)
     m.add_int(channel.remote_chanid)
-    m.add_string("exit-signal")
+    m.add_string(kind)
     m.add_boolean(False)
-    m.add_string(name)
-    m.add_boolean(core_dumped)
-    m.add_string("")
-    m.add_string("")
+    for field in fields:
+        if isinstance(field, bool):
+            m.add_boolean(field)
+        else:
+            m.add_string(field)
     channel.transport._send_user_message(m)
+
+
+def send_exit_signal(channel: paramiko.Channel, name: str, core_dumped: bool = False) -> None:
+    """RFC 4254 6.10 `exit-signal` (paramiko has `send_exit_status` only): how the era's
+    daemon reported a command that a signal killed (no exit-status is sent then)."""
+    send_channel_request(channel, "exit-signal", name, core_dumped, "", "")
