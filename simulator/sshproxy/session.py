@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import signal
 import struct
 import termios
@@ -48,6 +49,7 @@ SHELL = "/bin/bash"
 SSH_SIGNALS = {name: signal.Signals[f"SIG{name}"] for name in (
     "ABRT", "ALRM", "FPE", "HUP", "ILL", "INT", "KILL", "PIPE", "QUIT", "SEGV", "TERM", "USR1", "USR2")}
 OUTPUT_DRAIN = 5.0  # seconds to wait for output still held open by a command's background children
+PTY_QUIET = 0.1  # after the command has exited, its terminal output is complete once this long quiet
 
 
 class SessionRefused(Exception):
@@ -109,6 +111,7 @@ class DaemonSession:
         self.pty: PtyRequest | None = None
         self.process: processes.ManagedProcess | None = None
         self.master: int | None = None
+        self.slave: int | None = None  # kept open until the end (see _pty_to_channel)
         self.started = False
         self._lock = threading.Lock()
 
@@ -199,17 +202,23 @@ class DaemonSession:
             proc = processes.spawn(argv, container.home, env, terminal=slave)
         except OSError:
             os.close(master)
-            raise
-        finally:
             os.close(slave)
+            raise
         with self._lock:
-            self.process, self.master = proc, master
+            self.process, self.master, self.slave = proc, master, slave
             _quietly(lambda: _set_window(master, self.pty.columns, self.pty.rows))  # a resize that came meanwhile
-        reader = threading.Thread(target=self._pty_to_channel, args=(master,), name="ssh-session-pty", daemon=True)
+        exited = threading.Event()
+        reader = threading.Thread(target=self._pty_to_channel, args=(master, exited), name="ssh-session-pty",
+                                  daemon=True)
         reader.start()
         threading.Thread(target=self._stdin_to_pty, args=(master,), name="ssh-session-stdin", daemon=True).start()
-        threading.Thread(target=lambda: self._finish(proc.wait(), reader), name="ssh-session-wait",
-                         daemon=True).start()
+
+        def wait() -> None:
+            code = proc.wait()
+            exited.set()
+            self._finish(code, reader)
+
+        threading.Thread(target=wait, name="ssh-session-wait", daemon=True).start()
 
     def _stdin_to_pipe(self, proc: processes.ManagedProcess) -> None:
         try:
@@ -228,12 +237,22 @@ class DaemonSession:
         except (OSError, EOFError, paramiko.SSHException):
             pass
 
-    def _pty_to_channel(self, master: int) -> None:
+    def _pty_to_channel(self, master: int, exited: threading.Event) -> None:
+        """The terminal's output until the command has exited and the terminal stays quiet for
+        PTY_QUIET seconds. The daemon keeps its own copy of the slave side open meanwhile: a
+        master read after the last slave close may report EIO before output the kernel has not
+        yet moved to the master is read, losing a command's last lines."""
         try:
-            while data := os.read(master, 65536):
-                self.channel.sendall(data)
-        except (OSError, EOFError, paramiko.SSHException):
-            pass  # EIO: every holder of the terminal's slave side has gone
+            while True:
+                if select.select([master], [], [], PTY_QUIET)[0]:
+                    data = os.read(master, 65536)
+                    if not data:
+                        break
+                    self.channel.sendall(data)
+                elif exited.is_set():
+                    break
+        except (OSError, ValueError, EOFError, paramiko.SSHException):
+            pass
         _quietly(self.channel.shutdown_write)
 
     def _finish(self, returncode: int | None, reader: threading.Thread | None = None) -> None:
@@ -271,9 +290,10 @@ class DaemonSession:
         _quietly(self.channel.shutdown_write)
         _quietly(self.channel.close)
         with self._lock:
-            master, self.master = self.master, None
-        if master is not None:
-            _quietly(lambda: os.close(master))
+            fds = [fd for fd in (self.master, self.slave) if fd is not None]
+            self.master = self.slave = None
+        for fd in fds:
+            _quietly(lambda fd=fd: os.close(fd))
 
     def hang_up(self) -> None:
         """The client's connection is gone: SIGHUP the command's process group, then stop it."""
