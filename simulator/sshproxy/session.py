@@ -18,8 +18,9 @@ daemon's behaviour (diego-ssh@fc5f549:handlers/session_channel_handler.go):
   (the proxy's copy of the daemon's stream ending) and close: the order used here.
 
 Not reproduced: the daemon's built-in `scp` (an `exec scp ...` runs the host's `scp`, if
-any), the terminal modes of `pty-req`, and the daemon's 15-second keepalive requests on pty
-sessions.
+any), the terminal modes of `pty-req`, the daemon's 15-second keepalive requests on pty
+sessions, and its wait for background processes that still hold a pty session's terminal
+(here the session ends once the command has exited and its terminal output is read).
 """
 
 from __future__ import annotations
