@@ -57,15 +57,22 @@ def test_whole_flow_with_reset(promoter, director, local_store, redis_upstream):
     promoter.deploy(v2, "production")
     assert ledger.current("production") == v2
     records = ledger.records()
-    assert all(r.passed for r in records)
-    assert {r.kind for r in records} == {"deploy", "check", "delete"}
+    assert all(r.passed for r in records if r.kind in ("deploy", "check", "delete"))
+    assert {r.kind for r in records} == {"intent", "deploy", "check", "delete", "policy"}
+    # every director task was announced before it started and completed after it ended
+    intents = [r for r in records if r.kind == "intent"]
+    assert [(r.kind, r.intent) for r in records if r.kind == "deploy"] == [("deploy", i.seq) for i in intents]
+    # each environment was bound to the director it was first deployed to, as a recorded decision
+    assert [r.detail.split(" at ")[0] for r in records if r.kind == "policy"] == [
+        f"{env} bound to director fake-director-uuid" for env in ("dev1", "staging", "production", "dev2")]
     # the first staging run reset staging to production's state: empty (nothing to delete)
     first_reset = next(r for r in records if r.purpose == "reset")
     assert (first_reset.kind, first_reset.candidate, first_reset.detail) == (
         "delete", "none", "redis-staging was already empty")
-    assert all(r.task_id for r in records if r.kind != "delete")
+    assert all(r.task["state"] == "done" and r.task["result"] == f"/deployments/redis-{r.env}"
+               for r in records if r.kind == "deploy")
     assert [r.purpose for r in records if r.env == "staging" and r.candidate == v1 and r.reset_base == v1] == []
-    resets = [r for r in records if r.purpose == "reset" and r.kind != "delete"]
+    resets = [r for r in records if r.purpose == "reset" and r.kind in ("deploy", "check")]
     assert [(r.env, r.candidate, r.kind) for r in resets] == [("staging", v1, "deploy"), ("staging", v1, "check")]
     # parity after promotion: production runs staging's manifest but for per-env paths
     assert promoter.diff_envs("staging", "production") != []
@@ -110,8 +117,10 @@ def test_failed_checks_block_promotion(promoter, director, local_store, redis_up
     director.fail_next = 1
     with pytest.raises(PromotionFailed):
         promoter.deploy(c, "dev1")
-    failed = Ledger(local_store).records()
-    assert [(r.kind, r.outcome, r.task_id) for r in failed] == [("deploy", "failed", 1)]
+    failed = [r for r in Ledger(local_store).records() if r.kind != "policy"]
+    assert [(r.kind, r.outcome, r.task_id) for r in failed] == [("intent", "started", None), ("deploy", "failed", 1)]
+    assert failed[1].task == {"id": 1, "state": "error", "result": "injected failure",
+                              "timestamp": 1_700_000_010, "user": "admin"}
     with pytest.raises(GateRefused):
         promoter.deploy(c, "staging")
 
@@ -185,7 +194,7 @@ def test_a_staging_pass_does_not_count_once_staging_moved_on(promoter, director,
     what production would become with c, so production refuses c until c is staged again."""
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     other = build_candidate(local_store, redis_upstream, {"redis": "9"})
-    first = build_candidate(local_store, redis_upstream, {"redis": "9"}, stemcell_version="2777")
+    first = build_candidate(local_store, redis_upstream, {"redis": "9"}, stemcell_version="2775")
     for digest in (c, other, first):
         promoter.deploy(digest, "dev1")
     promoter.deploy(first, "staging")
