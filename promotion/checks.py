@@ -83,7 +83,12 @@ class CheckReport:
         return bool(self.results) and all(r.passed for r in self.results)
 
     def summary(self) -> str:
-        return "; ".join(f"{r.name}: {'ok' if r.passed else 'FAILED ' + r.detail}" for r in self.results)
+        def one(r: CheckResult) -> str:
+            if not r.passed:
+                return f"{r.name}: FAILED {r.detail}"
+            return f"{r.name}: ok" + (f" ({r.detail})" if r.detail else "")
+
+        return "; ".join(one(r) for r in self.results)
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
