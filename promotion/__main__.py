@@ -105,7 +105,7 @@ def _binding_refusals(c: cand.Candidate, store: Store) -> list:
 
     policy = pol.current(Ledger(store).records())
     uuids = {env: UNBOUND for env in c.environments}
-    return pol.render_refusals(render_all(c, uuids, "password-not-rendered"), policy, uuids)
+    return pol.render_refusals(render_all(c, uuids, "password-not-rendered"), policy, uuids, "the build")
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

@@ -270,7 +270,8 @@ class Promoter:
                                f"{env} --director-uuid UUID --reason TEXT`"))
         uuids = {e: (str(self.director_for(e).uuid()) if e == env else (policy.binding(e).director_uuid or UNBOUND))
                  for e in c.environments}
-        return out + pol.render_refusals(render_all(c, uuids, "password-not-rendered"), policy, uuids)
+        return out + pol.render_refusals(render_all(c, uuids, "password-not-rendered"), policy, uuids,
+                                         f"candidate {c.digest[:12]}")
 
     def _gated(self, c: cand.Candidate, env: str, run_id: str, allow_downgrade: bool) -> None:
         records = self.ledger.records()

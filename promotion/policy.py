@@ -161,7 +161,7 @@ def config_conflicts(policy: Policy, allowed_diff_paths: tuple[str, ...] | None,
 
 
 def render_refusals(renders: Mapping[str, Mapping[str, Any]], policy: Policy,
-                    director_uuids: Mapping[str, str]) -> list[Refusal]:
+                    director_uuids: Mapping[str, str], what: str = "the candidate") -> list[Refusal]:
     """Each environment's manifest, as a candidate renders it, must name that environment's
     bound deployment and the director uuid the tool put in (a candidate that hard-codes a
     `director_uuid` aims at another director; one whose `name` is another environment's
@@ -175,19 +175,19 @@ def render_refusals(renders: Mapping[str, Mapping[str, Any]], policy: Policy,
         if name == want:
             continue
         other = policy.env_of(name)
-        why = (f"its {env} manifest names deployment {name}, which is {other}'s" if other
-               else f"its {env} manifest names deployment {name}, but {env} is bound to {want}")
+        why = (f"{what}'s {env} manifest names deployment {name}, which is {other}'s" if other
+               else f"{what}'s {env} manifest names deployment {name}, but {env} is bound to {want}")
         out.append(Refusal("bound-deployment", why, remedy.format(env=env, want=want)))
     twice = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
     for name in twice:
         envs = [e for e, n in names.items() if n == name]
-        out.append(Refusal("bound-deployment", f"its manifests name deployment {name} for {' and '.join(envs)} "
+        out.append(Refusal("bound-deployment", f"{what}'s manifests name deployment {name} for {' and '.join(envs)} "
                            "(one deployment twice)", remedy.format(env=envs[-1], want=policy.binding(envs[-1]).deployment)))
     for env, m in renders.items():
         want = director_uuids.get(env)
         got = m.get("director_uuid")
         if want is not None and str(got) != want:
-            out.append(Refusal("bound-director", f"its {env} manifest targets director {got}, but the tool deploys "
+            out.append(Refusal("bound-director", f"{what}'s {env} manifest targets director {got}, but the tool deploys "
                                f"{env} to director {want}",
                                "remove `director_uuid` from the candidate's templates (the tool supplies it from the "
                                "environment's binding) and build a new candidate"))
