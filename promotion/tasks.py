@@ -8,7 +8,9 @@ again. Only what both eras of director offer is used: on the 2015 director a tas
 `deployment` field, but a finished deploy or delete task's `result` is
 `/deployments/<name>` (bosh@5ea8a74f9d:bosh-director/lib/bosh/director/jobs/
 update_deployment.rb:37, delete_deployment.rb:64), and its `timestamp` is the time it
-finished (job_runner.rb:154-157).
+finished (job_runner.rb:154-157). A director keeps only its newest `director.max_tasks` tasks
+(500 by default: release/jobs/director/spec:70-72, api/task_remover.rb), so a record older
+than that can no longer be confirmed and is not trusted: the remedy is a fresh run.
 
 Task ids only grow on one director, so the chain's order can be checked against them too:
 a task recorded by an intent's completion was started after the intent was written, so its
@@ -60,7 +62,12 @@ def verify(record: Record, director: Any, records: list[Record], policy: Policy)
         seen = facts(director, record.task_id)
     except Exception as exc:
         if getattr(exc, "status", None) == 404:
-            return _refusal(record, f"names task {record.task_id}, which director {uuid} does not have")
+            return Refusal(RULE, f"ledger record {record.label()} names task {record.task_id}, which director {uuid} "
+                           "does not have, so the gates do not trust it",
+                           "a director keeps only its newest tasks (director.max_tasks, 500 by default): if the "
+                           f"record is old, deploy the candidate to {record.env} again for a run the director can "
+                           "confirm; if the task never existed, the ledger was written by someone other than this "
+                           "tool: restore it from the bucket's versioning or backup (docs/promotion.md, 'Threat model')")
         raise
     want = dict(record.task)
     if record.passed:
