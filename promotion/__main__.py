@@ -117,7 +117,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_policy(args: argparse.Namespace) -> int:
     from promotion import policy as pol
-    from promotion.deploy import Promoter
     from promotion.ledger import Ledger
 
     store = _store(args, _config(args))
@@ -138,9 +137,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
     if not pol.changed(current, new):
         print(f"no change: policy version {current.version} already says so")
         return 0
-    recorder = Promoter(store=store, director=None, resolve=lambda h, p: (h, p))
-    recorder.record_policy(current, new, args.reason)
-    print(pol.Policy.from_doc(new.to_doc(), None).describe())
+    record = pol.record_change(Ledger(store), current, new, args.reason)
+    print(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(pol.changed(current, new))}")
+    print(new.describe())
     return 0
 
 

@@ -15,6 +15,7 @@ until `recover` has looked at the director and recorded what happened.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -68,8 +69,9 @@ class Promoter:
     stated_allowed_diff_paths: tuple[str, ...] | None = None  # what the caller's config states, if anything
     stated_environments: Mapping[str, Mapping[str, Any]] | None = None
 
-    @property
+    @functools.cached_property
     def ledger(self) -> Ledger:
+        """One ledger per promoter: records read once in this process are not fetched again."""
         return Ledger(self.store)
 
     def director_for(self, env: str) -> Any:
@@ -347,15 +349,8 @@ class Promoter:
         self.record_policy(policy, new, f"{env} bound to director {uuid_now} at its first deploy")
 
     def record_policy(self, old: pol.Policy, new: pol.Policy, reason: str) -> Record:
-        problems = pol.problems(new)
-        if problems:
-            raise GateRefused([Refusal("pipeline-policy", f"the new policy would be unusable: {'; '.join(problems)}",
-                                       "change it so that every environment has its own deployment")])
-        lines = pol.changed(old, new)
-        record = self.ledger.append(Record(NO_CANDIDATE, "", "policy", "recorded", uuid.uuid4().hex,
-                                           detail=f"{reason}: {'; '.join(lines) or 'no change'}",
-                                           extra={"policy": new.to_doc(), "reason": reason, "changes": lines}))
-        self._say(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(lines)}")
+        record = pol.record_change(self.ledger, old, new, reason)
+        self._say(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(pol.changed(old, new))}")
         return record
 
     def _reset_staging(self, run_id: str, policy: pol.Policy, state: drift.EnvState | None) -> bool:

@@ -128,8 +128,17 @@ def digest(data: bytes) -> str:
 
 
 class Ledger:
+    """The chain in one store. Objects already read by this instance are not fetched again
+    (records are never rewritten by this tool; the chain is re-verified on every read)."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._bytes: dict[str, bytes] = {}
+
+    def _get(self, key: str) -> bytes:
+        if key not in self._bytes:
+            self._bytes[key] = self.store.get(key)
+        return self._bytes[key]
 
     def append(self, record: Record) -> Record:
         """Chain `record` after the current head; returns it with its seq and prev."""
@@ -138,7 +147,9 @@ class Ledger:
         for attempt in range(100):
             seq, prev = self._head()
             chained = replace(record, seq=seq, prev=prev, format=FORMAT)
-            if self.store.create(key_of(seq), encode(chained)):
+            data = encode(chained)
+            if self.store.create(key_of(seq), data):
+                self._bytes[key_of(seq)] = data
                 return chained
             time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))  # another writer took seq
         raise LedgerError(f"could not append a {record.kind} record for {record.env}: the ledger's head kept "
@@ -152,7 +163,7 @@ class Ledger:
         m = _KEY.fullmatch(last)
         if not m:
             raise LedgerBroken(self.store.url, last, "is not a chained record (its key is not ledger/<seq>.json)")
-        return int(m.group(1)) + 1, digest(self.store.get(last))
+        return int(m.group(1)) + 1, digest(self._get(last))
 
     def _keys(self) -> list[str]:
         return [k for k in self.store.list(PREFIX) if not k.rsplit("/", 1)[-1].startswith(".")]
@@ -168,7 +179,7 @@ class Ledger:
                        if m else "is not a chained record (its key is not ledger/<seq>.json)")
                 raise LedgerBroken(self.store.url, key if not m else key_of(seq), why)
             try:
-                data = self.store.get(key)
+                data = self._get(key)
             except StoreError as exc:
                 raise LedgerError(str(exc)) from None
             record = _parse(self.store.url, key, data)

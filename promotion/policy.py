@@ -19,6 +19,7 @@ director (rules `bound-deployment`, `bound-director`).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -121,6 +122,21 @@ def with_change(policy: Policy, *, allow: tuple[str, ...] = (), disallow: tuple[
     envs = dict(policy.environments)
     envs.update(bind or {})
     return replace(policy, version=policy.version + 1, allowed_diff_paths=tuple(paths), environments=envs, seq=None)
+
+
+def record_change(ledger: Any, old: Policy, new: Policy, reason: str) -> Any:
+    """Append a `policy` record for `new` (refused when it would be unusable); returns it."""
+    from promotion.ledger import NO_CANDIDATE, Record
+    from promotion.refusal import GateRefused
+
+    bad = problems(new)
+    if bad:
+        raise GateRefused([Refusal("pipeline-policy", f"the new policy would be unusable: {'; '.join(bad)}",
+                                   "change it so that every environment has its own deployment")])
+    lines = changed(old, new)
+    return ledger.append(Record(NO_CANDIDATE, "", "policy", "recorded", uuid.uuid4().hex,
+                                detail=f"{reason}: {'; '.join(lines) or 'no change'}",
+                                extra={"policy": new.to_doc(), "reason": reason, "changes": lines}))
 
 
 def config_conflicts(policy: Policy, allowed_diff_paths: tuple[str, ...] | None,
