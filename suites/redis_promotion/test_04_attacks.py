@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.redis import REDIS_TEMPLATES, REPO, STEMCELL, build_candidate
+from fixtures.redis import REPO, STEMCELL, build_candidate
 from promotion import candidate as cand
 from promotion.__main__ import main
 from promotion.ledger import Ledger, Record, digest, encode, key_of
@@ -51,21 +51,8 @@ def _followers(platform, name: str) -> int:
 
 
 @pytest.fixture
-def templates(tmp_path):
-    """`templates(change)` -> a copy of manifests/redis, made unique (builds are
-    deterministic) and changed by `change(dir)`."""
-    counter = iter(range(1000))
-
-    def make(change=None) -> Path:
-        out = tmp_path / f"templates-{next(counter)}"
-        shutil.copytree(REDIS_TEMPLATES, out)
-        marker = out / "scaling-dev1.yml"
-        marker.write_text(marker.read_text() + f"# {tmp_path.name} {out.name}\n")
-        if change:
-            change(out)
-        return out
-
-    return make
+def templates(fresh_templates):
+    return fresh_templates
 
 
 def _replace(path: Path, old: str, new: str) -> None:
