@@ -120,25 +120,26 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from promotion.ledger import Ledger
 
     store = _store(args, _config(args))
-    current = pol.current(Ledger(store).records())
     if args.action is None:
-        print(current.describe())
+        print(pol.current(Ledger(store).records()).describe())
         return 0
     if not args.reason:
         raise UsageError(f"policy {args.action} records a decision: give its --reason")
-    if args.action == "allow-diff":
-        new = pol.with_change(current, allow=tuple(args.paths))
-    elif args.action == "disallow-diff":
-        new = pol.with_change(current, disallow=tuple(args.paths))
-    else:
-        old = current.binding(args.env)
-        new = pol.with_change(current, bind={args.env: pol.Binding(args.deployment or old.deployment,
-                                                                     args.director_uuid or old.director_uuid)})
-    if not pol.changed(current, new):
-        print(f"no change: policy version {current.version} already says so")
+
+    def change(p: pol.Policy) -> pol.Policy:
+        if args.action == "allow-diff":
+            return pol.with_change(p, allow=tuple(args.paths))
+        if args.action == "disallow-diff":
+            return pol.with_change(p, disallow=tuple(args.paths))
+        old = p.binding(args.env)
+        return pol.with_change(p, bind={args.env: pol.Binding(args.deployment or old.deployment,
+                                                                args.director_uuid or old.director_uuid)})
+
+    old, new, record = pol.record_change(Ledger(store), change, args.reason)
+    if record is None:
+        print(f"no change: policy version {old.version} already says so")
         return 0
-    record = pol.record_change(Ledger(store), current, new, args.reason)
-    print(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(pol.changed(current, new))}")
+    print(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(pol.changed(old, new))}")
     print(new.describe())
     return 0
 

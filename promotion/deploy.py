@@ -345,13 +345,15 @@ class Promoter:
         if policy.binding(env).director_uuid is not None:
             return
         uuid_now = str(self.director_for(env).uuid())
-        new = pol.with_change(policy, bind={env: pol.Binding(policy.binding(env).deployment, uuid_now)})
-        self.record_policy(policy, new, f"{env} bound to director {uuid_now} at its first deploy")
 
-    def record_policy(self, old: pol.Policy, new: pol.Policy, reason: str) -> Record:
-        record = pol.record_change(self.ledger, old, new, reason)
-        self._say(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(pol.changed(old, new))}")
-        return record
+        def bind(p: pol.Policy) -> pol.Policy:
+            if p.binding(env).director_uuid is not None:
+                return p  # bound meanwhile (the gates checked it against this director before)
+            return pol.with_change(p, bind={env: pol.Binding(p.binding(env).deployment, uuid_now)})
+
+        old, new, record = pol.record_change(self.ledger, bind, f"{env} bound to director {uuid_now} at its first deploy")
+        if record is not None:
+            self._say(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(pol.changed(old, new))}")
 
     def _reset_staging(self, run_id: str, policy: pol.Policy, state: drift.EnvState | None) -> bool:
         """Staging becomes what production runs: empty, or production's candidate rendered for

@@ -142,15 +142,29 @@ class Ledger:
 
     def append(self, record: Record) -> Record:
         """Chain `record` after the current head; returns it with its seq and prev."""
+        chained = self._append(record, None)
+        assert chained is not None
+        return chained
+
+    def append_at(self, record: Record, at: int) -> Record | None:
+        """Chain `record` only as record number `at`; None when another record took that
+        place first (the caller decided from a ledger that has moved on: it decides again)."""
+        return self._append(record, at)
+
+    def _append(self, record: Record, at: int | None) -> Record | None:
         if record.kind not in KINDS:
             raise LedgerError(f"unknown record kind {record.kind!r} (one of {', '.join(KINDS)})")
         for attempt in range(100):
             seq, prev = self._head()
+            if at is not None and seq != at:
+                return None
             chained = replace(record, seq=seq, prev=prev, format=FORMAT)
             data = encode(chained)
             if self.store.create(key_of(seq), data):
                 self._bytes[key_of(seq)] = data
                 return chained
+            if at is not None:
+                return None
             time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))  # another writer took seq
         raise LedgerError(f"could not append a {record.kind} record for {record.env}: the ledger's head kept "
                           f"moving (100 tries) in {self.store.url}")

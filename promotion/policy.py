@@ -20,7 +20,7 @@ director (rules `bound-deployment`, `bound-director`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -124,19 +124,31 @@ def with_change(policy: Policy, *, allow: tuple[str, ...] = (), disallow: tuple[
     return replace(policy, version=policy.version + 1, allowed_diff_paths=tuple(paths), environments=envs, seq=None)
 
 
-def record_change(ledger: Any, old: Policy, new: Policy, reason: str) -> Any:
-    """Append a `policy` record for `new` (refused when it would be unusable); returns it."""
+def record_change(ledger: Any, change: Callable[[Policy], Policy], reason: str) -> tuple[Policy, Policy, Any]:
+    """Apply `change` to the policy in force and append the result as a `policy` record:
+    (old, new, record). The record is appended right after the records the change was
+    computed from, or computed again, so two concurrent changes never drop each other.
+    Refused when the new policy would be unusable; (old, old, None) when nothing changes."""
     from promotion.ledger import NO_CANDIDATE, Record
     from promotion.refusal import GateRefused
 
-    bad = problems(new)
-    if bad:
-        raise GateRefused([Refusal("pipeline-policy", f"the new policy would be unusable: {'; '.join(bad)}",
-                                   "change it so that every environment has its own deployment")])
-    lines = changed(old, new)
-    return ledger.append(Record(NO_CANDIDATE, "", "policy", "recorded", uuid.uuid4().hex,
-                                detail=f"{reason}: {'; '.join(lines) or 'no change'}",
-                                extra={"policy": new.to_doc(), "reason": reason, "changes": lines}))
+    while True:
+        records = ledger.records()
+        old = current(records)
+        new = change(old)
+        bad = problems(new)
+        if bad:
+            raise GateRefused([Refusal("pipeline-policy", f"the new policy would be unusable: {'; '.join(bad)}",
+                                       "change it so that every environment has its own deployment")])
+        lines = changed(old, new)
+        if not lines:
+            return old, old, None
+        record = ledger.append_at(Record(NO_CANDIDATE, "", "policy", "recorded", uuid.uuid4().hex,
+                                         detail=f"{reason}: {'; '.join(lines)}",
+                                         extra={"policy": new.to_doc(), "reason": reason, "changes": lines}),
+                                  len(records))
+        if record is not None:
+            return old, replace(new, seq=record.seq), record
 
 
 def config_conflicts(policy: Policy, allowed_diff_paths: tuple[str, ...] | None,

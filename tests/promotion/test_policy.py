@@ -82,3 +82,23 @@ def test_renders_must_keep_the_director_the_tool_gave_them():
     refusals = pol.render_refusals(renders, pol.DEFAULT, UUIDS)
     assert [r.rule for r in refusals] == ["bound-director"]
     assert "the candidate's staging manifest targets director other, but the tool deploys staging to director u" in refusals[0].reason
+
+
+def test_concurrent_changes_never_drop_each_other(local_store):
+    """Two first deploys bind dev1 and dev2 at the same moment: the second change is
+    computed again from the first's policy instead of overwriting it."""
+    ledger = Ledger(local_store)
+    calls = []
+
+    def bind_dev2(p):
+        calls.append(p.version)
+        if len(calls) == 1:  # another run records its change between our read and our append
+            pol.record_change(Ledger(local_store), lambda q: pol.with_change(
+                q, bind={"dev1": pol.Binding("redis-dev1", "dir-a")}), "dev1 first deploy")
+        return pol.with_change(p, bind={"dev2": pol.Binding("redis-dev2", "dir-a")})
+
+    old, new, record = pol.record_change(ledger, bind_dev2, "dev2 first deploy")
+    assert calls == [0, 1] and (old.version, new.version, record.seq) == (1, 2, 1)
+    final = pol.current(ledger.records())
+    assert final.binding("dev1").director_uuid == final.binding("dev2").director_uuid == "dir-a"
+    assert pol.record_change(ledger, lambda p: p, "nothing") == (final, final, None)
