@@ -97,7 +97,8 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 
 def target_from(manifest: dict[str, Any], instances: Iterable[Any]) -> RedisTarget:
     """Leader and followers of a deployed redis manifest. Followers are the instances the
-    director lists for jobs whose `redis.master` is set (the errand job has no VM and is
+    director lists (`vms?format=full` rows, `job_name` and `ips`, as the 2015 director
+    gives them; the plain `/vms` of 2015 has no `ips`) for jobs whose `redis.master` is set (the errand job has no VM and is
     skipped); the manifest's instance counts say how many there must be, so a follower the
     director lost is a failure rather than one fewer server to ask."""
     jobs = {j["name"]: j for j in manifest.get("jobs", [])}
@@ -119,7 +120,7 @@ def target_from(manifest: dict[str, Any], instances: Iterable[Any]) -> RedisTarg
     password = str(props.get("password", "") or "")
     followers: list[str] = []
     for inst in instances:
-        if _get(inst, "job") in follower_jobs:
+        if (_get(inst, "job_name") or _get(inst, "job")) in follower_jobs:
             ips = _get(inst, "ips") or []
             if ips:
                 followers.append(ips[0])

@@ -2,7 +2,7 @@
 
 `Promoter.deploy(digest, env)` is what `python -m promotion deploy` runs. The director
 clients are the project's `helpers.bosh.Director` (duck-typed here: `uuid()`, `deploy(yaml)`,
-`delete_deployment(name)`, `deployment_manifest(name)`, `instances(name)`, `task(id)`,
+`delete_deployment(name)`, `deployment_manifest(name)`, `instances_full(name)`, `task(id)`,
 `locks()`), one per environment when environments live on different directors, so tests
 can also hand in a fake one. Only what the 2015 and the 2016 directors both offer is used.
 
@@ -173,7 +173,7 @@ class Promoter:
         if before is None or drift.state_of(self.ledger.records(), env) is None:
             return None
         try:
-            target = target_from(before, self.director_for(env).instances(name))
+            target = target_from(before, self.director_for(env).instances_full(name))
         except Exception as exc:
             return Sentinel("", "", False, f"could not find the leader before the deploy ({type(exc).__name__})")
         return write_sentinel(target, self.resolve)
@@ -210,11 +210,11 @@ class Promoter:
         if not sentinel.written and env in gates.DEV_ENVS:
             # a broken dev deployment must stay fixable by the next candidate
             return CheckResult("data survived the deploy", True, f"not checked: {sentinel.detail}")
-        target = target_from(manifest, self.director_for(env).instances(str(manifest["name"])))
+        target = target_from(manifest, self.director_for(env).instances_full(str(manifest["name"])))
         return check_sentinel(target, self.resolve, sentinel, wait=self.replication_wait)
 
     def check(self, env: str, manifest: dict[str, Any]) -> CheckReport:
-        instances = self.director_for(env).instances(str(manifest["name"]))
+        instances = self.director_for(env).instances_full(str(manifest["name"]))
         return run_checks(target_from(manifest, instances), self.resolve, wait=self.replication_wait)
 
     def _reset_to_empty(self, run_id: str, name: str) -> bool:

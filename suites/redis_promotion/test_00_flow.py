@@ -119,7 +119,7 @@ def test_no_check_key_is_left_behind_production_included(platform, promotion_sto
     for env in ("dev1", "dev2", "staging", "production"):
         name = f"redis-{env}"
         target = target_from(yaml.safe_load(platform.director.deployment_manifest(name)),
-                             platform.director.instances(name))
+                             platform.director.instances_full(name))
         for ip in (target.leader, *target.followers):
             host, port = platform.resolver.resolve(ip, target.port)
             with redis.Redis(host=host, port=port, password=target.client_password, socket_timeout=5) as client:

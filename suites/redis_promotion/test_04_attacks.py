@@ -47,7 +47,7 @@ def _manifest(platform, name: str) -> dict:
 
 
 def _followers(platform, name: str) -> int:
-    return sum(1 for i in platform.director.instances(name) if i["job"] == "redis_z1")
+    return sum(1 for i in platform.director.instances_full(name) if i.get("job_name", i.get("job")) == "redis_z1")
 
 
 @pytest.fixture

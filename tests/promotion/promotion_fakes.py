@@ -86,8 +86,10 @@ class FakeDirector:
             raise FakeNotFound(f"deployment {name} not found")
         return self.manifests[name]
 
-    def instances(self, name: str) -> list[dict[str, Any]]:
-        return [{"job": i.group, "index": i.index, "id": i.id, "ips": i.ips} for i in self.instances_by_dep.get(name, [])]
+    def instances_full(self, name: str) -> list[dict[str, Any]]:
+        """`vms?format=full` rows as the 2015 director writes them (job_name, index, ips, job_state)."""
+        return [{"job_name": i.group, "index": i.index, "ips": i.ips, "job_state": "running"}
+                for i in self.instances_by_dep.get(name, [])]
 
     def deploy(self, manifest_yaml: str) -> FakeTask:
         task = self._new_task("create deployment")

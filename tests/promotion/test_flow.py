@@ -182,7 +182,7 @@ def test_checks_that_cannot_run_are_recorded_as_failed(promoter, director, local
     def broken(name):
         raise ConnectionError("director went away")
 
-    monkeypatch.setattr(director, "instances", broken)
+    monkeypatch.setattr(director, "instances_full", broken)
     with pytest.raises(PromotionFailed):
         promoter.deploy(c, "dev1")
     check = [r for r in Ledger(local_store).records() if r.kind == "check"]
@@ -428,7 +428,7 @@ def test_drift_refused_then_adopted_or_restored(promoter, director, local_store,
     assert director.deploy_log == []
 
     promoter.restore()  # the deliberate revert
-    assert sum(1 for i in director.instances("redis-production") if i["job"] == "redis_z1") == 2
+    assert sum(1 for i in director.instances_full("redis-production") if i["job_name"] == "redis_z1") == 2
     director.deploy(yaml.safe_dump(running))  # drifts again
     promoter.adopt_drift("keep three followers")
     promoter.deploy(nxt, "staging")

@@ -79,8 +79,9 @@ def test_target_from_manifest_and_instances():
         {"name": "redis_z1", "properties": {"redis": {"master": "10.244.40.2", "password": "pw", "port": 7000}}},
         {"name": "acceptance-tests", "lifecycle": "errand", "properties": {"redis": {"master": "10.244.40.2"}}},
     ]}
-    instances = [{"job": "redis_leader_z1", "ips": ["10.244.40.2"]}, {"job": "redis_z1", "ips": ["10.244.40.12"]},
-                 {"job": "redis_z1", "ips": ["10.244.40.11"]}, {"job": "acceptance-tests", "ips": ["10.244.40.13"]}]
+    instances = [{"job_name": "redis_leader_z1", "ips": ["10.244.40.2"]},  # vms?format=full rows (2015)
+                 {"job_name": "redis_z1", "ips": ["10.244.40.12"]}, {"job": "redis_z1", "ips": ["10.244.40.11"]},
+                 {"job_name": "acceptance-tests", "ips": ["10.244.40.13"]}]
     t = target_from(manifest, instances)
     assert (t.leader, t.followers, t.port, t.password) == ("10.244.40.2", ("10.244.40.11", "10.244.40.12"), 6379, "pw")
     assert "pw" not in repr(t)
@@ -183,7 +184,7 @@ def test_a_release_that_applies_no_password_is_checked_without_one(sim):
         {"name": "redis_leader_z1", "instances": 1, "templates": [{"name": "redis", "release": "redis"}],
          "networks": [{"name": "n", "static_ips": ["10.244.40.2"]}], "properties": {"redis": {"password": "pw"}}},
         {"name": "redis_z1", "instances": 1, "properties": {"redis": {"master": "10.244.40.2", "password": "pw"}}}]}
-    target = target_from(manifest, [{"job": "redis_z1", "ips": ["10.244.40.3"]}])
+    target = target_from(manifest, [{"job_name": "redis_z1", "ips": ["10.244.40.3"]}])
     assert (target.auth, target.release) == (False, "redis/9.1")
     report = run_checks(target, sim.resolve, wait=5)
     assert report.passed, report.summary()
