@@ -350,7 +350,8 @@ class TlsSettings:
 
     @property
     def endpoint(self) -> str:
-        return ENDPOINT_NAMES.get(self.section, "server")
+        """"BOSH director" for `bosh` and for `promotion.environments.<env>.bosh` alike."""
+        return ENDPOINT_NAMES.get(self.section.rsplit(".", 1)[-1], "server")
 
 
 @functools.lru_cache(maxsize=32)

@@ -57,3 +57,16 @@ def test_with_cf_trust_adds_certificates_never_keys_and_only_once(haproxy):
     both = parse_config({"cf": {**CF, "ca_cert": haproxy["ha_proxy_ca_cert"]}}).with_cf_trust(pem_certificates(pem))
     assert pem_certificates(both.cf.ca_cert or "") == [haproxy["ha_proxy_ca_cert"], pem_certificates(pem)[0]]
     assert c.cf.ca_cert is None  # frozen: the original is untouched
+
+
+def test_an_environments_own_director_has_its_own_tls_keys_named_by_their_path(haproxy):
+    ca = haproxy["ha_proxy_ca_cert"]
+    c = parse_config({"promotion": {"environments": {"production": {"bosh": {
+        **BOSH, "ca_cert": ca, "tls_allow_sha1": True}}}}, "cf": CF})
+    tls = c.promotion.environments["production"].bosh.tls
+    assert tls.allow_sha1 and tls.section == "promotion.environments.production.bosh"
+    assert tls.endpoint == "BOSH director"
+    problems = _problems({"cf": CF, "promotion": {"environments": {"staging": {"bosh": {
+        **BOSH, "tls_allow_sha1": True}}}}})
+    assert any(p.startswith("promotion.environments.staging.bosh.tls_allow_sha1: needs "
+                            "promotion.environments.staging.bosh.ca_cert") for p in problems), problems
