@@ -8,26 +8,34 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import requests
 import yaml
 
-from helpers.net import Resolver, TlsSettings, http_session
+from helpers.config import parse_config
+from helpers.net import Resolver, http_session
 
 DIRECTOR = "https://192.168.50.4:25555"
 
 
 class SimulatorClient:
-    def __init__(self, config: dict[str, Any]) -> None:
+    """`cf_trust`: PEM certificates of the HAProxy certificate(s) the caller deploys
+    (`ha_proxy.ssl_pem`), trusted for CF and app hosts as the suite trusts what it deploys."""
+
+    def __init__(self, config: dict[str, Any], cf_trust: Iterable[str] = ()) -> None:
         self.config = config
+        self.cf_trust = list(cf_trust)
         self.http = self.session()
 
     def session(self) -> requests.Session:
-        """A new session honouring the resolve map, verifying TLS against the simulator's CA
-        with the original host names, never leaving 127.0.0.0/8."""
-        return http_session(TlsSettings(ca_cert=self.config["bosh"]["ca_cert"]),
-                            Resolver(self.config["resolve"], loopback_only=True), timeout=(5.0, 30.0), retries=0)
+        """A new session honouring the resolve map, verifying the director with the config's
+        `bosh` TLS settings and everything else with its `cf` ones (plus `cf_trust`), with the
+        original host names, never leaving 127.0.0.0/8."""
+        config = parse_config(self.config).with_cf_trust(self.cf_trust)
+        return http_session(config.cf.tls, Resolver(self.config["resolve"], loopback_only=True),
+                            timeout=(5.0, 30.0), retries=0, tls_by_prefix={DIRECTOR: config.bosh.tls})
 
     @property
     def bosh_auth(self) -> tuple[str, str]:

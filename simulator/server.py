@@ -152,7 +152,6 @@ def build_world(state_dir: Path, profile: str, loopback: ipaddress.IPv4Network,
     world = World(profile=PROFILES[profile], state_dir=state_dir,
                   addresses=AddressMap(VM_NETWORK, loopback))
     world.tls = tlsmod.generate(state_dir / "tls")
-    world.components["tls"] = world.tls  # also found here by parts that look it up by name
     world.credentials = {
         "bosh_username": "admin", "bosh_password": secrets.token_urlsafe(18),
         "cf_admin_user": "admin", "cf_admin_password": secrets.token_urlsafe(18),
@@ -194,18 +193,23 @@ def close_components(world: World) -> None:
 
 
 def suite_config(world: World) -> dict[str, Any]:
-    """The suite config (docs/architecture.md §1) describing this simulator."""
+    """The suite config (docs/architecture.md §1) describing this simulator.
+
+    Its TLS keys are what a user of a real 2015 BOSH-Lite needs: the director's CA with
+    `tls_allow_sha1` (its certificate is SHA-1 signed), and no CF CA at all: the CF that the
+    suite talks to is the one it deploys, and it trusts the HAProxy certificate it deploys."""
     creds = world.credentials
     resolve = dict(world.published)
     resolve[str(world.addresses.vm_network)] = str(world.addresses.loopback_network)
     config = {
         "bosh": {"url": DIRECTOR_URL, "ca_cert": world.tls.ca_pem, "skip_ssl_validation": False,
+                 "tls_allow_sha1": True, "tls_hostname_from_cn": False,
                  "username": creds["bosh_username"], "password": creds["bosh_password"],
                  "client": None, "client_secret": None},
         "cf": {"api": f"https://api.{world.system_domain}", "apps_domain": world.apps_domain,
                "system_domain": world.system_domain, "admin_user": creds["cf_admin_user"],
-               "admin_password": creds["cf_admin_password"], "ca_cert": world.tls.ca_pem,
-               "skip_ssl_validation": False},
+               "admin_password": creds["cf_admin_password"], "ca_cert": None,
+               "skip_ssl_validation": False, "tls_allow_sha1": False, "tls_hostname_from_cn": False},
         "resolve": resolve,
         # everything this simulator serves is on loopback: refuse anything else outright
         "loopback_only": True,

@@ -4,7 +4,9 @@
 profile="fast")` for the whole test session and stops it at the end. It yields a `Sim`,
 a `simulator.client.SimulatorClient` (see there: `config`, `session()`, `http`, `bosh()`,
 `wait_task()`, `task_events()`, `deploy()`, `inject_fault()`) that also carries the
-`process` and a `ca_file`.
+`process`, a `ca_file` (the director's CA) and `haproxy_ssl_pem`: the `ha_proxy.ssl_pem` that
+every CF deployment a test makes on this simulator must carry (HAProxy serves HTTPS only with
+one), and that `sim.http` and `sim.cf_config()` trust for CF hosts.
 
 The simulator is shared: use deployment/app names unique to your test module, and never
 assume you are alone on it (other modules' cells take part in auctions too).
@@ -18,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.config import Config, load_config
+from helpers.net import pem_certificates
+from manifests import secrets
 from simulator import launcher
 from simulator.client import DIRECTOR, SimulatorClient
 
@@ -25,10 +30,18 @@ __all__ = ["DIRECTOR", "Sim"]
 
 
 class Sim(SimulatorClient):
-    def __init__(self, process: launcher.SimulatorProcess, ca_file: Path) -> None:
+    def __init__(self, process: launcher.SimulatorProcess, ca_file: Path, haproxy_ssl_pem: str) -> None:
         self.process = process
         self.ca_file = ca_file
-        super().__init__(process.config())
+        self.haproxy_ssl_pem = haproxy_ssl_pem
+        super().__init__(process.config(), cf_trust=pem_certificates(haproxy_ssl_pem))
+
+    def cf_config(self) -> Config:
+        """The simulator's suite config, trusting `haproxy_ssl_pem` for CF (as the suite does
+        after deploying it)."""
+        config = load_config(self.process.config_path)
+        assert config is not None
+        return config.with_cf_trust(self.cf_trust)
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +51,7 @@ def sim() -> Iterator[Sim]:
         try:
             ca_file = Path(tmp) / "test-ca.pem"
             ca_file.write_text(proc.config()["bosh"]["ca_cert"])
-            yield Sim(proc, ca_file)
+            pem = secrets.complete({}, proc.config()["cf"]["system_domain"])[0]["ha_proxy_ssl_pem"]
+            yield Sim(proc, ca_file, pem)
         finally:
             proc.stop()

@@ -36,7 +36,7 @@ def attach(world: World) -> None:
                         world.credentials.get("bosh_password", "admin"))
     director.preload(list(world.settings.get("preload", ["v0", "v_prime"])))
     app = DirectorApp(director, str(world.settings.get("director_auth", "basic")), f"https://{PUBLIC_ADDRESS}")
-    ssl_context = world.tls.context("director") if world.tls is not None else None
+    ssl_context = world.tls.director_context() if world.tls is not None else None
     listener = start_wsgi_listener(app, ssl_context, name="director")
     world.components["director"] = DirectorComponent(director, app, listener)
     world.publish(PUBLIC_ADDRESS, listener.address)

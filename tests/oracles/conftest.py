@@ -51,18 +51,24 @@ class OracleEnv:
     # ------------------------------------------------------------------ bosh v7
 
     def bosh_env(self) -> dict[str, str]:
+        """The bosh CLI's environment. `GODEBUG=x509sha1=1`: the CLI is built with Go 1.19, which
+        refuses SHA-1 certificate signatures, and a 2015 BOSH-Lite director's certificate is
+        SHA-1 signed (tests/oracles/test_tls_oracles.py shows both); Go's own switch, honoured
+        from Go 1.18 to 1.23, is what a user of bosh v7 against such a director must set too."""
         bosh = self.config["bosh"]
         home = self.workdir / "bosh-home"
         home.mkdir(exist_ok=True)
         return {"PATH": PATH, "HOME": str(home), "BOSH_ENVIRONMENT": DIRECTOR_URL,
                 "BOSH_CA_CERT": str(self.ca_file), "BOSH_NON_INTERACTIVE": "true",
                 "BOSH_CLIENT": bosh.get("client") or bosh["username"],
-                "BOSH_CLIENT_SECRET": bosh.get("client_secret") or bosh["password"]}
+                "BOSH_CLIENT_SECRET": bosh.get("client_secret") or bosh["password"],
+                "GODEBUG": "x509sha1=1"}
 
     def bosh(self, *args: str, deployment: str | None = None, cwd: Path | None = None,
-             timeout: float = 300.0) -> Result:
+             timeout: float = 300.0, env: dict[str, str | None] | None = None) -> Result:
+        """Run the bosh CLI; `env` overrides `bosh_env()` (a None value removes the variable)."""
         argv = [str(binaries.binary("bosh")), *(["-d", deployment] if deployment else []), *args]
-        return self.host.run(argv, cwd=cwd or self.workdir, env=self.bosh_env(), timeout=timeout)
+        return self.host.run(argv, cwd=cwd or self.workdir, env=_merged(self.bosh_env(), env), timeout=timeout)
 
     # ------------------------------------------------------------------ cf v6
 
@@ -72,10 +78,12 @@ class OracleEnv:
         return {"PATH": PATH, "HOME": str(home), "CF_HOME": str(home), "CF_COLOR": "false"}
 
     def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300.0, input: str | None = None,
-           env: dict[str, str] | None = None) -> Result:
+           env: dict[str, str | None] | None = None) -> Result:
+        """Run the cf CLI; `env` overrides `cf_env()` (e.g. `SSL_CERT_FILE`, which Go reads; a None
+        value removes the variable)."""
         argv = [str(binaries.binary("cf")), *args]
-        return self.host.run(argv, cwd=cwd or self.workdir, env={**self.cf_env(), **(env or {})},
-                             timeout=timeout, input=input)
+        return self.host.run(argv, cwd=cwd or self.workdir, env=_merged(self.cf_env(), env), timeout=timeout,
+                             input=input)
 
     def cf_spawn(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
         """A long-running cf command (e.g. `cf logs APP`), stdout+stderr piped; killed at close."""
@@ -97,6 +105,16 @@ class OracleEnv:
             rest = child.stdout.read().decode() if child.poll() is not None else ""
             raise RuntimeError(f"{argv[0:3]} did not start: {line!r} {rest}")
         return child
+
+
+def _merged(base: dict[str, str], overrides: dict[str, str | None] | None) -> dict[str, str]:
+    out = dict(base)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
 
 
 @pytest.fixture(scope="session")
