@@ -69,7 +69,16 @@ def test_forged_or_garbage_tokens_are_rejected(director):
         assert resp.status_code == 401
 
 
-def test_basic_auth_still_works_in_uaa_mode(director):
-    client = Client(DirectorApp(director, "uaa"))
-    assert client.get("/deployments", headers=_basic("admin", "s3cret")).status_code == 200
-    assert client.get("/deployments", headers=_basic("admin", "wrong")).status_code == 401
+def test_one_identity_provider_per_director(director):
+    """A UAA director reads bearer tokens only, a basic one basic credentials only: the right
+    password is refused by the one, a valid token by the other."""
+    uaa = Client(DirectorApp(director, "uaa"))
+    assert uaa.get("/deployments", headers=_basic("admin", "s3cret")).status_code == 401
+    token = uaa.post("/oauth/token", data={"grant_type": "client_credentials"},
+                     headers=_basic("admin", "s3cret")).json["access_token"]
+    assert uaa.get("/deployments", headers={"Authorization": f"bearer {token}"}).status_code == 200
+    basic = Client(DirectorApp(director, "basic"))
+    assert basic.get("/deployments", headers=_basic("admin", "s3cret")).status_code == 200
+    assert basic.get("/deployments", headers={"Authorization": f"bearer {token}"}).status_code == 401
+    assert basic.post("/oauth/token", data={"grant_type": "client_credentials"},
+                      headers=_basic("admin", "s3cret")).status_code == 404  # no UAA behind a basic director
