@@ -219,9 +219,9 @@ def suite_config(world: World) -> dict[str, Any]:
         # native VM addresses it runs inside a network namespace a test made, which owns 10.244/16)
         "loopback_only": not native,
     }
-    if world.settings["director_auth"] == "uaa":  # UAA client credentials (director's token endpoint)
-        config["bosh"]["client"] = creds["bosh_username"]
-        config["bosh"]["client_secret"] = creds["bosh_password"]
+    if world.settings["director_auth"] == "uaa":  # UAA client credentials (director's token endpoint) only
+        config["bosh"].update({"client": creds["bosh_username"], "client_secret": creds["bosh_password"],
+                               "username": None, "password": None})
     return config
 
 
