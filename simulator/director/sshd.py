@@ -23,6 +23,7 @@ import binascii
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 SSH_PORT = 22
 SESSION_WAIT = 30.0
+CLIENT_CLOSE_WAIT = 5.0
 SERVER_VERSION = "SSH-2.0-OpenSSH_6.6.1p1 Ubuntu-2ubuntu2"  # trusty's sshd banner
 
 
@@ -192,6 +194,11 @@ class VmSshd:
                 channel.close()
                 return
             self._run(vm, session, channel)
+            # the client closes the connection once it has the exit status; closing it first
+            # would make OpenSSH report a reset (exit 255) after a successful command
+            deadline = time.monotonic() + CLIENT_CLOSE_WAIT
+            while transport.is_active() and time.monotonic() < deadline:
+                time.sleep(0.02)
         finally:
             transport.close()
 

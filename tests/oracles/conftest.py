@@ -5,13 +5,20 @@ namespace (tests/oracles/privatehost.py), starts a simulator inside it, relays B
 well-known addresses to the simulator's ports, and returns an `OracleEnv` whose `bosh()` and
 `cf()` run the real binaries inside the namespace with their own HOME. Each call returns a
 `Result` (argv, returncode, stdout, stderr); `Result.describe()` is the failure message.
+Launcher options pass through (`director_era="current"`, `preload=("v0",)`, ...); with
+`vm_network_native=True` the namespace also owns the VM network 10.244.0.0/16 (on its
+loopback), so the simulator's VMs have their real addresses there and the real CLIs dial
+them directly (`bosh ssh` reaches the VM's sshd on <VM ip>:22). `director()` runs the suite's
+own director client in the namespace (tests/oracles/director_client.py).
 
 Everything is torn down at the end of the session: relays, simulator, namespace.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +29,7 @@ import pytest
 
 from simulator import launcher
 from simulator.launcher import REPO_ROOT
+from simulator.world import VM_NETWORK
 from tests.oracles import binaries
 from tests.oracles.privatehost import DIRECTOR_ADDRESS, PrivateHost, Result, bosh_lite_routes
 
@@ -57,6 +65,20 @@ class OracleEnv:
         argv = [str(binaries.binary("bosh")), *(["-d", deployment] if deployment else []), *args]
         return self.host.run(argv, cwd=cwd or self.workdir, env=self.bosh_env(), timeout=timeout)
 
+    def bosh_json(self, *args: str, deployment: str | None = None) -> list[dict[str, Any]]:
+        """The rows of the first table of `bosh --json ...` (asserting the command succeeded)."""
+        result = self.bosh("--json", *args, deployment=deployment)
+        assert result.returncode == 0, result.describe()
+        return json.loads(result.stdout)["Tables"][0]["Rows"]
+
+    # ------------------------------------------------------------------ the suite's own client
+
+    def director(self, *args: str, timeout: float = 300.0) -> Result:
+        """`tests/oracles/director_client.py CONFIG *args` inside the namespace."""
+        argv = [sys.executable, "-m", "tests.oracles.director_client", str(self.sim.config_path), *args]
+        env = {"PATH": PATH, "HOME": str(self.workdir), "PYTHONPATH": str(REPO_ROOT)}
+        return self.host.run(argv, cwd=REPO_ROOT, env=env, timeout=timeout)
+
     # ------------------------------------------------------------------ cf v6
 
     def cf_env(self) -> dict[str, str]:
@@ -79,6 +101,8 @@ def oracle_env() -> Iterator[Callable[..., OracleEnv]]:
         workdir = Path(tmp.name) / f"env{len(made)}"
         workdir.mkdir()
         host = PrivateHost(workdir / "ns")
+        if kwargs.get("vm_network_native"):
+            host.addresses.append(str(VM_NETWORK))
         _, names = bosh_lite_routes({}, "bosh-lite.com")
         host.hostnames = names
         host.start()

@@ -1,0 +1,49 @@
+"""What the bosh CLI tests deploy: the generated V0 Diego database deployment (D1).
+
+`python -m manifests generate --versions v0 --target bosh-lite --director-uuid UUID` writes
+the five V0 manifests; the database one is the smallest (one instance, `database_z1/0`, with
+etcd, bbs, consul_agent and metron_agent), so every command runs against a real V0 piece.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from simulator.launcher import REPO_ROOT
+
+DEPLOYMENT = "cf-warden-diego-database"
+GROUP = "database_z1"
+JOBS = ("etcd", "bbs", "consul_agent", "metron_agent")
+
+
+def generate_v0(director_uuid: str, out: Path) -> Path:
+    """The V0 manifests for this director; the path of the database one."""
+    proc = subprocess.run([sys.executable, "-m", "manifests", "generate", "--versions", "v0", "--target", "bosh-lite",
+                           "--director-uuid", director_uuid, "--out", str(out)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out / "database.yml"
+
+
+def tarball_members(path: Path) -> dict[str, str]:
+    """name -> text of each file in a .tgz (a `bosh logs` download)."""
+    out = {}
+    with tarfile.open(path, "r:gz") as tar:
+        for m in tar:
+            if m.isfile():
+                fh = tar.extractfile(m)
+                out[m.name] = fh.read().decode("utf-8", "replace") if fh else ""
+    return out
+
+
+def task_rows(rows: list[dict[str, str]]) -> dict[int, dict[str, str]]:
+    """`bosh tasks --json` rows by task id."""
+    return {int(r["id"]): r for r in rows}
+
+
+def json_tables(stdout: str) -> list[dict]:
+    return json.loads(stdout)["Tables"]
