@@ -55,12 +55,13 @@ class VmDisks:
         files matching `filters` (glob patterns relative to that directory) when given."""
         home = self.home(view)
         base = home / ("bosh/log" if kind == "agent" else "sys/log")
-        patterns = [f for f in (filters or []) if f] or ["**/*"]
+        patterns = [f for f in (filters or []) if f]
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
             for path in sorted(p for p in base.rglob("*") if p.is_file()):
                 rel = path.relative_to(base).as_posix()
-                if any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.name, pat) for pat in patterns):
+                if not patterns or any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.name, pat)
+                                       for pat in patterns):
                     tar.add(path, arcname=f"./{rel}")
         return buf.getvalue()
 
