@@ -305,6 +305,13 @@ class Director:
     def stemcells(self) -> list[dict[str, Any]]:
         return self._get_json("/stemcells")
 
+    def release(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """What the director keeps of a release: `GET /releases/<name>` (every version's jobs
+        and packages with sha1 and version, and the versions) or, with `version`, that
+        version's jobs and packages with their `fingerprint`, `sha1` and blobstore ids."""
+        params = {"version": version} if version is not None else None
+        return self._get_json(f"/releases/{quote(name)}", params=params)
+
     def deployment_manifest(self, name: str) -> str:
         return str(self._get_json(f"/deployments/{quote(name)}").get("manifest") or "")
 
