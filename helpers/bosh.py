@@ -325,33 +325,33 @@ class Director:
         `agent_id`, `az`). A director without that route (before 1.3213, a 404) lists only
         agent ids and cids in `/vms`; there the instances come from its `/vms?format=full`
         task, with `id` and `az` None (it has neither) and only the instances that have a VM."""
-        if self._has_instances_route is not False:
-            try:
-                rows = self._get_json(f"/deployments/{quote(name)}/instances")
-                self._has_instances_route = True
-                return rows
-            except BoshApiError as e:
-                if not self._route_missing(e):
-                    raise
-                self._has_instances_route = False
-        return [{"agent_id": r.get("agent_id"), "cid": r.get("vm_cid"), "job": r.get("job_name"),
-                 "index": r.get("index"), "id": r.get("id"), "az": r.get("az"), "ips": list(r.get("ips") or [])}
-                for r in self._full_state(name, "vms")]
+        return self._by_instances_route(
+            lambda: self._get_json(f"/deployments/{quote(name)}/instances"),
+            lambda: [{"agent_id": r.get("agent_id"), "cid": r.get("vm_cid"), "job": r.get("job_name"),
+                      "index": r.get("index"), "id": r.get("id"), "az": r.get("az"),
+                      "ips": list(r.get("ips") or [])} for r in self._full_state(name, "vms")])
 
     def instances_full(self, name: str, on_event: EventCallback | None = None) -> list[dict[str, Any]]:
         """Process-level state (`format=full`, rows as the director writes them: `job_name`,
         `job_state`, `processes`, ...): `/instances?format=full` where the director has it,
         else `/vms?format=full` (VMs only)."""
+        return self._by_instances_route(lambda: self._full_state(name, "instances", on_event),
+                                        lambda: self._full_state(name, "vms", on_event))
+
+    def _by_instances_route(self, with_route: Callable[[], list[dict[str, Any]]],
+                            without: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """`with_route()` on a director that has `/deployments/:d/instances`, else `without()`;
+        the first 404 of the route (not a DeploymentNotFound) is remembered."""
         if self._has_instances_route is not False:
             try:
-                rows = self._full_state(name, "instances", on_event)
+                rows = with_route()
                 self._has_instances_route = True
                 return rows
             except BoshApiError as e:
                 if not self._route_missing(e):
                     raise
                 self._has_instances_route = False
-        return self._full_state(name, "vms", on_event)
+        return without()
 
     def _full_state(self, name: str, kind: str, on_event: EventCallback | None = None) -> list[dict[str, Any]]:
         tid = self._start_task("GET", f"/deployments/{quote(name)}/{kind}?format=full", deployment=name)

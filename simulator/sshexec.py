@@ -10,10 +10,36 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import paramiko
 
 from simulator import processes
+
+
+class ExecRequests:
+    """The session-channel requests an sshd answers for `exec` and `shell` (a paramiko
+    `ServerInterface` mixin): the command is kept in `command` (None for a shell) and
+    `requested` is set. A pty is granted but none allocated; env requests are accepted."""
+
+    def __init__(self) -> None:
+        self.command: bytes | None = None
+        self.requested = threading.Event()
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self.command = command
+        self.requested.set()
+        return True
+
+    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
+        self.requested.set()
+        return True
+
+    def check_channel_pty_request(self, *args: Any) -> bool:
+        return True
+
+    def check_channel_env_request(self, channel: paramiko.Channel, name: bytes, value: bytes) -> bool:
+        return True
 
 
 def exec_on_channel(channel: paramiko.Channel, argv: Sequence[str], cwd: str | Path, env: Mapping[str, str]) -> int:

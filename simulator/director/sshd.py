@@ -25,11 +25,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import paramiko
 
-from simulator.sshexec import exec_on_channel
+from simulator.sshexec import ExecRequests, exec_on_channel
 
 if TYPE_CHECKING:
     from simulator.director.vmfs import VmDisks
@@ -60,12 +60,11 @@ class _Vm:
     sock: socket.socket | None = None
 
 
-class _Session(paramiko.ServerInterface):
+class _Session(ExecRequests, paramiko.ServerInterface):
     def __init__(self, vm: _Vm) -> None:
+        super().__init__()
         self.vm = vm
         self.user: str | None = None
-        self.command: bytes | None = None
-        self.requested = threading.Event()
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey"
@@ -81,21 +80,6 @@ class _Session(paramiko.ServerInterface):
         if kind == "session" and self.user is not None:
             return paramiko.OPEN_SUCCEEDED
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-
-    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
-        self.command = command
-        self.requested.set()
-        return True
-
-    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
-        self.requested.set()
-        return True
-
-    def check_channel_pty_request(self, *args: Any) -> bool:
-        return True
-
-    def check_channel_env_request(self, channel: paramiko.Channel, name: bytes, value: bytes) -> bool:
-        return True
 
 
 class VmSshd:

@@ -10,15 +10,20 @@ UAA tokens, ...). The VMs have their own addresses in the test's network namespa
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.oracles import binaries
-from tests.oracles.v0_deployment import DEPLOYMENT, GROUP, JOBS, generate_v0, tarball_members
+from tests.oracles.v0_deployment import (
+    DEPLOYMENT,
+    GROUP,
+    JOBS,
+    generate_v0,
+    locks_while_running,
+    tarball_members,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -162,21 +167,10 @@ def test_events(env: Any) -> None:
 
 def test_locks(env: Any) -> None:
     assert env.bosh_json("locks") == []
-    _ok(env.director("fault", "delay_next_task", DEPLOYMENT, json.dumps({"seconds": 3})))
-    holder = env.host.spawn([str(binaries.binary("bosh")), "-d", DEPLOYMENT, "restart"], env=env.bosh_env(),
-                            cwd=env.workdir)
-    try:
-        deadline = time.monotonic() + 20
-        rows: list[dict[str, str]] = []
-        while time.monotonic() < deadline and not rows:
-            rows = env.bosh_json("locks")
-            time.sleep(0.2)
-        assert rows, "no lock seen while `bosh restart` ran"
-        assert (rows[0]["type"], rows[0]["resource"]) == ("deployment", DEPLOYMENT)
-        assert rows[0]["task_id"].isdigit()
-    finally:
-        out, _ = holder.communicate(timeout=120)
-    assert holder.returncode == 0, out.decode(errors="replace")[-3000:]
+    rows = locks_while_running(env, "restart")
+    assert rows, "no lock seen while `bosh restart` ran"
+    assert (rows[0]["type"], rows[0]["resource"]) == ("deployment", DEPLOYMENT)
+    assert rows[0]["task_id"].isdigit()
     assert env.bosh_json("locks") == []
 
 

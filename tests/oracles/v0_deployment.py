@@ -1,4 +1,5 @@
-"""What the bosh CLI tests deploy: the generated V0 Diego database deployment (D1).
+"""What the bosh CLI tests deploy, the generated V0 Diego database deployment (D1), and
+the steps both eras' tests share.
 
 `python -m manifests generate --versions v0 --target bosh-lite --director-uuid UUID` writes
 the five V0 manifests; the database one is the smallest (one instance, `database_z1/0`, with
@@ -11,9 +12,12 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
+from typing import Any
 
 from simulator.launcher import REPO_ROOT
+from tests.oracles import binaries
 
 DEPLOYMENT = "cf-warden-diego-database"
 GROUP = "database_z1"
@@ -47,3 +51,23 @@ def task_rows(rows: list[dict[str, str]]) -> dict[int, dict[str, str]]:
 
 def json_tables(stdout: str) -> list[dict]:
     return json.loads(stdout)["Tables"]
+
+
+def locks_while_running(env: Any, *bosh_args: str, delay: float = 3.0) -> list[dict[str, str]]:
+    """`bosh locks` rows seen while `bosh -d DEPLOYMENT <bosh_args>` runs, its task held
+    back `delay` seconds by the simulator's `delay_next_task` fault; asserts the command
+    then succeeded."""
+    fault = env.director("fault", "delay_next_task", DEPLOYMENT, json.dumps({"seconds": delay}))
+    assert fault.returncode == 0, fault.describe()
+    holder = env.host.spawn([str(binaries.binary("bosh")), "-d", DEPLOYMENT, *bosh_args], env=env.bosh_env(),
+                            cwd=env.workdir)
+    rows: list[dict[str, str]] = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not rows:
+            rows = env.bosh_json("locks")
+            time.sleep(0.2)
+    finally:
+        out, _ = holder.communicate(timeout=120)
+    assert holder.returncode == 0, out.decode(errors="replace")[-3000:]
+    return rows
