@@ -170,6 +170,8 @@ class Agents:
                 instances = [i for i in sorted(dep.instances, key=lambda i: (i.view.group, i.view.index))
                              if (job == "*" or i.view.group == job)
                              and (index_or_id == "*" or str(i.view.index) == index_or_id or i.view.id == index_or_id)]
+            if job == "*" or index_or_id == "*":  # a wildcard means the instances that have a VM
+                instances = [i for i in instances if i.vm_cid is not None]
             if not instances:
                 raise errors.instance_not_found(name, job, index_or_id)
         task = self.d.new_task("fetch_logs", "fetch logs", user, name)

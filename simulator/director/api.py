@@ -25,7 +25,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from simulator.director import presenters
+from simulator.director import errors, presenters
 from simulator.director.auth import DirectorAuth
 from simulator.director.era import ERA_2015, DirectorEra
 from simulator.director.errors import DirectorError, ServerError
@@ -567,9 +567,8 @@ class DirectorApp:
         if wanted is None:
             return json_response(presenters.release(versions))
         rv = next((v for v in versions if v.version == wanted), None)
-        if rv is None:
-            self.d.resolve_release(name.strip(), wanted)  # raises the era's 404
-            raise AssertionError("unreachable")  # pragma: no cover
+        if rv is None:  # an exact version only: `latest` is a manifest's word, not this route's
+            raise errors.release_version_not_found(name.strip(), wanted, self.era.q)
         return json_response(presenters.release_version(self.era, rv, self.d.compiled_packages(rv)))
 
     def on_stemcells(self, request: Request, user: str) -> Response:

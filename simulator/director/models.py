@@ -113,6 +113,7 @@ class Director:
         # the VMs' sshds listen on their own addresses only where the simulator owns 10.244.0.0/16
         self.agents = Agents(self, world.state_dir, listen=bool(world.settings.get("vm_network_native")))
         vmfs.attach(world, self.agents.disks)
+        world.bus.subscribe("deleted", self.agents.sshd.forget)
 
     # ------------------------------------------------------------------ world API
 

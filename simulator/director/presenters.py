@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 
 def info(era: DirectorEra, uuid: str, user: str | None, auth_mode: str, public_url: str) -> dict[str, Any]:
-    auth = ({"type": "uaa", "options": {"url": public_url, "urls": [public_url]}} if auth_mode == "uaa"
-            else {"type": "basic", "options": {}})
+    uaa_options: dict[str, Any] = {"url": public_url}
+    if era.name != "2015":  # `urls` came later (uaa_identity_provider.rb client_info)
+        uaa_options["urls"] = [public_url]
+    auth = {"type": "uaa", "options": uaa_options} if auth_mode == "uaa" else {"type": "basic", "options": {}}
     out: dict[str, Any] = {"name": "Bosh Lite Director", "uuid": uuid, "version": era.version, "user": user or None,
                            "cpi": "warden_cpi"}
     if era.name == "2015":

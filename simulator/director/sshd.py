@@ -142,6 +142,17 @@ class VmSshd:
         threading.Thread(target=self._accept_loop, args=(vm, sock), name=f"vm-sshd-{vm.view.ips[0]}",
                          daemon=True).start()
 
+    def forget(self, view: InstanceView) -> None:
+        """The VM is gone (instance deleted): its users, host key and listener with it."""
+        with self._lock:
+            vm = self._vms.pop(view.id, None)
+        if vm is not None and vm.sock is not None:
+            try:
+                vm.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            vm.sock.close()
+
     def close(self) -> None:
         self._closed.set()
         with self._lock:

@@ -198,6 +198,11 @@ def test_vm_sshd_accepts_only_the_set_up_user_with_its_key_until_cleanup(tmp_pat
         sshd.setup(view, "bosh_def", "not a key")
     assert sshd.host_public_key(view) == sshd.host_public_key(view)  # one host key per VM
     assert sshd.host_public_key(view) != sshd.host_public_key(_view())
+    sshd.setup(view, "bosh_ghi", f"ssh-rsa {key.get_base64()}")
+    old_host_key = sshd.host_public_key(view)
+    sshd.forget(view)  # the instance was deleted: a new VM at that address knows nobody
+    assert _Session(sshd._vm(view)).check_auth_publickey("bosh_ghi", key) == paramiko.AUTH_FAILED
+    assert sshd.host_public_key(view) != old_host_key
 
 
 def test_job_logs_record_starts_and_stops(tmp_path):

@@ -114,9 +114,11 @@ def test_unknown_release_or_version_is_a_404(uploaded):
     with pytest.raises(BoshApiError) as missing:
         director.release("no-such-release")
     assert (missing.value.code, missing.value.description) == (30005, f"Release {q}no-such-release' doesn't exist")
-    with pytest.raises(BoshApiError) as version:
-        director.release("tiny-release", "9.9")
-    assert version.value.code == 30006
+    for wanted in ("9.9", "latest"):  # an exact version only
+        with pytest.raises(BoshApiError) as version:
+            director.release("tiny-release", wanted)
+        assert (version.value.status, version.value.code) == (404, 30006)
+        assert version.value.description == f"Release version {q}tiny-release/{wanted}' doesn't exist"
 
 
 def test_deployed_release_shows_its_compiled_packages(uploaded):
