@@ -487,9 +487,9 @@ class UpgradeRun:
             checks.Budget(self.timeout("app_start"), 0.2))
         self._note(v)
         checks.require(v, hist)
-        reached, attempts = checks.reach_instances(self.http, self.cf.app_url(self.a0), self.a0.guid, 1,
-                                                   checks.Budget(self.timeout("route_ready"), 0.1))
-        v = checks.instances_routable("deploy V0", "A0", reached, 1, attempts)
+        reached = checks.collect_instances(self.http, self.cf.app_url(self.a0), 1,
+                                           checks.Budget(self.timeout("route_ready"), 0.1))
+        v = checks.instances_routable("deploy V0", "A0", reached.instances, 1, reached.attempts, reached.answers)
         self._note(v)
         checks.require(v)
         self._timed("checks", start)

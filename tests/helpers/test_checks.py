@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from helpers.checks import (
     instances_routable,
     instances_running,
     logs_visible,
+    max_requests_for,
     missing_uploads,
     no_existing_deployments,
     placement,
+    reach_instances,
     route_gone,
     scale_check,
     smoke_test,
@@ -157,14 +160,14 @@ def test_budget_with_fake_clock():
 
 
 class FakePlatform:
-    """A tiny CF + router in memory: apps with instances, per-instance routing by header."""
+    """A tiny CF + router in memory: apps with instances behind a round-robin router that,
+    like the gorouter of cf v220/v231, knows no X-CF-APP-INSTANCE."""
 
     def __init__(self) -> None:
         self.apps: dict[str, dict] = {}
         self.deleted_routes: list[str] = []
         self.logs: dict[str, list[Line]] = {}
         self.crash: set[tuple[str, int]] = set()
-        self.ignore_header = False
         self.rr = 0
         self.drop_logs = False
         self.ssh_exit = 0
@@ -221,18 +224,12 @@ class FakePlatform:
         if app is None:
             return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
         n = self.apps[app]["n"]
-        hdr = (headers or {}).get("X-CF-APP-INSTANCE")
-        if hdr and not self.ignore_header:
-            idx = int(hdr.split(":")[1])
-            if idx >= n:  # like gorouter: a pinned instance that is not registered
-                return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
-        else:
-            # right after a scale-down the router still knows the removed instance for a while
-            pool = n + 1 if self.stale_after_scale_down else n
-            idx = self.rr % max(pool, 1)
-            self.rr += 1
-            if self.stale_after_scale_down:
-                self.stale_after_scale_down -= 1
+        # right after a scale-down the router still knows the removed instance for a while
+        pool = n + 1 if self.stale_after_scale_down else n
+        idx = self.rr % max(pool, 1)
+        self.rr += 1
+        if self.stale_after_scale_down:
+            self.stale_after_scale_down -= 1
         if (app, idx) in self.crash:
             return FetchResult(502, {"X-Cf-Routererror": "endpoint_failure"}, "")
         if path == "/env":
@@ -281,10 +278,59 @@ def test_smoke_passes_and_cleans_up(fast_budgets):
     assert p.deleted_routes == ["route-guid-smoke-x"] and p.apps["guid-smoke-x"]["n"] == 0
 
 
-def test_smoke_round_robin_fallback_when_header_ignored(fast_budgets):
+def _env(index: int) -> FetchResult:
+    return FetchResult(200, {}, json.dumps({"CF_INSTANCE_INDEX": str(index), "CF_INSTANCE_GUID": f"g-{index}"}))
+
+
+def test_reach_instances_collects_distinct_indices_by_round_robin():
+    turn = iter(range(1000))
+    sent: list[dict] = []
+
+    def http(url, headers=None):
+        sent.append(dict(headers or {}))
+        return _env(next(turn) % 3)
+
+    got = reach_instances(http, "http://a.bosh-lite.com", 3, Budget(5, 0.001))
+    assert got.instances == {0: "g-0", 1: "g-1", 2: "g-2"} and got.missing == []
+    assert got.attempts == 3 and got.answers == {0: 1, 1: 1, 2: 1}
+    assert all("X-CF-APP-INSTANCE" not in h for h in sent)  # a header the era's router never knew
+
+
+def test_reach_instances_survives_interleaved_traffic():
+    rng = random.Random(7)
+    got = reach_instances(lambda url, headers=None: _env(rng.randrange(2)), "http://a", 2, Budget(5, 0.001))
+    assert got.missing == [] and got.attempts <= max_requests_for(2)
+
+
+def test_a_router_stuck_on_one_instance_fails_after_a_bounded_number_of_requests():
+    calls = []
+
+    def http(url, headers=None):
+        calls.append(url)
+        return _env(0)
+
+    got = reach_instances(http, "http://a", 2, Budget(60, 0.001))
+    assert got.missing == [1]
+    assert len(calls) == got.attempts == max_requests_for(2)  # bounded: not until the 60 s budget
+    verdict = instances_routable(STEP, "A0", got.instances, 2, got.attempts, got.answers)
+    assert not verdict.ok
+    assert verdict.message == ("app A0: instance(s) [1] never answered through the router (expected 2 routable, "
+                               f"reached [0] in {got.attempts} requests; answers per instance: #0: {got.attempts})")
+
+
+def test_smoke_fails_naming_the_instance_the_router_never_reached(fast_budgets):
     p = FakePlatform()
-    p.ignore_header = True
-    assert all(v.ok for v in run_smoke(p).verdicts)
+    plain = p.http
+
+    def http(url, headers=None):
+        if url.endswith("/env"):
+            return _env(0)
+        return plain(url, headers)
+
+    p.http = http
+    with pytest.raises(CheckFailed, match=r"instances routable FAILED: app smoke-x: instance\(s\) \[1\] never answered"):
+        run_smoke(p)
+    assert p.apps["guid-smoke-x"]["n"] == 0  # deleted all the same
 
 
 @pytest.mark.parametrize("breakage,expected", [

@@ -1,15 +1,18 @@
 """Fixtures that run the real CLIs of ../shared/oracles/ against a simulator in a private host.
 
-`oracle_env(**launcher options)` (a session-scoped factory) makes a private network and mount
-namespace (tests/oracles/privatehost.py), starts a simulator inside it, relays BOSH-Lite's
-well-known addresses to the simulator's ports, and returns an `OracleEnv` whose `bosh()` and
-`cf()` run the real binaries inside the namespace with their own HOME. Each call returns a
-`Result` (argv, returncode, stdout, stderr); `Result.describe()` is the failure message.
-Launcher options pass through (`director_era="current"`, `preload=("v0",)`, ...); with
-`vm_network_native=True` the namespace also owns the VM network 10.244.0.0/16 (on its
-loopback), so the simulator's VMs have their real addresses there and the real CLIs dial
-them directly (`bosh ssh` reaches the VM's sshd on <VM ip>:22). `director()` runs the suite's
-own director client in the namespace (tests/oracles/director_client.py).
+`oracle_env(hosts=None, **launcher options)` (a session-scoped factory) makes a private
+network and mount namespace (tests/oracles/privatehost.py), starts a simulator inside it,
+relays BOSH-Lite's well-known addresses to the simulator's ports, and returns an `OracleEnv`
+whose `bosh()` and `cf()` run the real binaries inside the namespace with their own HOME.
+Each call returns a `Result` (argv, returncode, stdout, stderr); `Result.describe()` is the
+failure message. `hosts` overrides entries of the private /etc/hosts (name -> address), e.g.
+to put a test-side adapter in front of one host; `OracleEnv.python(module, *args)` runs one
+of the project's modules inside the namespace (set-up steps that must reach the simulator,
+such as `tests.oracles.deploy_set`); `OracleEnv.spawn_ready(argv)` starts a helper there and
+waits for its `ready` line. Launcher options pass through (`director_era="current"`,
+`preload=("v0",)`, ...); with `vm_network_native=True` the namespace also owns the VM network
+10.244.0.0/16 (on its loopback), so the simulator's VMs have their real addresses there and
+the real CLIs dial them directly (`bosh ssh` reaches the VM's sshd at <VM ip>:22).
 
 Everything is torn down at the end of the session: relays, simulator, namespace.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -71,14 +75,6 @@ class OracleEnv:
         assert result.returncode == 0, result.describe()
         return json.loads(result.stdout)["Tables"][0]["Rows"]
 
-    # ------------------------------------------------------------------ the suite's own client
-
-    def director(self, *args: str, timeout: float = 300.0) -> Result:
-        """`tests/oracles/director_client.py CONFIG *args` inside the namespace."""
-        argv = [sys.executable, "-m", "tests.oracles.director_client", str(self.sim.config_path), *args]
-        env = {"PATH": PATH, "HOME": str(self.workdir), "PYTHONPATH": str(REPO_ROOT)}
-        return self.host.run(argv, cwd=REPO_ROOT, env=env, timeout=timeout)
-
     # ------------------------------------------------------------------ cf v6
 
     def cf_env(self) -> dict[str, str]:
@@ -86,9 +82,32 @@ class OracleEnv:
         home.mkdir(exist_ok=True)
         return {"PATH": PATH, "HOME": str(home), "CF_HOME": str(home), "CF_COLOR": "false"}
 
-    def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300.0, input: str | None = None) -> Result:
+    def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300.0, input: str | None = None,
+           env: dict[str, str] | None = None) -> Result:
         argv = [str(binaries.binary("cf")), *args]
-        return self.host.run(argv, cwd=cwd or self.workdir, env=self.cf_env(), timeout=timeout, input=input)
+        return self.host.run(argv, cwd=cwd or self.workdir, env={**self.cf_env(), **(env or {})},
+                             timeout=timeout, input=input)
+
+    def cf_spawn(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        """A long-running cf command (e.g. `cf logs APP`), stdout+stderr piped; killed at close."""
+        return self.host.spawn([str(binaries.binary("cf")), *args], cwd=cwd or self.workdir, env=self.cf_env())
+
+    # ------------------------------------------------------------------ helpers in the namespace
+
+    def python(self, module: str, *args: str, timeout: float = 600.0) -> Result:
+        """`python -m module args` with the project's interpreter, inside the namespace."""
+        return self.host.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT,
+                             env={"PATH": PATH, "HOME": str(self.workdir)}, timeout=timeout)
+
+    def spawn_ready(self, argv: list[str], timeout: float = 20.0) -> subprocess.Popen[bytes]:
+        """Start a helper inside the namespace and wait for its `ready` line."""
+        child = self.host.spawn(argv, cwd=REPO_ROOT, env={"PATH": PATH, "HOME": str(self.workdir)})
+        assert child.stdout is not None
+        line = child.stdout.readline().decode().strip()
+        if line != "ready":
+            rest = child.stdout.read().decode() if child.poll() is not None else ""
+            raise RuntimeError(f"{argv[0:3]} did not start: {line!r} {rest}")
+        return child
 
 
 @pytest.fixture(scope="session")
@@ -97,14 +116,14 @@ def oracle_env() -> Iterator[Callable[..., OracleEnv]]:
     made: list[tuple[PrivateHost, launcher.SimulatorProcess]] = []
     tmp = tempfile.TemporaryDirectory(prefix="oracle-")
 
-    def make(**kwargs: Any) -> OracleEnv:
+    def make(hosts: dict[str, str] | None = None, **kwargs: Any) -> OracleEnv:
         workdir = Path(tmp.name) / f"env{len(made)}"
         workdir.mkdir()
         host = PrivateHost(workdir / "ns")
         if kwargs.get("vm_network_native"):
             host.addresses.append(str(VM_NETWORK))
         _, names = bosh_lite_routes({}, "bosh-lite.com")
-        host.hostnames = names
+        host.hostnames = {**names, **(hosts or {})}
         host.start()
         try:
             sim = launcher.start(workdir / "sim", wrapper=host.enter([], cwd=REPO_ROOT), **kwargs)

@@ -14,7 +14,8 @@ director). What bosh v7 cannot do against 1.3098:
 * `ssh`: the stemcell-2776 agent sends no host key, and v7 runs OpenSSH with
   `StrictHostKeyChecking=yes` against an empty known-hosts file, so the connection is
   refused client-side unless the user overrides it (`--opts=-oStrictHostKeyChecking=no`).
-The deployment itself is made by the suite's own client (helpers.bosh), inside the namespace.
+The deployments themselves are made by the suite's own clients (helpers.bosh) inside the
+namespace, which proves them against the 2015 director over the real path too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from tests.oracles.v0_deployment import (
     DEPLOYMENT,
     GROUP,
     JOBS,
-    generate_v0,
     locks_while_running,
     tarball_members,
 )
@@ -47,20 +47,22 @@ def env(oracle_env: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def manifests(env: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    uuid = env.bosh_json("env")[0]["uuid"]
-    return generate_v0(uuid, tmp_path_factory.mktemp("v0")).parent
+    """The V0 database deployment (and cell1), generated and deployed by the suite's own
+    clients inside the namespace (tests/oracles/deploy_set.py): bosh v7 cannot deploy here."""
+    out = tmp_path_factory.mktemp("v0")
+    result = env.python("tests.oracles.deploy_set", str(env.sim.config_path), str(out), "v0", "database", "cell1")
+    assert result.returncode == 0, result.describe()
+    assert set(json.loads(result.stdout).values()) == {DEPLOYMENT, OTHER}
+    return out / "v0"
 
 
 @pytest.fixture(scope="module")
-def deployed(env: Any, manifests: Path) -> dict[str, Any]:
-    """The database deployment (and cell1), deployed by helpers.bosh: bosh v7 cannot."""
-    tasks = {}
-    for piece, name in (("database", DEPLOYMENT), ("cell1", OTHER)):
-        result = env.director("deploy", str(manifests / f"{piece}.yml"))
-        assert result.returncode == 0, result.describe()
-        tasks[name] = json.loads(result.stdout)
-        assert tasks[name]["state"] == "done", tasks[name]
-    return tasks
+def deployed(env: Any, manifests: Path) -> dict[str, int]:
+    """deployment -> the id of the task that deployed it."""
+    rows = env.bosh_json("tasks", "--recent")
+    ids = sorted(int(r["id"]) for r in rows if r["description"] == "create deployment" and r["state"] == "done")
+    assert len(ids) == 2, rows
+    return {DEPLOYMENT: ids[0], OTHER: ids[1]}  # deployed in this order
 
 
 def _ok(result: Any) -> Any:
@@ -91,27 +93,27 @@ def test_env(env: Any) -> None:
     assert row["features"].split("\n") == ["compiled_package_cache: disabled", "dns: disabled", "snapshots: disabled"]
 
 
-def test_deploy(env: Any, manifests: Path, deployed: dict[str, Any]) -> None:
+def test_deploy(env: Any, manifests: Path, deployed: dict[str, int]) -> None:
     before = env.bosh_json("tasks", "--recent", "--all")
     result = env.bosh("deploy", str(manifests / "database.yml"), deployment=DEPLOYMENT)
     _fails(result, "Fetching diff result", f"non-successful status code '404' {NOT_FOUND_HTML}")
     assert env.bosh_json("tasks", "--recent", "--all") == before  # it never got to POST /deployments
 
 
-def test_deployments(env: Any, deployed: dict[str, Any]) -> None:
+def test_deployments(env: Any, deployed: dict[str, int]) -> None:
     rows = {r["name"]: r for r in env.bosh_json("deployments")}
     assert set(rows) == {DEPLOYMENT, OTHER}
     assert rows[DEPLOYMENT]["release_s"].split("\n") == ["cf/220", "diego/0.1434.0", "garden-linux/0.307.0"]
     assert rows[DEPLOYMENT]["team_s"] == ""  # no teams in 2015
 
 
-def test_instances_ps(env: Any, deployed: dict[str, Any]) -> None:
+def test_instances_ps(env: Any, deployed: dict[str, int]) -> None:
     result = env.bosh("instances", "--ps", deployment=DEPLOYMENT)
     _fails(result, f"Listing deployment '{DEPLOYMENT}' instances infos",
            f"non-successful status code '404' {NOT_FOUND_HTML}")
 
 
-def test_vms_vitals(env: Any, deployed: dict[str, Any]) -> None:
+def test_vms_vitals(env: Any, deployed: dict[str, int]) -> None:
     rows = env.bosh_json("vms", "--vitals", deployment=DEPLOYMENT)
     assert len(rows) == 1
     vm = rows[0]
@@ -121,18 +123,18 @@ def test_vms_vitals(env: Any, deployed: dict[str, Any]) -> None:
     assert vm["uptime"] == "" and vm["vm_created_at"] == ""  # keys of later directors
 
 
-def test_tasks_recent(env: Any, deployed: dict[str, Any]) -> None:
+def test_tasks_recent(env: Any, deployed: dict[str, int]) -> None:
     rows = env.bosh_json("tasks", "--recent")
     ids = {int(r["id"]) for r in rows}
-    assert {deployed[DEPLOYMENT]["id"], deployed[OTHER]["id"]} <= ids
+    assert {deployed[DEPLOYMENT], deployed[OTHER]} <= ids
     assert {r["deployment"] for r in rows} == {""}  # the 2015 task hash names no deployment
     # no `deployment=` filter before 1.3213: the other deployment's tasks come back too
     filtered = env.bosh_json("tasks", "--recent", deployment=DEPLOYMENT)
     assert {int(r["id"]) for r in filtered} == ids
 
 
-def test_task_debug(env: Any, deployed: dict[str, Any]) -> None:
-    task = deployed[DEPLOYMENT]["id"]
+def test_task_debug(env: Any, deployed: dict[str, int]) -> None:
+    task = deployed[DEPLOYMENT]
     result = _ok(env.bosh("task", str(task), "--debug"))
     assert f"DirectorJobRunner: Starting task: {task}" in result.stdout
 
@@ -142,7 +144,7 @@ def _whole_deployment_fails(env: Any, command: str) -> None:
            "Changing state:", "to succeed but state is 'error'")
 
 
-def test_stop(env: Any, deployed: dict[str, Any]) -> None:
+def test_stop(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "stop")
     assert _vm(env)["process_state"] == "running"  # nothing stopped
     vm = _vm(env)["vm_cid"]
@@ -152,20 +154,20 @@ def test_stop(env: Any, deployed: dict[str, Any]) -> None:
     assert (_vm(env)["process_state"], _vm(env)["vm_cid"]) == ("stopped", vm)
 
 
-def test_start(env: Any, deployed: dict[str, Any]) -> None:
+def test_start(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "start")
     _ok(env.bosh("start", f"{GROUP}/0", deployment=DEPLOYMENT))
     assert _vm(env)["process_state"] == "running"
 
 
-def test_restart(env: Any, deployed: dict[str, Any]) -> None:
+def test_restart(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "restart")
     result = _ok(env.bosh("restart", f"{GROUP}/0", deployment=DEPLOYMENT))
     assert "L stopping jobs" in result.stdout and "L starting jobs" in result.stdout
     assert _vm(env)["process_state"] == "running"
 
 
-def test_recreate(env: Any, deployed: dict[str, Any]) -> None:
+def test_recreate(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "recreate")
     before = _vm(env)["vm_cid"]
     _ok(env.bosh("recreate", f"{GROUP}/0", deployment=DEPLOYMENT))
@@ -173,7 +175,7 @@ def test_recreate(env: Any, deployed: dict[str, Any]) -> None:
     assert after["vm_cid"] != before and after["process_state"] == "running"
 
 
-def test_ssh(env: Any, deployed: dict[str, Any]) -> None:
+def test_ssh(env: Any, deployed: dict[str, int]) -> None:
     command = "echo ssh-works-$((6*7)); head -1 sys/log/etcd/etcd_ctl.log"
     strict = env.bosh("ssh", f"{GROUP}/0", "-c", command, deployment=DEPLOYMENT)
     _fails(strict, "No RSA host key is known for", "Host key verification failed")
@@ -189,7 +191,7 @@ def test_ssh(env: Any, deployed: dict[str, Any]) -> None:
     assert "started etcd (diego/0.1434.0)" in relaxed.stdout
 
 
-def test_logs(env: Any, deployed: dict[str, Any], tmp_path: Path) -> None:
+def test_logs(env: Any, deployed: dict[str, int], tmp_path: Path) -> None:
     _ok(env.bosh("logs", f"{GROUP}/0", "--dir", str(tmp_path), deployment=DEPLOYMENT))
     tarballs = list(tmp_path.glob("*.tgz"))
     assert len(tarballs) == 1
@@ -198,11 +200,11 @@ def test_logs(env: Any, deployed: dict[str, Any], tmp_path: Path) -> None:
     assert "stopped etcd" in members["./etcd/etcd_ctl.log"]
 
 
-def test_events(env: Any, deployed: dict[str, Any]) -> None:
+def test_events(env: Any, deployed: dict[str, int]) -> None:
     _fails(env.bosh("events"), "non-successful status code '404' response 'Not Found: /events'")
 
 
-def test_locks(env: Any, deployed: dict[str, Any]) -> None:
+def test_locks(env: Any, deployed: dict[str, int]) -> None:
     assert env.bosh_json("locks") == []
     rows = locks_while_running(env, "restart", f"{GROUP}/0")
     assert rows, "no lock seen while `bosh restart` ran"
@@ -211,12 +213,12 @@ def test_locks(env: Any, deployed: dict[str, Any]) -> None:
     assert env.bosh_json("locks") == []
 
 
-def test_manifest(env: Any, manifests: Path, deployed: dict[str, Any]) -> None:
+def test_manifest(env: Any, manifests: Path, deployed: dict[str, int]) -> None:
     result = _ok(env.bosh("manifest", deployment=DEPLOYMENT))
     assert yaml.safe_load(result.stdout) == yaml.safe_load((manifests / "database.yml").read_text())
 
 
-def test_delete_deployment(env: Any, deployed: dict[str, Any]) -> None:
+def test_delete_deployment(env: Any, deployed: dict[str, int]) -> None:
     _ok(env.bosh("delete-deployment", deployment=DEPLOYMENT))
     assert {r["name"] for r in env.bosh_json("deployments")} == {OTHER}
     gone = env.bosh("vms", deployment=DEPLOYMENT)

@@ -57,7 +57,8 @@ def locks_while_running(env: Any, *bosh_args: str, delay: float = 3.0) -> list[d
     """`bosh locks` rows seen while `bosh -d DEPLOYMENT <bosh_args>` runs, its task held
     back `delay` seconds by the simulator's `delay_next_task` fault; asserts the command
     then succeeded."""
-    fault = env.director("fault", "delay_next_task", DEPLOYMENT, json.dumps({"seconds": delay}))
+    fault = env.python("tests.oracles.inject_fault", str(env.sim.config_path), "delay_next_task", DEPLOYMENT,
+                       json.dumps({"seconds": delay}))
     assert fault.returncode == 0, fault.describe()
     holder = env.host.spawn([str(binaries.binary("bosh")), "-d", DEPLOYMENT, *bosh_args], env=env.bosh_env(),
                             cwd=env.workdir)
