@@ -12,8 +12,9 @@ Here one paramiko server per VM address accepts exactly those users with exactly
 own address, port 22, which only exists where the simulator owns the 10.244.0.0/16 network
 (`--vm-network-native`, inside a network namespace a test made); elsewhere the users are
 still set up, as the agent would, but nothing listens. Each VM has its own RSA host key.
-Not era-exact in one respect: paramiko 5 signs host keys with rsa-sha2-256/512 only, where
-the 2015 stemcell's OpenSSH 6.6 signed with ssh-rsa (docs/architecture.md, Era: BOSH director).
+Not era-exact in one respect: paramiko offers rsa-sha2-512/256 besides ssh-rsa for the VM's
+RSA key, where the 2015 stemcell's OpenSSH 6.6 offered ssh-rsa (and its ECDSA and Ed25519
+keys): a client that refuses ssh-rsa still gets in here (docs/architecture.md, Era: BOSH director).
 """
 
 from __future__ import annotations
