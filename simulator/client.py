@@ -28,6 +28,7 @@ class SimulatorClient:
         self.config = config
         self.cf_trust = list(cf_trust)
         self.http = self.session()
+        self._token: str | None = None
 
     def session(self) -> requests.Session:
         """A new session honouring the resolve map, verifying the director with the config's
@@ -39,10 +40,34 @@ class SimulatorClient:
 
     @property
     def bosh_auth(self) -> tuple[str, str]:
-        return self.config["bosh"]["username"], self.config["bosh"]["password"]
+        """The director's credentials: basic, or the UAA client when the director uses UAA."""
+        bosh = self.config["bosh"]
+        if bosh.get("client"):
+            return bosh["client"], bosh["client_secret"]
+        return bosh["username"], bosh["password"]
+
+    @property
+    def uses_uaa(self) -> bool:
+        return bool(self.config["bosh"].get("client"))
+
+    def bosh_token(self) -> str:
+        """A fresh access token from the director's token endpoint (UAA mode)."""
+        resp = self.http.post(DIRECTOR + "/oauth/token", data={"grant_type": "client_credentials"},
+                              auth=self.bosh_auth, timeout=30)
+        resp.raise_for_status()
+        return str(resp.json()["access_token"])
 
     def bosh(self, method: str, path: str, **kw: Any) -> requests.Response:
-        kw.setdefault("auth", self.bosh_auth)
+        """A director request with its credentials (`auth=` overrides them; in UAA mode a
+        bearer token is fetched once and kept)."""
+        if self.uses_uaa and "auth" not in kw:
+            if self._token is None:
+                self._token = self.bosh_token()
+            headers = dict(kw.pop("headers", None) or {})
+            headers.setdefault("Authorization", f"bearer {self._token}")
+            kw["headers"] = headers
+        else:
+            kw.setdefault("auth", self.bosh_auth)
         kw.setdefault("allow_redirects", False)
         kw.setdefault("timeout", 30)
         return self.http.request(method, DIRECTOR + path, **kw)

@@ -9,13 +9,17 @@ failure message. `hosts` overrides entries of the private /etc/hosts (name -> ad
 to put a test-side adapter in front of one host; `OracleEnv.python(module, *args)` runs one
 of the project's modules inside the namespace (set-up steps that must reach the simulator,
 such as `tests.oracles.deploy_set`); `OracleEnv.spawn_ready(argv)` starts a helper there and
-waits for its `ready` line.
+waits for its `ready` line. Launcher options pass through (`director_era="current"`,
+`preload=("v0",)`, ...); with `vm_network_native=True` the namespace also owns the VM network
+10.244.0.0/16 (on its loopback), so the simulator's VMs have their real addresses there and
+the real CLIs dial them directly (`bosh ssh` reaches the VM's sshd at <VM ip>:22).
 
 Everything is torn down at the end of the session: relays, simulator, namespace.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +33,7 @@ import pytest
 
 from simulator import launcher
 from simulator.launcher import REPO_ROOT
+from simulator.world import VM_NETWORK
 from tests.oracles import binaries
 from tests.oracles.privatehost import DIRECTOR_ADDRESS, PrivateHost, Result, bosh_lite_routes
 
@@ -69,6 +74,12 @@ class OracleEnv:
         """Run the bosh CLI; `env` overrides `bosh_env()` (a None value removes the variable)."""
         argv = [str(binaries.binary("bosh")), *(["-d", deployment] if deployment else []), *args]
         return self.host.run(argv, cwd=cwd or self.workdir, env=_merged(self.bosh_env(), env), timeout=timeout)
+
+    def bosh_json(self, *args: str, deployment: str | None = None) -> list[dict[str, Any]]:
+        """The rows of the first table of `bosh --json ...` (asserting the command succeeded)."""
+        result = self.bosh("--json", *args, deployment=deployment)
+        assert result.returncode == 0, result.describe()
+        return json.loads(result.stdout)["Tables"][0]["Rows"]
 
     # ------------------------------------------------------------------ cf v6
 
@@ -127,6 +138,8 @@ def oracle_env() -> Iterator[Callable[..., OracleEnv]]:
         workdir = Path(tmp.name) / f"env{len(made)}"
         workdir.mkdir()
         host = PrivateHost(workdir / "ns")
+        if kwargs.get("vm_network_native"):
+            host.addresses.append(str(VM_NETWORK))
         _, names = bosh_lite_routes({}, "bosh-lite.com")
         host.hostnames = {**names, **(hosts or {})}
         host.start()

@@ -143,8 +143,10 @@ def test_cell_stop_evacuates_without_failed_requests(sim: Any, platform: dict[st
     poller.start()
     try:
         cell = platform["names"]["cell1"]
+        # the default (2015) director reads a job-level change's manifest from the body
+        manifest = sim.bosh("GET", f"/deployments/{cell}").json()["manifest"]
         resp = sim.bosh("PUT", f"/deployments/{cell}/jobs/*", params={"state": "stopped"},
-                        headers={"Content-Type": "text/yaml"}, data=b"")
+                        headers={"Content-Type": "text/yaml"}, data=manifest)
         task = sim.wait_task(resp.headers["Location"])
         assert task["state"] == "done", task
         time.sleep(0.5)
