@@ -28,6 +28,7 @@ from helpers.net import REDACTOR
 from promotion import candidate as cand
 from promotion import drift, gates, tasks
 from promotion import policy as pol
+from promotion import releases as rel
 from promotion.checks import (
     CheckReport,
     CheckResult,
@@ -134,6 +135,38 @@ class Promoter:
     def _verifier(self, records: list[Record], policy: pol.Policy) -> gates.Verify:
         return lambda record: tasks.verify(record, self.director_for(record.env), records, policy)
 
+    def _release_confirmer(self) -> gates.ConfirmRelease:
+        return lambda record, contents: tasks.confirm_release(record, contents, self.director_for(record.env))
+
+    def release_contents(self, env: str, deployment: str) -> dict[str, Any]:
+        """What a deployment runs, for its deploy record: each release version the director
+        resolved for it, with its jobs' and packages' fingerprints and commit (the evidence
+        `final-from-tested-dev` compares a final release with). A failure to read is recorded
+        instead: such a run never vouches for a release."""
+        director = self.director_for(env)
+        try:
+            return {"releases": [rel.from_director(director, name, version).to_doc()
+                                 for name, version in rel.deployed_versions(director, deployment)]}
+        except Exception as exc:
+            return {"releases_unread": REDACTOR.redact(f"{type(exc).__name__}: {exc}")}
+
+    def final_releases_on(self, c: cand.Candidate, env: str) -> dict[tuple[str, str], rel.ReleaseContents | None]:
+        """The candidate's final releases as the environment's director holds them (None:
+        not there). The gate reads the release itself, never trusting its name and version."""
+        director = self.director_for(env)
+        out: dict[tuple[str, str], rel.ReleaseContents | None] = {}
+        for r in c.releases:
+            name, version = str(r["name"]), str(r["version"])
+            if not cand.is_final(version):
+                continue
+            try:
+                out[(name, version)] = rel.from_director(director, name, version)
+            except Exception as exc:
+                if getattr(exc, "status", None) != 404:
+                    raise
+                out[(name, version)] = None
+        return out
+
     # ------------------------------------------------------------------ one director task
 
     def _task(self, env: str, call: Callable[..., Any], *args: Any) -> tuple[str, dict[str, Any] | None, str]:
@@ -189,8 +222,9 @@ class Promoter:
         outcome, facts, detail = self._task(env, director.deploy, yaml.safe_dump(manifest, sort_keys=False))
         common = dict(purpose=purpose, reset_base=reset_base, deployment=name, director_uuid=intent.director_uuid,
                       manifest_digest=digest)
+        contents = self.release_contents(env, name) if outcome == "passed" else {}
         self.ledger.append(Record(c.digest, env, "deploy", outcome, run_id, task=facts, intent=intent.seq,
-                                  detail=detail, **common))
+                                  detail=detail, extra=contents, **common))
         task_id = (facts or {}).get("id")
         if outcome != "passed":
             self._say(f"deploy of {c.digest[:12]} to {env} failed (task {task_id}): {detail}")
@@ -296,6 +330,9 @@ class Promoter:
                 refusals += downgrade
             refusals += gates.promotion_gates(c, env, records, prod_state.manifest_digest if prod_state else None,
                                               self._verifier(records, policy))
+            refusals += gates.final_from_tested_dev(env, self.final_releases_on(c, env),
+                                                    str(self.director_for(env).uuid()), records,
+                                                    self._verifier(records, policy), self._release_confirmer())
         if env == "production" and not refusals:
             refusals += self._parity_refusals(c, policy)
         if refusals:

@@ -24,8 +24,10 @@ from typing import Any
 from promotion.ledger import COMPLETIONS, Record, completions
 from promotion.policy import Policy
 from promotion.refusal import Refusal
+from promotion.releases import ReleaseContents, from_director
 
 RULE = "director-task"
+RELEASE_RULE = "final-from-tested-dev"
 FACTS = ("id", "state", "result", "timestamp", "user")
 
 
@@ -94,4 +96,31 @@ def verify(record: Record, director: Any, records: list[Record], policy: Policy)
                 and done.get(other.intent) is other):
             return _refusal(record, f"names task {record.task_id}, but record #{other.seq}, written before its "
                             f"intent #{intent.seq}, already names the later task {other.task_id} (task ids only grow)")
+    return None
+
+
+def confirm_release(record: Record, claimed: ReleaseContents, director: Any) -> Refusal | None:
+    """None when the record's director still holds the release version the record says its
+    deployment ran, with the same fingerprints and commit. The fingerprints in a record are
+    the store's word; the director's copy is what the dev run really deployed (a director
+    does not take a second release under a name and version it already has)."""
+    uuid = str(director.uuid())
+    if record.director_uuid != uuid:
+        return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
+                        f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+    try:
+        seen = from_director(director, claimed.name, claimed.version)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404:
+            return Refusal(RELEASE_RULE, f"ledger record {record.label()} says its deployment ran dev release "
+                           f"{claimed.label}, which director {uuid} no longer has, so its fingerprints cannot be "
+                           "confirmed", f"upload that dev release again (`bosh upload-release` of its tarball), or "
+                           f"deploy a candidate with a dev release of the same sources to {record.env} again")
+        raise
+    wrong = claimed.differences(seen, "recorded", "director has")
+    if claimed.commit_hash != seen.commit_hash:
+        wrong.append(f"commit: recorded {claimed.commit_hash or '(none)'}, director has {seen.commit_hash or '(none)'}")
+    if wrong:
+        return _refusal(record, f"says its deployment ran dev release {claimed.label}, but director {uuid} holds "
+                        f"another one under that name and version: {'; '.join(wrong)}")
     return None
