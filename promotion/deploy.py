@@ -132,10 +132,12 @@ class Promoter:
         name = policy.binding(env).deployment
         return render(c, env, str(self.director_for(env).uuid()), self._password(env, name))
 
-    def _verifier(self, records: list[Record], policy: pol.Policy) -> gates.Verify:
+    def verifier(self, records: list[Record], policy: pol.Policy) -> gates.Verify:
+        """Confirms a deploy or delete record with its environment's director (the task)."""
         return lambda record: tasks.verify(record, self.director_for(record.env), records, policy)
 
-    def _release_confirmer(self) -> gates.ConfirmRelease:
+    def release_confirmer(self) -> gates.ConfirmRelease:
+        """Confirms the release contents a deploy record claims with its environment's director."""
         return lambda record, contents: tasks.confirm_release(record, contents, self.director_for(record.env))
 
     def release_contents(self, env: str, deployment: str) -> dict[str, Any]:
@@ -329,10 +331,10 @@ class Promoter:
             if not allow_downgrade:
                 refusals += downgrade
             refusals += gates.promotion_gates(c, env, records, prod_state.manifest_digest if prod_state else None,
-                                              self._verifier(records, policy))
+                                              self.verifier(records, policy))
             refusals += gates.final_from_tested_dev(env, self.final_releases_on(c, env),
                                                     str(self.director_for(env).uuid()), records,
-                                                    self._verifier(records, policy), self._release_confirmer())
+                                                    self.verifier(records, policy), self.release_confirmer())
         if env == "production" and not refusals:
             refusals += self._parity_refusals(c, policy)
         if refusals:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promotion_fakes import FakeDirector
 
-from fixtures.redis import REDIS_TEMPLATES, build_candidate, pass_dev_builds
+from fixtures.redis import REDIS_TEMPLATES, build_candidate
 from promotion import candidate as cand
 from promotion.deploy import Promoter, PromotionFailed
 from promotion.gates import GateRefused
@@ -18,34 +17,6 @@ from promotion.ledger import Ledger
 from promotion.lock import EnvLock, LockHeld
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
-
-
-@pytest.fixture
-def director(tmp_path):
-    d = FakeDirector(tmp_path / "sim")
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def promoter(local_store, director):
-    msgs: list[str] = []
-    p = Promoter(store=local_store, director=director, resolve=director.resolve, out=msgs.append,
-                 replication_wait=5.0)
-    p.messages = msgs  # type: ignore[attr-defined]
-    return p
-
-
-@pytest.fixture
-def dev_tested(promoter, redis_upstream):
-    """`dev_tested(*finals, env="dev2", promoter=...)`: the dev builds those final redis
-    releases were cut from pass `env`, as staging and production require of every final
-    release a candidate uses (gate final-from-tested-dev)."""
-
-    def run(*finals: str, env: str = "dev2", promoter: Promoter = promoter) -> None:
-        pass_dev_builds(promoter, redis_upstream, finals, env)
-
-    return run
 
 
 def _rules(exc: GateRefused) -> list[str]:

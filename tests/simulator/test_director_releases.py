@@ -10,9 +10,6 @@ tiny release directory made here: one job, one package of a few bytes.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -21,46 +18,20 @@ import yaml
 
 from helpers.bosh import BoshApiError, Director
 from helpers.config import parse_config
-from tests.oracles import binaries
+from tests.oracles.release_dir import ReleaseDir, release_mf
 
 pytestmark = pytest.mark.slow
-
-
-def _bosh(home: Path, *args: str, cwd: Path) -> str:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "BOSH_NON_INTERACTIVE": "true"}
-    proc = subprocess.run([str(binaries.binary("bosh")), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-def _release_mf(tarball: Path) -> dict[str, Any]:
-    with tarfile.open(tarball) as tar:
-        fh = tar.extractfile("release.MF")
-        assert fh is not None
-        return yaml.safe_load(fh.read())
 
 
 @pytest.fixture(scope="module")
 def tarballs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two dev releases of `tiny-release`: the second after the job's monit file changed."""
     root = tmp_path_factory.mktemp("release")
-    home = root / "home"
-    home.mkdir()
-    _bosh(home, "init-release", "--dir", "tiny", cwd=root)
-    rel = root / "tiny"
-    _bosh(home, "generate-job", "tiny", cwd=rel)
-    _bosh(home, "generate-package", "blob", cwd=rel)
-    (rel / "src" / "blob").mkdir(parents=True)
-    (rel / "src" / "blob" / "data.txt").write_text("abc\n")
-    (rel / "packages" / "blob" / "spec").write_text("---\nname: blob\ndependencies: []\nfiles:\n- blob/data.txt\n")
-    (rel / "packages" / "blob" / "packaging").write_text("cp blob/data.txt ${BOSH_INSTALL_TARGET}/\n")
-    (rel / "jobs" / "tiny" / "spec").write_text("---\nname: tiny\ntemplates: {}\npackages: [blob]\nproperties: {}\n")
-    first = root / "tiny-1.tgz"
-    _bosh(home, "create-release", "--force", "--name", "tiny-release", "--tarball", str(first), cwd=rel)
-    (rel / "jobs" / "tiny" / "monit").write_text("# changed after the first dev release\n")
-    second = root / "tiny-2.tgz"
-    _bosh(home, "create-release", "--force", "--name", "tiny-release", "--tarball", str(second), cwd=rel)
+    rel = ReleaseDir.create(root)
+    first, second = root / "tiny-1.tgz", root / "tiny-2.tgz"
+    rel.create_dev(first)
+    rel.change_job("# changed after the first dev release\n")
+    rel.create_dev(second)
     return first, second
 
 
@@ -73,7 +44,7 @@ def uploaded(request, tarballs) -> tuple[Any, Director, list[dict[str, Any]]]:
     manifests = []
     for tarball in tarballs:
         assert director.upload_release(tarball).state == "done"
-        manifests.append(_release_mf(tarball))
+        manifests.append(release_mf(tarball))
     return sim, director, manifests
 
 
