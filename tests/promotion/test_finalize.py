@@ -19,7 +19,6 @@ from promotion.deploy import Promoter
 from promotion.finalize import Finalizer, Request, input_problems
 from promotion.ledger import Ledger, Record, digest, encode, key_of
 from promotion.refusal import GateRefused
-from tests.oracles import binaries
 from tests.oracles.release_dir import ReleaseDir
 
 pytestmark = [pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
@@ -27,8 +26,8 @@ pytestmark = [pytest.mark.skipif(shutil.which("redis-server") is None, reason="n
 
 
 @pytest.fixture
-def bosh() -> str:
-    return str(binaries.binary("bosh"))
+def bosh(bosh_cli) -> str:
+    return bosh_cli
 
 
 @pytest.fixture
