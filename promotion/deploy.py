@@ -3,8 +3,9 @@
 `Promoter.deploy(digest, env)` is what `python -m promotion deploy` runs. The director
 clients are the project's `helpers.bosh.Director` (duck-typed here: `uuid()`, `deploy(yaml)`,
 `delete_deployment(name)`, `deployment_manifest(name)`, `instances_full(name)`, `task(id)`,
-`locks()`), one per environment when environments live on different directors, so tests
-can also hand in a fake one. Only what the 2015 and the 2016 directors both offer is used.
+`locks()`, `deployments()`, `releases()`, `release(name, version)`), one per environment when
+environments live on different directors, so tests can also hand in a fake one. Only what
+the 2015 and the 2016 directors both offer is used.
 
 Intent before action: every director task is announced by an `intent` record (deployment,
 director, digest of the manifest) before it starts, and completed by a `deploy`/`delete`

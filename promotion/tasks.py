@@ -15,6 +15,13 @@ than that can no longer be confirmed and is not trusted: the remedy is a fresh r
 Task ids only grow on one director, so the chain's order can be checked against them too:
 a task recorded by an intent's completion was started after the intent was written, so its
 id is higher than that of every task whose outcome was recorded before the intent.
+
+A deploy record also says which release versions the deployment ran, with their
+fingerprints (`extra.releases`). `confirm_release` asks the director for the release
+itself: a director refuses a second, different release under a name and version it has
+(another commit, job or package fingerprint: bosh@5ea8a74f9d:bosh-director/lib/bosh/
+director/jobs/update_release.rb:126-136, 198-202, 505-509), so what it holds under that name
+is what the deployment ran.
 """
 
 from __future__ import annotations
@@ -102,8 +109,7 @@ def verify(record: Record, director: Any, records: list[Record], policy: Policy)
 def confirm_release(record: Record, claimed: ReleaseContents, director: Any) -> Refusal | None:
     """None when the record's director still holds the release version the record says its
     deployment ran, with the same fingerprints and commit. The fingerprints in a record are
-    the store's word; the director's copy is what the dev run really deployed (a director
-    does not take a second release under a name and version it already has)."""
+    the store's word; the director's copy is what the run really deployed."""
     uuid = str(director.uuid())
     if record.director_uuid != uuid:
         return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "

@@ -71,10 +71,20 @@ class FakeDirector:
     # ------------------------------------------------------------------ releases, as the 2015 director shows them
 
     def upload_release(self, path: Path) -> FakeTask:
-        """Like a 2015 director: a version it already has is kept as it is."""
+        """Like a 2015 director: the same release again adds nothing; another one under a
+        name and version it has (another commit, job or package fingerprint) fails."""
         task = self._new_task("create release")
         mf = release_manifest(path)
-        self.release_mfs.setdefault((str(mf["name"]), str(mf["version"])), mf)
+        key = (str(mf["name"]), str(mf["version"]))
+        old = self.release_mfs.setdefault(key, mf)
+
+        def contents(m: dict[str, Any]) -> tuple:
+            return (m.get("commit_hash"), sorted((j["name"], j["fingerprint"]) for j in m["jobs"]),
+                    sorted((p["name"], p["fingerprint"]) for p in m.get("packages") or []))
+
+        if contents(old) != contents(mf):
+            self._end_task(task, "error", f"release `{key[0]}/{key[1]}' has already been uploaded otherwise")
+            raise FakeTaskError(task)
         self._end_task(task, "done", f"Created release `{mf['name']}/{mf['version']}'")
         return FakeTask(task)
 

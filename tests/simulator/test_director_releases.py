@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers.bosh import BoshApiError, Director
+from helpers.bosh import BoshApiError, BoshTaskError, Director
 from helpers.config import parse_config
 from tests.oracles.release_dir import ReleaseDir, release_mf
 
@@ -112,3 +112,28 @@ def test_deployed_release_shows_its_compiled_packages(uploaded):
         assert director.release("tiny-release", manifests[0]["version"])["packages"][0]["compiled_packages"] == []
     finally:
         director.delete_deployment(name)
+
+
+def test_another_release_under_an_uploaded_name_and_version_is_refused(uploaded, tarballs, tmp_path):
+    """Re-uploading the same release adds nothing; another one under its name and version
+    fails the task, as both eras' update_release job fails it (commit first, then jobs)."""
+    sim, director, manifests = uploaded
+    assert director.upload_release(tarballs[0]).state == "done"
+    q = (lambda s: f"`{s}'") if sim.era == "2015" else (lambda s: f"'{s}'")
+    version = manifests[0]["version"]
+    other_job = ReleaseDir.create(tmp_path / "job")
+    other_job.change_job("# another job under the same version\n")
+    other_job.create_dev(tmp_path / "job.tgz", "--version", version)
+    with pytest.raises(BoshTaskError) as err:
+        director.upload_release(tmp_path / "job.tgz")
+    assert f"job {q('tiny')} had different fingerprint in previously uploaded release {q(f'tiny-release/{version}')}" \
+        in str(err.value)
+    other_commit = ReleaseDir.create(tmp_path / "git", git=True)  # same files, made from a commit
+    mf = other_commit.create_dev(tmp_path / "git.tgz", "--version", version)
+    with pytest.raises(BoshTaskError) as err:
+        director.upload_release(tmp_path / "git.tgz")
+    named = mf["commit_hash"] if sim.era == "2015" else "non-git"  # 1.3098 names the new upload's commit
+    assert (f"release {q(f'tiny-release/{version}')} has already been uploaded with commit_hash as {q(named)} "
+            f"and uncommitted_changes as {q('false')}") in str(err.value)
+    got = director.release("tiny-release", version)
+    assert [j["fingerprint"] for j in got["jobs"]] == [j["fingerprint"] for j in manifests[0]["jobs"]]
