@@ -32,7 +32,7 @@ from typing import Any
 from helpers.net import REDACTOR
 from promotion import gates
 from promotion import policy as pol
-from promotion.candidate import ENVIRONMENTS, is_final
+from promotion.candidate import ENVIRONMENTS, git_output, is_final
 from promotion.ledger import NO_CANDIDATE, Record
 from promotion.refusal import GateRefused, Refusal
 from promotion.releases import NO_COMMIT, ReleaseContents, from_director, from_tarball
@@ -41,6 +41,7 @@ BOSH_CLI_ENV = "PROMOTION_BOSH_CLI"
 RULE = gates.TESTED_DEV
 _GO_CLI = re.compile(r"^version (\d+)\.", re.M)  # `bosh --version` of the Go CLI: "version 7.1.2-..."
 CREATE_TIMEOUT = 3600.0
+GIT_TIMEOUT = 120.0  # a checkout of a release repository with its blobs' history
 
 
 class FinalizeFailed(Exception):
@@ -117,11 +118,7 @@ def _cli_problems(cli: str | None) -> list[str]:
 
 
 def _git(path: Path, *args: str) -> str | None:
-    try:
-        r = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout.strip() if r.returncode == 0 else None
+    return git_output(path, *args, timeout=GIT_TIMEOUT)
 
 
 class Finalizer:
@@ -161,7 +158,8 @@ class Finalizer:
         raise GateRefused([Refusal(RULE, f"{why}, so there is nothing tested to cut a final release from",
                                    "deploy a candidate that uses the dev release to dev1 or dev2 (`python -m "
                                    "promotion build --release NAME=VERSION ...`, then `python -m promotion deploy "
-                                   "DIGEST --env dev1`) and let its checks pass")])
+                                   "DIGEST --env dev1`) and let its checks pass (runs recorded by a version of "
+                                   "this tool that did not record release contents do not count)")])
 
     # ------------------------------------------------------------------ the checkout
 

@@ -112,12 +112,15 @@ def tested_dev_releases(records: list[Record]) -> list[tuple[Record, ReleaseCont
     Finals that ran in dev do not count: a final is cut from a tested dev build, and a final
     nobody developed would otherwise test itself. Nothing here is confirmed yet: callers ask
     `verify` (the director task) and `confirm` (the release on the dev director) first."""
+    by_run: dict[str, list[Record]] = {}
+    for r in records:
+        by_run.setdefault(r.run_id, []).append(r)
     out = []
     for record in reversed(records):
         if (record.kind != "deploy" or record.env not in DEV_ENVS or record.purpose != "candidate"
                 or not record.passed or record.extra.get("recovered")):
             continue
-        if not run_passed([r for r in records if r.run_id == record.run_id], record.env, record.candidate):
+        if not run_passed(by_run[record.run_id], record.env, record.candidate):
             continue
         for doc in record.extra.get("releases") or []:
             try:

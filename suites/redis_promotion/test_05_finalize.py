@@ -117,6 +117,8 @@ def test_a_final_whose_job_changed_after_the_dev_run_is_refused_by_staging(
 
 def test_a_final_nobody_tested_is_refused_by_staging(cli, capsys, platform, redis_upstream, tmp_path: Path):
     untested = ReleaseDir.create(tmp_path, name=f"untested-{secrets.token_hex(4)}", git=True)
+    untested.change_job("# a job nobody ran\n")
+    untested.commit("a job nobody ran")
     untested.create_final(tmp_path / "untested.tgz")
     assert platform.director.upload_release(tmp_path / "untested.tgz").state == "done"
     digest = _tested(cli, capsys, redis_upstream, untested.name, "1")  # it even ran in dev1, as a final

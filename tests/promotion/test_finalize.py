@@ -117,6 +117,8 @@ def test_a_final_whose_job_changed_after_the_dev_run_is_refused(
 def test_a_final_nobody_tested_is_refused(promoter, director, dev_tested, local_store, redis_upstream, tmp_path):
     dev_tested("9.1")
     other = ReleaseDir.create(tmp_path / "untested", name="untested-release", git=True)
+    other.change_job("# a job nobody ran\n")
+    other.commit("a job nobody ran")
     final = other.create_final(tmp_path / "untested.tgz")
     director.upload_release(tmp_path / "untested.tgz")
     c = _final_candidate(promoter, local_store, redis_upstream, other.name, final["version"])

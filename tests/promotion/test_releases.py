@@ -147,6 +147,13 @@ def test_a_final_is_judged_by_its_fingerprints_never_by_its_version():
     assert "python -m promotion finalize" in refusal.remedy
 
 
+def test_the_same_jobs_under_another_release_name_are_another_release():
+    """Manifests name jobs by release: a tested build of `tiny-release` vouches for no other."""
+    other = ReleaseContents("other-release", "1", dict(DEV.jobs), dict(DEV.packages), DEV.commit_hash)
+    [refusal] = _decide(_run(), other)
+    assert "no dev release of other-release passed dev1 or dev2" in refusal.reason
+
+
 def test_the_closest_tested_build_is_named_when_none_matches():
     other = ReleaseContents("tiny-release", "0+dev.2", {"tiny": "9" * 64}, {"blob": "8" * 64})
     records = _run(releases=(DEV,)) + _run(releases=(other,))
