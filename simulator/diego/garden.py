@@ -65,21 +65,33 @@ class PortPool:
 
 
 class ContainerNetwork:
-    """Container addresses out of a reserved loopback network, first in first out."""
+    """Container addresses out of a reserved loopback network, first in first out: every
+    address once, in order, before a released one comes round again. (Counted, not listed:
+    a /16 has 65534 of them.)"""
 
     def __init__(self, network: ipaddress.IPv4Network, taken: Sequence[str] = ()) -> None:
         self.network = network
-        skip = {ipaddress.IPv4Address(a) for a in taken}
-        self._free: deque[str] = deque(str(a) for a in network.hosts() if a not in skip)
+        self._skip = {int(ipaddress.IPv4Address(a)) for a in taken}
+        self._next = int(network.network_address) + 1  # the next address never handed out
+        self._last = int(network.broadcast_address) - 1
+        self._released: deque[str] = deque()
+        self._waiting: set[str] = set()  # the same addresses, for the double-release check
 
     def acquire(self) -> str:
-        if not self._free:
+        while self._next <= self._last:
+            candidate, self._next = self._next, self._next + 1
+            if candidate not in self._skip:
+                return str(ipaddress.IPv4Address(candidate))
+        if not self._released:
             raise GardenError(f"insufficient addresses remaining in the container network {self.network}")
-        return self._free.popleft()
+        address = self._released.popleft()
+        self._waiting.discard(address)
+        return address
 
     def release(self, address: str) -> None:
-        if ipaddress.IPv4Address(address) in self.network:
-            self._free.append(address)
+        if ipaddress.IPv4Address(address) in self.network and address not in self._waiting:
+            self._released.append(address)
+            self._waiting.add(address)
 
 
 @dataclass(frozen=True)

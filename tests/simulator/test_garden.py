@@ -213,13 +213,15 @@ def test_port_pool_is_first_in_first_out() -> None:
         PortPool(65000, 1000)
 
 
-def test_container_network_skips_the_reservation_and_reuses_last() -> None:
-    net = ContainerNetwork(ipaddress.IPv4Network("127.99.0.0/30"), taken=["127.99.0.2"])
-    assert net.acquire() == "127.99.0.1"
-    with pytest.raises(GardenError):
-        net.acquire()
+def test_container_network_hands_out_every_address_before_reusing_one() -> None:
+    net = ContainerNetwork(ipaddress.IPv4Network("127.99.0.0/29"), taken=["127.99.0.3"])
+    assert [net.acquire(), net.acquire()] == ["127.99.0.1", "127.99.0.2"]
     net.release("127.99.0.1")
-    assert net.acquire() == "127.99.0.1"
+    net.release("127.99.0.1")  # twice is once
+    net.release("10.0.0.1")  # not ours: ignored
+    assert [net.acquire() for _ in range(4)] == ["127.99.0.4", "127.99.0.5", "127.99.0.6", "127.99.0.1"]
+    with pytest.raises(GardenError, match="insufficient addresses"):
+        net.acquire()
 
 
 def test_the_container_network_is_never_the_vm_network(monkeypatch: pytest.MonkeyPatch) -> None:
