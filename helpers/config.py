@@ -15,15 +15,15 @@ import json
 import os
 import re
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from helpers.net import REDACTOR, Resolver, TlsSettings, parse_resolve_map
+from helpers.net import REDACTOR, Resolver, TlsSettings, parse_resolve_map, pem_certificates
 
 __all__ = [
     "TIMEOUT_DEFAULTS",
@@ -33,6 +33,7 @@ __all__ = [
     "ConfigError",
     "PollerConfig",
     "PromotionConfig",
+    "PromotionEnvironment",
     "S3Config",
     "UpgradeConfig",
     "load_config",
@@ -107,9 +108,10 @@ IGNORED_KEYS: dict[str, str] = {
 }
 IGNORED_PREFIXES = ("include_", "persistent_app_")
 
+TLS_KEYS = {"ca_cert", "skip_ssl_validation", "tls_allow_sha1", "tls_hostname_from_cn"}
 SECTION_KEYS: dict[str, set[str]] = {
-    "bosh": {"url", "ca_cert", "skip_ssl_validation", "username", "password", "client", "client_secret"},
-    "cf": {"api", "apps_domain", "system_domain", "admin_user", "admin_password", "ca_cert", "skip_ssl_validation"},
+    "bosh": {"url", "username", "password", "client", "client_secret", *TLS_KEYS},
+    "cf": {"api", "apps_domain", "system_domain", "admin_user", "admin_password", *TLS_KEYS},
     "upgrade": {"deployment_prefix", "versions", "manifests", "stubs", "cell_stop"},
     "poller": {"interval", "connect_timeout", "read_timeout", "workers", "policy"},
     "promotion": {"store", "s3", "upstream", "allowed_diff_paths", "environments"},
@@ -117,6 +119,7 @@ SECTION_KEYS: dict[str, set[str]] = {
 TOP_KEYS = {*SECTION_KEYS, "resolve", "timeout_scale", "timeouts", "artifacts_dir", "loopback_only",
             "skip_ssl_validation"}
 S3_KEYS = {"endpoint_url", "region", "access_key_id", "secret_access_key"}
+PROMOTION_ENVIRONMENTS = ("dev1", "dev2", "staging", "production")
 SECRET_KEYS = {"password", "client_secret", "admin_password", "secret_access_key", "access_key_id"}
 REDACTED = "[REDACTED]"
 
@@ -148,10 +151,14 @@ class BoshConfig:
     password: str | None = None
     client: str | None = None
     client_secret: str | None = None
+    tls_allow_sha1: bool = False  # a 2015 BOSH-Lite director's certificate is SHA-1 signed
+    tls_hostname_from_cn: bool = False
+    section: str = "bosh"  # where these settings are in the config (TLS messages name its keys)
 
     @property
     def tls(self) -> TlsSettings:
-        return TlsSettings(self.ca_cert, self.skip_ssl_validation)
+        return TlsSettings(self.ca_cert, self.skip_ssl_validation, self.tls_allow_sha1,
+                           self.tls_hostname_from_cn, self.section)
 
 
 @dataclass(frozen=True)
@@ -163,10 +170,13 @@ class CfConfig:
     admin_password: str | None = None
     ca_cert: str | None = None
     skip_ssl_validation: bool = False
+    tls_allow_sha1: bool = False
+    tls_hostname_from_cn: bool = False  # cf v231's BOSH-Lite HAProxy certificate has no SAN
 
     @property
     def tls(self) -> TlsSettings:
-        return TlsSettings(self.ca_cert, self.skip_ssl_validation)
+        return TlsSettings(self.ca_cert, self.skip_ssl_validation, self.tls_allow_sha1,
+                           self.tls_hostname_from_cn, "cf")
 
 
 @dataclass(frozen=True)
@@ -190,19 +200,30 @@ class PollerConfig:
 @dataclass(frozen=True)
 class S3Config:
     endpoint_url: str | None = None
-    region: str = "us-east-1"
+    region: str | None = None  # None: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
+class PromotionEnvironment:
+    """One Redis environment as the config states it. `deployment` and `director_uuid` are
+    the pipeline's policy (kept with the ledger): stating them here only asserts them.
+    `bosh`: the director of this environment when it is not the top-level `bosh` one."""
+
+    deployment: str | None = None
+    director_uuid: str | None = None
+    bosh: BoshConfig | None = None
+
+
+@dataclass(frozen=True)
 class PromotionConfig:
-    store: str = "./candidates"
+    store: str = "./promotion-store"
     s3: S3Config = field(default_factory=S3Config)
     upstream: str | None = None
-    allowed_diff_paths: tuple[str, ...] = ("name", "director_uuid", "networks", "jobs.*.networks",
-                                           "properties.redis.hostname")
-    environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # gate policy lives with the ledger: None = the config states none (see promotion/policy.py)
+    allowed_diff_paths: tuple[str, ...] | None = None
+    environments: Mapping[str, PromotionEnvironment] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -232,6 +253,15 @@ class Config:
 
     def resolver(self) -> Resolver:
         return Resolver(self.resolve, loopback_only=self.loopback_only)
+
+    def with_cf_trust(self, certificates: Iterable[str]) -> Config:
+        """This config, trusting also `certificates` (PEM) for CF: how the suite trusts exactly
+        the HAProxy certificate it deploys (`ha_proxy.ssl_pem`) without any user setting."""
+        known = pem_certificates(self.cf.ca_cert or "")
+        extra = [c for c in dict.fromkeys(certificates) if c not in known]
+        if not extra:
+            return self
+        return replace(self, cf=replace(self.cf, ca_cert="".join([*known, *extra])))
 
     def redacted(self) -> dict[str, Any]:
         """The config as plain data with every secret replaced (safe to print or archive)."""
@@ -539,29 +569,32 @@ def _bosh(chk: _Checker, data: Mapping[str, Any], top_skip: bool) -> BoshConfig:
     sec = _section(chk, data, "bosh")
     if sec is None:
         return BoshConfig(skip_ssl_validation=top_skip)
-    url = chk.url("bosh.url", sec.get("url"), default_port=25555, required=True)
-    user, pw = chk.str_("bosh.username", sec.get("username")), chk.str_("bosh.password", sec.get("password"))
-    client = chk.str_("bosh.client", sec.get("client"))
-    secret = chk.str_("bosh.client_secret", sec.get("client_secret"))
+    return _bosh_fields(chk, sec, "bosh", top_skip)
+
+
+def _bosh_fields(chk: _Checker, sec: Mapping[str, Any], where: str, top_skip: bool) -> BoshConfig:
+    """A director's connection settings, at `where` (the `bosh` section, or an environment's
+    own director under `promotion.environments.<env>.bosh`)."""
+    url = chk.url(f"{where}.url", sec.get("url"), default_port=25555, required=True)
+    user, pw = chk.str_(f"{where}.username", sec.get("username")), chk.str_(f"{where}.password", sec.get("password"))
+    client = chk.str_(f"{where}.client", sec.get("client"))
+    secret = chk.str_(f"{where}.client_secret", sec.get("client_secret"))
     if (user or pw) and (client or secret):
-        chk.add("bosh: give either username/password (basic) or client/client_secret (UAA), not both")
+        chk.add(f"{where}: give either username/password (basic) or client/client_secret (UAA), not both")
     elif user or pw:
         if not user:
-            chk.add("bosh.username: required with bosh.password")
+            chk.add(f"{where}.username: required with {where}.password")
         if not pw:
-            chk.add("bosh.password: required with bosh.username")
+            chk.add(f"{where}.password: required with {where}.username")
     elif client or secret:
         if not client:
-            chk.add("bosh.client: required with bosh.client_secret")
+            chk.add(f"{where}.client: required with {where}.client_secret")
         if secret is None:
-            chk.add("bosh.client_secret: required with bosh.client")
+            chk.add(f"{where}.client_secret: required with {where}.client")
     else:
-        chk.add("bosh: credentials required: username + password, or client + client_secret")
-    skip = chk.bool_("bosh.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
-    ca = chk.ca("bosh.ca_cert", sec.get("ca_cert"))
-    if skip and ca:
-        chk.warnings.append("bosh: skip_ssl_validation is true, so ca_cert is not used")
-    return BoshConfig(url, ca, skip, user, pw, client, secret)
+        chk.add(f"{where}: credentials required: username + password, or client + client_secret")
+    ca, skip, sha1, from_cn = _tls_options(chk, where, sec, top_skip)
+    return BoshConfig(url, ca, skip, user, pw, client, secret, sha1, from_cn, where)
 
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
@@ -586,11 +619,25 @@ def _cf(chk: _Checker, data: Mapping[str, Any], top_skip: bool) -> CfConfig:
             domains["system_domain"] = host.split(".", 1)[1]
     user = chk.str_("cf.admin_user", sec.get("admin_user"), required=True)
     pw = chk.str_("cf.admin_password", sec.get("admin_password"), required=True)
-    skip = chk.bool_("cf.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
-    ca = chk.ca("cf.ca_cert", sec.get("ca_cert"))
+    ca, skip, sha1, from_cn = _tls_options(chk, "cf", sec, top_skip)
+    return CfConfig(api, domains["apps_domain"], domains["system_domain"], user, pw, ca, skip, sha1, from_cn)
+
+
+def _tls_options(chk: _Checker, name: str, sec: Mapping[str, Any],
+                 top_skip: bool) -> tuple[str | None, bool, bool, bool]:
+    """ca_cert, skip_ssl_validation, tls_allow_sha1, tls_hostname_from_cn of one section."""
+    skip = chk.bool_(f"{name}.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
+    ca = chk.ca(f"{name}.ca_cert", sec.get("ca_cert"))
+    sha1 = chk.bool_(f"{name}.tls_allow_sha1", sec.get("tls_allow_sha1"), False)
+    from_cn = chk.bool_(f"{name}.tls_hostname_from_cn", sec.get("tls_hostname_from_cn"), False)
     if skip and ca:
-        chk.warnings.append("cf: skip_ssl_validation is true, so ca_cert is not used")
-    return CfConfig(api, domains["apps_domain"], domains["system_domain"], user, pw, ca, skip)
+        chk.warnings.append(f"{name}: skip_ssl_validation is true, so ca_cert is not used")
+    if sha1 and not ca and not skip:
+        chk.add(f"{name}.tls_allow_sha1: needs {name}.ca_cert (SHA-1 signatures are accepted only in a chain "
+                "that ends at a CA you name, never from the system trust store)")
+    if skip and (sha1 or from_cn):
+        chk.warnings.append(f"{name}: skip_ssl_validation is true, so the tls_* options are not used")
+    return ca, skip, sha1, from_cn
 
 
 def _is_ip(host: str) -> bool:
@@ -671,7 +718,7 @@ def _promotion(chk: _Checker, data: Mapping[str, Any]) -> PromotionConfig:
     chk.keys("promotion.s3.", s3raw, S3_KEYS)
     s3 = S3Config(
         endpoint_url=chk.url("promotion.s3.endpoint_url", s3raw.get("endpoint_url")),
-        region=chk.str_("promotion.s3.region", s3raw.get("region")) or "us-east-1",
+        region=chk.str_("promotion.s3.region", s3raw.get("region")),
         access_key_id=chk.str_("promotion.s3.access_key_id", s3raw.get("access_key_id")),
         secret_access_key=chk.str_("promotion.s3.secret_access_key", s3raw.get("secret_access_key")),
     )
@@ -685,9 +732,19 @@ def _promotion(chk: _Checker, data: Mapping[str, Any]) -> PromotionConfig:
             chk.add("promotion.allowed_diff_paths: expected a list of dotted paths")
         else:
             paths = tuple(paths_raw)
-    envs: dict[str, dict[str, Any]] = {}
+    envs: dict[str, PromotionEnvironment] = {}
     for name, e in chk.mapping("promotion.environments", sec.get("environments")).items():
-        em = chk.mapping(f"promotion.environments.{name}", e)
-        chk.keys(f"promotion.environments.{name}.", em, {"director_uuid"})
-        envs[str(name)] = em
+        where = f"promotion.environments.{name}"
+        if name not in PROMOTION_ENVIRONMENTS:
+            chk.add(f"{where}: unknown environment (one of {', '.join(PROMOTION_ENVIRONMENTS)})")
+        em = chk.mapping(where, e)
+        chk.keys(f"{where}.", em, {"deployment", "director_uuid", "bosh"})
+        bosh_raw = em.get("bosh")
+        env_bosh = None
+        if bosh_raw is not None:
+            bm = chk.mapping(f"{where}.bosh", bosh_raw)
+            chk.keys(f"{where}.bosh.", bm, SECTION_KEYS["bosh"])
+            env_bosh = _bosh_fields(chk, bm, f"{where}.bosh", False)
+        envs[str(name)] = PromotionEnvironment(chk.str_(f"{where}.deployment", em.get("deployment")),
+                                               chk.str_(f"{where}.director_uuid", em.get("director_uuid")), env_bosh)
     return PromotionConfig(store, s3, upstream, paths, envs)

@@ -150,6 +150,23 @@ def manifest_stemcells(path: Path) -> set[tuple[str, str]]:
     return out
 
 
+def haproxy_certificates(cf_manifests: Iterable[Path]) -> list[str]:
+    """The certificates (never the key) of `ha_proxy.ssl_pem` in these CF manifests, global or
+    job-level: what the suite trusts for CF once it deploys them, so that TLS verification
+    stays on with no user setting (docs/manifests.md, "The HAProxy certificate")."""
+    from helpers.net import pem_certificates
+
+    found: list[str] = []
+    for path in cf_manifests:
+        doc = load_manifest(path) or {}
+        for props in [doc.get("properties") or {}, *((job or {}).get("properties") or {}
+                                                      for job in doc.get("jobs") or [])]:
+            pem = (props.get("ha_proxy") or {}).get("ssl_pem") if isinstance(props, Mapping) else None
+            if isinstance(pem, str):
+                found.extend(c for c in pem_certificates(pem) if c not in found)
+    return found
+
+
 def prepare_manifests(config: Any, director_uuid: str, out_dir: Path,
                       generate: Callable[..., dict[str, Path]] | None = None) -> dict[str, dict[str, Path]]:
     """V0 and V-prime manifests for this director: pre-generated dirs from the config, or
@@ -231,7 +248,8 @@ class UpgradeRun:
                  resolver: Any = None, poller_factory: Callable[[str], Poller] | None = None,
                  on_event: Callable[[dict[str, Any]], None] | None = None,
                  on_verdict: Callable[[Verdict], None] | None = None,
-                 run_id: str | None = None, generate: Callable[..., dict[str, Path]] | None = None) -> None:
+                 run_id: str | None = None, generate: Callable[..., dict[str, Path]] | None = None,
+                 on_cf_trust: Callable[[list[str]], None] | None = None) -> None:
         self.config = config
         self.director = director
         self._cf_factory = cf_factory
@@ -247,6 +265,7 @@ class UpgradeRun:
         self.poller: Poller | None = None
         self.on_event = on_event
         self.on_verdict = on_verdict
+        self.on_cf_trust = on_cf_trust  # told the HAProxy certificates of the CF manifests
         self.run_id = run_id or uuid.uuid4().hex[:8]
         self._generate = generate
         self.manifests: dict[str, dict[str, Path]] = {}
@@ -285,6 +304,11 @@ class UpgradeRun:
         if not self.manifests:
             self.manifests = prepare_manifests(self.config, self.director.uuid(), self.manifests_dir, self._generate)
             self.names = {p: deployment_name(self.manifests["v0"][p]) for p in PIECES}
+            trusted = haproxy_certificates(self.manifests[key]["cf"] for key in ("v0", "v_prime"))
+            if trusted:  # the CF the suite deploys presents what its manifests say
+                self.config = self.config.with_cf_trust(trusted)
+                if self.on_cf_trust is not None:
+                    self.on_cf_trust(trusted)
         return self.manifests
 
     def preflight(self) -> list[Verdict]:

@@ -36,15 +36,15 @@ def test_instance_on_a_cell_the_step_does_not_allow_is_caught(tmp_path):
         cfg = load_config(write_config(sim.config_path, tmp_path / "config.yml"))
         resolver = cfg.resolver()
 
-        def new_cf():
-            cf = CloudFoundry(cfg.cf, resolver, timeout=cfg.timeout)
+        def new_cf():  # run.config: trusting the HAProxy certificate the run deploys (as the fixtures do)
+            cf = CloudFoundry(run.config.cf, resolver, timeout=cfg.timeout)
             cf.login()
             return cf
 
         run = UpgradeRun(config=cfg, director=Director(cfg.bosh, resolver, timeout=cfg.timeout), cf_factory=new_cf,
                          manifests_dir=tmp_path / "manifests", recorder=StepRecorder(), app_dir=PROBE_DIR,
-                         http=checks.requests_http(lambda: http_session(cfg.cf.tls, resolver, timeout=(5, 10),
-                                                                        retries=0)),
+                         http=checks.requests_http(lambda: http_session(run.config.cf.tls, resolver,
+                                                                        timeout=(5, 10), retries=0)),
                          recent_logs=recent_logs, ssh_exec=ssh_exec, resolver=resolver)
         run.preflight()
         run.run_stage(DEPLOY_V0)
