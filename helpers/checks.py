@@ -1,12 +1,12 @@
-"""Smoke, scale and placement checks: pure verdicts plus the functions that gather the data.
+"""What an app must do after each step: the smoke test and the scale check.
 
 Two layers, on purpose. The *pure* functions decide from observed data (instance states,
-stats hosts, director instance IPs, versions, HTTP answers) and return a `Verdict` whose
-message names the step, the app, the instance, what was expected and what was seen; they
-are unit-tested without any platform. The *orchestrating* functions (`smoke_test`,
-`scale_check`, `placement_check`) call the clients, retry within a time budget where the
-platform is eventually consistent (routes, logs, SSH), and raise `CheckFailed` with the
-verdict. Nothing here imports pytest.
+HTTP answers, log lines, ssh results) and return a `Verdict` whose message names the step,
+the app, the instance, what was expected and what was seen; they are unit-tested without
+any platform. The *orchestrating* functions (`smoke_test`, `scale_check`) call the clients,
+retry within a time budget where the platform is eventually consistent (routes, logs, SSH),
+and raise `CheckFailed` with the verdict. Where the app runs is `helpers/placement.py`'s
+job; what the director runs is `helpers/preflight.py`'s. Nothing here imports pytest.
 
 Decisions follow prior-art.md §8: structured state, never CLI text; literal matches, never
 regexes; each instance targeted on its own (`X-CF-APP-INSTANCE`), with distinct-index
@@ -19,41 +19,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers.poller import FetchResult, classify_exception, classify_response, header
-
-# --------------------------------------------------------------------------------------
-# Verdicts
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    check: str  # e.g. "smoke: routable"
-    step: str
-    app: str
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        mark = "ok" if self.ok else "FAILED"
-        return f"[{self.step}] {self.check} {mark}: {self.message}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "check": self.check, "step": self.step, "app": self.app,
-                "message": self.message, "details": self.details}
-
-
-class CheckFailed(AssertionError):
-    """A check's verdict was negative; `str()` is the verdict's story."""
-
-    def __init__(self, verdict: Verdict, history: list[Verdict] | None = None) -> None:
-        super().__init__(str(verdict))
-        self.verdict = verdict
-        self.history = list(history or [])
+from helpers.http_probe import FetchResult, classify_exception, classify_response, header
+from helpers.verdicts import Budget, Verdict, require, wait_for
 
 
 def _v(ok: bool, check: str, step: str, app: str, message: str, **details: Any) -> Verdict:
@@ -196,79 +167,6 @@ def instance_gone(step: str, app: str, stats_indices: Iterable[int], index: int,
               stats=indices)
 
 
-def placement(step: str, app: str, hosts: Mapping[int, str | None], cells: Mapping[str, Iterable[str]],
-              allowed: Iterable[str], versions: Mapping[str, str | None] | None = None,
-              expected_versions: Mapping[str, str] | None = None) -> Verdict:
-    """Every instance runs on a cell of an allowed deployment (stats `host` vs the director's
-    instance IPs), and that deployment runs the expected Diego version."""
-    allowed = list(allowed)
-    ip_to_dep = {ip: dep for dep, ips in cells.items() for ip in ips}
-    problems = []
-    where: dict[int, str | None] = {}
-    for index, host in sorted(hosts.items()):
-        dep = ip_to_dep.get(host or "")
-        where[index] = dep
-        if dep is None:
-            problems.append(f"instance {index} on {host}, which is no cell of {sorted(cells)}")
-        elif dep not in allowed:
-            problems.append(f"instance {index} on {host} in {dep} (expected {' or '.join(allowed)})")
-        elif expected_versions and dep in expected_versions:
-            seen = (versions or {}).get(dep)
-            if seen != expected_versions[dep]:
-                problems.append(f"instance {index} on {dep} running diego {seen} "
-                                f"(expected {expected_versions[dep]})")
-    if not hosts:
-        problems.append("no instances in stats")
-    if problems:
-        return _v(False, "placement", step, app, f"app {app}: " + "; ".join(problems),
-                  hosts=dict(hosts), where=where, allowed=allowed)
-    return _v(True, "placement", step, app,
-              f"app {app}: instances on {sorted({d for d in where.values() if d})} as intended",
-              hosts=dict(hosts), where=where)
-
-
-def deployment_versions(step: str, deployment: str, expected: Mapping[str, str],
-                        seen: Mapping[str, str]) -> Verdict:
-    """The deployment runs exactly the pinned version of each release it is expected to use."""
-    wrong = {r: (v, seen.get(r)) for r, v in expected.items() if seen.get(r) != v}
-    if wrong:
-        msg = ", ".join(f"{r}: expected {v}, saw {s or 'absent'}" for r, (v, s) in sorted(wrong.items()))
-        return _v(False, "versions", step, deployment, f"deployment {deployment}: {msg}",
-                  expected=dict(expected), seen=dict(seen))
-    return _v(True, "versions", step, deployment,
-              f"deployment {deployment} runs " + ", ".join(f"{r} {v}" for r, v in sorted(expected.items())))
-
-
-def missing_uploads(step: str, required_releases: Iterable[tuple[str, str]],
-                    uploaded_releases: Iterable[tuple[str, str]],
-                    required_stemcells: Iterable[tuple[str, str]] = (),
-                    uploaded_stemcells: Iterable[tuple[str, str]] = ()) -> Verdict:
-    """Every (release, version) and stemcell named by the manifests is on the director.
-    A stemcell version `latest` is satisfied by any uploaded version of that name."""
-    have = set(uploaded_releases)
-    missing = sorted(set(required_releases) - have)
-    stem_have = set(uploaded_stemcells)
-    stem_missing = sorted((n, v) for n, v in set(required_stemcells)
-                          if ((n, v) not in stem_have) and not (v == "latest" and any(s == n for s, _ in stem_have)))
-    if missing or stem_missing:
-        parts = [f"release {n}/{v}" for n, v in missing] + [f"stemcell {n}/{v}" for n, v in stem_missing]
-        return _v(False, "uploads", step, "director",
-                  "missing on the director (upload them first): " + ", ".join(parts),
-                  missing_releases=missing, missing_stemcells=stem_missing)
-    return _v(True, "uploads", step, "director", "every required release and stemcell is uploaded")
-
-
-def no_existing_deployments(step: str, ours: Iterable[str], existing: Iterable[str]) -> Verdict:
-    """None of our deployment names exists yet (the suite never touches what it did not create)."""
-    clash = sorted(set(ours) & set(existing))
-    if clash:
-        return _v(False, "no existing deployments", step, "director",
-                  f"deployment(s) {', '.join(clash)} already exist on the director; the suite never deletes or "
-                  "changes a deployment it did not create: delete them yourself or use another "
-                  "upgrade.deployment_prefix", existing=clash)
-    return _v(True, "no existing deployments", step, "director", "none of our deployments exists yet")
-
-
 # --------------------------------------------------------------------------------------
 # Gathering data from the platform
 
@@ -295,29 +193,6 @@ def _try(http: Http, url: str, headers: Mapping[str, str] | None = None) -> tupl
         return http(url, headers=headers), None
     except Exception as exc:
         return None, classify_exception(exc)
-
-
-@dataclass
-class Budget:
-    """A deadline with a poll period; `sleep()` returns False once the time is up."""
-
-    seconds: float
-    period: float = 0.2
-    clock: Callable[[], float] = time.monotonic
-    sleeper: Callable[[float], None] = time.sleep
-
-    def __post_init__(self) -> None:
-        self.deadline = self.clock() + self.seconds
-
-    @property
-    def expired(self) -> bool:
-        return self.clock() >= self.deadline
-
-    def sleep(self) -> bool:
-        if self.expired:
-            return False
-        self.sleeper(min(self.period, max(self.deadline - self.clock(), 0)))
-        return True
 
 
 def _app_guid(app: Any) -> str:
@@ -355,25 +230,6 @@ def reach_instances(http: Http, url: str, app_guid: str, expected: int,
                     reached[ident[0]] = ident[1]
         if all(reached.values()) or not budget.sleep():
             return reached, attempts
-
-
-def wait_for(fn: Callable[[], Verdict], budget: Budget) -> tuple[Verdict, list[Verdict]]:
-    """Re-evaluate `fn` until it passes or the budget ends; returns the last verdict."""
-    history: list[Verdict] = []
-    while True:
-        try:
-            verdict = fn()
-        except CheckFailed as exc:
-            verdict = exc.verdict
-        history.append(verdict)
-        if verdict.ok or not budget.sleep():
-            return verdict, history
-
-
-def require(verdict: Verdict, history: list[Verdict] | None = None) -> Verdict:
-    if not verdict.ok:
-        raise CheckFailed(verdict, history)
-    return verdict
 
 
 def _call(note: Callable[[Verdict], Any], step: str, app: str, check: str, what: str, fn: Callable[[], Any]) -> Any:
@@ -594,40 +450,3 @@ def scale_check(cf: Any, http: Http, *, step: str, app: Any, up: int = 2, down: 
     v, hist = wait_for(after_down, Budget(timeout, 0.3))
     note(v, hist)
     return verdicts
-
-
-# --------------------------------------------------------------------------------------
-# Placement
-
-
-def cell_ips(director: Any, deployments: Iterable[str]) -> dict[str, list[str]]:
-    """deployment -> IPs of its instances, from the director."""
-    out: dict[str, list[str]] = {}
-    for dep in deployments:
-        ips: list[str] = []
-        for inst in director.instances(dep):
-            ips.extend(str(ip) for ip in (_field(inst, "ips") or []))
-        out[dep] = ips
-    return out
-
-
-def deployed_versions(director: Any) -> dict[str, dict[str, str]]:
-    """deployment -> release -> version, from `GET /deployments`."""
-    out: dict[str, dict[str, str]] = {}
-    for dep in director.deployments():
-        name = str(_field(dep, "name"))
-        out[name] = {str(_field(r, "name")): str(_field(r, "version")) for r in (_field(dep, "releases") or [])}
-    return out
-
-
-def placement_check(cf: Any, director: Any, *, step: str, app: Any, cells: Iterable[str],
-                    allowed: Iterable[str], expected_diego: Mapping[str, str] | None = None,
-                    hosts: Mapping[int, str | None] | None = None) -> Verdict:
-    """Where do `app`'s instances run? Stats `host` (or the given `hosts`) against the
-    director's cell IPs and the deployments' Diego versions. Returns the verdict."""
-    cells = list(cells)
-    if hosts is None:
-        hosts = {int(i): _field(s, "host") for i, s in cf.stats(_app_guid(app)).items()}
-    ips = cell_ips(director, cells)
-    versions = {dep: rel.get("diego") for dep, rel in deployed_versions(director).items()} if expected_diego else None
-    return placement(step, _app_name(app), hosts, ips, allowed, versions, expected_diego)
