@@ -60,6 +60,8 @@ class Prober:
         self._listeners: list[Callable[[Sample], None]] = []
         self._in_flight: dict[int, float] = {}  # seq -> mono
         self._seq = 0
+        self._kicks = 0  # kick() calls so far; a schedule serves each at most once
+        self._served = 0
         self._cpu = 0.0
         self._thread: threading.Thread | None = None
         self.started_mono: float | None = None
@@ -107,7 +109,17 @@ class Prober:
 
     def kick(self) -> None:
         """Take a sample as soon as possible, outside the regular schedule."""
+        with self._lock:
+            self._kicks += 1
         self._wake.set()
+
+    def _take_kick(self) -> bool:
+        """True (once per kick) when a kick is waiting to be served."""
+        with self._lock:
+            if self._kicks > self._served:
+                self._served = self._kicks
+                return True
+            return False
 
     # -- one sample ------------------------------------------------------------------
 
@@ -232,14 +244,19 @@ class FixedRateProber(Prober):
         while not self._stop.is_set():
             due = t0 + n * self.interval
             now = self.clock()
-            kicked = False
-            if due > now:
+            kicked = self._take_kick()
+            if kicked:
+                due = now
+            elif due > now:
                 self._wake.clear()
-                self._sleep_until(self._wake, due - now)
-                if self._stop.is_set():
-                    break
-                if self._wake.is_set():
-                    kicked, due = True, self.clock()
+                if not self._take_kick():  # (a kick between the check above and the clear)
+                    fired = self._sleep_until(self._wake, due - now)
+                    if self._stop.is_set() or (fired and not self._wake.is_set()):
+                        break  # stopped (an injected sleeper may say so by returning True)
+                    if self._take_kick():
+                        kicked, due = True, self.clock()
+                else:
+                    kicked, due = True, now
             elif now - due > self.interval:
                 # the scheduler was starved (machine suspended): skip to the current slot
                 behind = int((now - due) / self.interval)

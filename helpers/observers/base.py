@@ -127,7 +127,7 @@ class Observer(ABC):
         extra: list[str] = []
         policy = self.policies.for_step(step.title, step.kind)
         if step.kind != "setup" and not policy.enforce and recorded.outcome == "passed":
-            limit = max(self.start_timeout(self.ctx), self.prober.attempts_timeout())
+            limit = self.start_timeout(self.ctx)
             if self.prober.wait_ok(limit, since_mono=end) is None:
                 extra.append(f"{self.title} did not succeed again within {limit:.0f}s after {step.title!r} "
                              f"(saw {self.describe_since(end)})")

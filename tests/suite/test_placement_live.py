@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 from harness import write_config
+from helpers.upgrade import DEPLOY_V0, Stage, UpgradeRun
 
 from helpers import checks
 from helpers.checks import CheckFailed
-from helpers.upgrade import DEPLOY_V0, Stage, UpgradeRun
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
