@@ -66,8 +66,9 @@ class Sample:
 
 @dataclass
 class OutageWindow:
-    """Consecutive failed samples. Bounds: `start` = last ok sample before (or the first
-    failure if none), `end` = first ok sample after (None while ongoing). `duration` is the
+    """Consecutive failed samples. Bounds: `start` = when the last ok sample before was taken
+    (its end, for attempts that span time), or the first failure if none; `end` = first ok
+    sample after (None while ongoing). `duration` is the
     midpoint estimate between the bounds and the failed samples themselves, accurate to one
     sample interval; `duration_max` is the conservative `end - start`."""
 
@@ -99,9 +100,9 @@ class OutageWindow:
 
     @property
     def duration(self) -> float:
-        begin = (self.start_mono + self.first_fail_mono) / 2
-        end = self.last_fail_mono + self.interval / 2 if self.end_mono is None \
-            else (self.last_fail_mono + self.end_mono) / 2
+        begin = (min(self.start_mono, self.first_fail_mono) + self.first_fail_mono) / 2
+        last = self.fail_span[1]
+        end = last + self.interval / 2 if self.end_mono is None else (last + max(self.end_mono, last)) / 2
         return max(end - begin, 0.0)
 
     @property
@@ -151,8 +152,11 @@ def outage_windows(samples: list[Sample], interval: float,
             last_ok = s
             continue
         if current is None:
+            # the last moment it was seen working: the end of the last good attempt (its start
+            # for instant samples), or the first failure when none worked before
             anchor = last_ok or s
-            current = OutageWindow(start_mono=anchor.mono, start_wall=anchor.wall, end_mono=None,
+            seen_ok = anchor.span_end if last_ok is not None else s.mono
+            current = OutageWindow(start_mono=seen_ok, start_wall=anchor.wall + (seen_ok - anchor.mono), end_mono=None,
                                    end_wall=None, first_fail_mono=s.mono, last_fail_mono=s.mono,
                                    first_fail_wall=s.wall, failed_samples=0, errors={},
                                    router_errors={}, interval=interval, measurement=s.measurement)
