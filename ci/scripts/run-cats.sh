@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# CATs come from cf-release's acceptance-tests submodule and run with their own runner.
-. "$(dirname "$0")/lib.sh"
-install_suite
-python -m ci.suite_config --from-env --format cats > cats-config.json
-export CONFIG="$PWD/cats-config.json"
+# cf v231's CATs have a Diego-only entry point (skips NO_DIEGO_SUPPORT); v220's have one.
+set -euo pipefail
+. "$(dirname "$0")/cf-cli.sh"
+export CONFIG="$PWD/cats-config/integration_config.json"
 cd cf-release/src/github.com/cloudfoundry/cf-acceptance-tests
-./bin/test -nodes=4
+if [ -x bin/diego_test_default ]; then
+  exec ./bin/diego_test_default -nodes="$NODES"
+fi
+exec ./bin/test_default -nodes="$NODES"

@@ -3,7 +3,7 @@
 # timeline, task logs, JUnit) are packed whatever the outcome, then the exit code is kept.
 . "$(dirname "$0")/lib.sh"
 install_suite
-python -m ci.suite_config --config bosh-lite/config.yml --manifests manifests > run-config.yml
+python -m ci.suite_config --config bosh-lite/config.yml --manifests manifests --out run-config.yml
 set +e
 (cd upgrade-suite && python -m pytest suites/upgrade_stable --config ../run-config.yml \
   --artifacts ../artifacts/report --junitxml ../artifacts/report/junit.xml)

@@ -73,21 +73,23 @@ def test_manifests_follow_the_configs_cf_domain(sim: Any, tmp_path: Path) -> Non
     assert "ci.example.test" in yaml.safe_dump(cell)  # reached Diego through config-from-cf
 
 
-def test_provision_waits_for_the_directors_info(sim: Any) -> None:
-    settings = bosh_lite.Settings(run_id="wait", region="us-east-1", director_password=sim.config["bosh"]["password"],
-                                  director_ca_cert=sim.config["bosh"]["ca_cert"], cf_admin_password="x",
-                                  resolve=dict(sim.config["resolve"]), wait_timeout=10)
-    bosh_lite._wait_for_director(settings, "https://192.168.50.4:25555")  # returns: /info answered
+def test_provision_waits_until_the_director_takes_the_new_credentials(sim: Any) -> None:
+    """The simulator's director has generated credentials, so admin/admin is refused: the
+    state the first boot leaves a BOSH-Lite in."""
+    bosh_lite._wait_for_director(dict(sim.config), timeout=10)  # returns: ready
 
 
 def test_provision_gives_up_on_a_director_that_never_answers(sim: Any) -> None:
-    resolve = dict(sim.config["resolve"])
-    resolve["192.168.50.9:25555"] = "127.0.0.1:9"  # nothing listens on the discard port
-    settings = bosh_lite.Settings(run_id="wait", region="us-east-1", director_password="x",
-                                  director_ca_cert=sim.config["bosh"]["ca_cert"], cf_admin_password="x",
-                                  resolve=resolve, wait_timeout=1)
-    with pytest.raises(bosh_lite.ProvisionError, match=r"did not answer /info within 1s; last error"):
-        bosh_lite._wait_for_director(settings, "https://192.168.50.9:25555")
+    config = {**sim.config, "bosh": {**sim.config["bosh"], "url": "https://192.168.50.9:25555"},
+              "resolve": {**sim.config["resolve"], "192.168.50.9:25555": "127.0.0.1:9"}}  # discard port
+    with pytest.raises(bosh_lite.ProvisionError, match=r"not ready with the new credentials within 1s; last: "):
+        bosh_lite._wait_for_director(config, timeout=1)
+
+
+def test_provision_refuses_a_director_that_still_takes_other_credentials(sim: Any) -> None:
+    config = {**sim.config, "bosh": {**sim.config["bosh"], "password": "not-the-password"}}
+    with pytest.raises(bosh_lite.ProvisionError, match="does not accept the new credentials yet"):
+        bosh_lite._wait_for_director(config, timeout=1)
 
 
 def test_upload_by_file_url_and_skip_of_known_url_versions(config: Any, tmp_path: Path) -> None:
