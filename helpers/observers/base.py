@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from helpers import story
 from helpers.observers.judge import StepMeasurement, judge
-from helpers.observers.policy import Policies
+from helpers.observers.policy import Policies, StepPolicy
 from helpers.prober import Prober
 from helpers.record import RunRecord
 from helpers.samples import OutageWindow, Sample, outage_windows
@@ -62,10 +62,12 @@ class Observer(ABC):
     title: ClassVar[str]  # how reports name it: "A0 routable"
     about: ClassVar[str] = "A0"  # the app its verdicts are about
     OPTIONS: ClassVar[dict[str, float]] = {}  # option -> default; configurable as observers.<name>.<option>
+    # step title -> policy, where the stories' topology cannot keep the capability up (say why)
+    STEP_POLICIES: ClassVar[dict[str, StepPolicy]] = {}
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         raw = dict(options or {})
-        self.policies = Policies.from_config(raw.pop("policy", None))
+        self.policies = Policies.from_config(raw.pop("policy", None), self.STEP_POLICIES)
         raw.pop("enabled", None)
         self.options: dict[str, float] = {**self.OPTIONS, **{k: float(v) for k, v in raw.items()}}
         self.ctx: ObserverContext | None = None

@@ -39,31 +39,37 @@ DEFAULT_POLICIES: dict[str, StepPolicy] = {
 }
 
 
+RECORDED = StepPolicy(enforce=False)
+
+
 class Policies:
-    """Per step title first, then per kind, then the defaults above."""
+    """The config's overrides (per step title, then per kind) first; then the measurement's own
+    defaults per step title (what the deployment's topology cannot keep up); then per kind."""
 
     def __init__(self, overrides: Mapping[str, StepPolicy] | None = None,
+                 steps: Mapping[str, StepPolicy] | None = None,
                  defaults: Mapping[str, StepPolicy] = DEFAULT_POLICIES) -> None:
         self.overrides = dict(overrides or {})
+        self.steps = dict(steps or {})
         self.defaults = dict(defaults)
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any] | None) -> Policies:
+    def from_config(cls, raw: Mapping[str, Any] | None, steps: Mapping[str, StepPolicy] | None = None) -> Policies:
         """From the config's `policy` mapping (step title or kind -> {enforce, max_outage})."""
         out: dict[str, StepPolicy] = {}
         for name, spec in (raw or {}).items():
             spec = dict(spec or {})
             out[str(name)] = StepPolicy(enforce=bool(spec.get("enforce", True)),
                                         max_outage=float(spec.get("max_outage", 0.0) or 0.0))
-        return cls(out)
+        return cls(out, steps)
 
     def for_step(self, title: str, kind: str) -> StepPolicy:
-        if title in self.overrides:
-            return self.overrides[title]
-        if kind in self.overrides:
-            return self.overrides[kind]
+        for layer, key in ((self.overrides, title), (self.overrides, kind), (self.steps, title)):
+            if key in layer:
+                return layer[key]
         return self.defaults.get(kind, DEFAULT_POLICIES["setup"])
 
     def to_json(self) -> dict[str, Any]:
         return {"defaults": {k: p.to_json() for k, p in self.defaults.items()},
+                "steps": {k: p.to_json() for k, p in self.steps.items()},
                 "overrides": {k: p.to_json() for k, p in self.overrides.items()}}

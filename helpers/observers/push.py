@@ -6,6 +6,12 @@ spanning the whole attempt; the error class says which part failed (`api_unreach
 `staging_failed`, `push_timeout`, `push_failed`, `not_routable`, `delete_failed`). Each
 attempt is bounded by `attempt_timeout` (the CF client's own waits are capped by it), so a
 broken platform yields failed samples, not a hung prober.
+
+Policy: pushing needs the BBS (D1's database VM) and the stager, cc_uploader, nsync and
+auctioneer (D2's cc_bridge and brain VMs); the stories deploy one instance of each
+(diego-release@v0.1434.0:manifest-generation/diego.yml:761-819), so while D1 or D2 updates
+no push can succeed, on a real BOSH-Lite as here. Those steps are recorded, not enforced,
+by default; the cell steps (D3, D4) are enforced.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from helpers.cf import CFError, CFTimeoutError
 from helpers.http_probe import FetchResult, classify_exception, classify_response
 from helpers.observers.base import Observer, ObserverContext
+from helpers.observers.policy import RECORDED
 from helpers.prober import LoopProber, Prober
 from helpers.samples import Sample
 
@@ -26,6 +33,7 @@ class PushAbility(Observer):
     title = "push-ability"
     about = "push app"
     OPTIONS = {"interval": 2.0, "attempt_timeout": 60.0}
+    STEP_POLICIES = {"upgrade D1": RECORDED, "upgrade D2": RECORDED}
 
     def headline(self, step: str) -> str:
         return f"pushing an app failed during {step!r}"

@@ -291,3 +291,17 @@ def test_a_policy_set_for_a_story_step_governs_the_operations_inside_it():
     enforced = judged(samples, rec, "upgrade CF", Policies.from_config({"upgrade CF": {"enforce": True}}))
     assert enforced.outcome == "failed" and enforced.tasks == [12]
     assert "A0 lost its route during 'upgrade CF'" in enforced.message
+
+
+def test_push_and_ssh_record_the_steps_that_take_their_single_instance_components_away():
+    from helpers.observers.push import PushAbility
+    from helpers.observers.ssh import A0Ssh
+
+    for cls in (PushAbility, A0Ssh):
+        p = cls().policies
+        assert not p.for_step("upgrade D1", "diego").enforce and not p.for_step("upgrade D2", "diego").enforce
+        assert p.for_step("upgrade D3", "diego").enforce and p.for_step("upgrade D4", "diego").enforce
+        # the config still decides: by title, or for every Diego step by kind
+        assert cls({"policy": {"upgrade D2": {"enforce": True}}}).policies.for_step("upgrade D2", "diego").enforce
+        assert cls({"policy": {"diego": {"enforce": True}}}).policies.for_step("upgrade D1", "diego").enforce
+    assert REGISTRY.get("a0_routable")().policies.for_step("upgrade D2", "diego").enforce
