@@ -43,7 +43,7 @@ class PushAbility(Observer):
 
     def prepare(self, ctx: ObserverContext) -> None:
         cap = self.options["attempt_timeout"] * ctx.scale
-        self.cf = ctx.new_cf(timeout=lambda name: min(ctx.timeout(name), cap), poll_interval=0.2)
+        self.cf = ctx.new_cf(timeout=lambda name: min(ctx.timeout(name), cap), poll_interval=0.1)
         self.session = ctx.http_session(2.0, 5.0)
         self._n = itertools.count(1)
         self.leftovers: list[str] = []
