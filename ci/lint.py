@@ -22,6 +22,9 @@ below is one that a broken pipeline of ours failed, found here instead of hours 
   have the tools the script runs (python, go);
 * timeouts: every task step has a `timeout:`;
 * pins: a downstream job's `get` without `passed:`, `trigger:` or a version pin floats;
+* cf CLI: a job that runs CATs or DATs gets the cf CLI (github.com/cloudfoundry/cli) pinned to
+  one version, and that version can serve the CF releases of manifests/versions/*.yml and is
+  not older than the suites require (the facts and their sources: ci/cf_cli_era.py);
 * secrets: values of credential-looking keys are `((vars))`.
 
     python -m ci.lint ci/pipelines/*.yml
@@ -44,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from ci.cf_cli_era import SUITE_NAMES, cli_problems, era_releases
 from ci.resource_schemas import (
     CUSTOM_TYPES_BY_REPOSITORY,
     HOOKS,
@@ -70,6 +74,10 @@ OUT_FILES = {
     "ci.generate_manifests": {"v0", "v_prime", "secrets.yml"},
 }
 SHELL_VARS = {"PATH", "PWD", "HOME", "GOPATH", "SECONDS", "CONFIG"}
+# the acceptance suites a task script runs, by the checkout path it runs them from
+ACCEPTANCE_SUITES = {"cats": "cf-acceptance-tests", "dats": "diego-acceptance-tests"}
+CF_CLI_GIT_URI = re.compile(r"github\.com[/:]cloudfoundry/cli(?:\.git)?/?$")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass
@@ -394,6 +402,8 @@ def _check_job(repo: Path, name: str, jname: str, job: dict[str, Any], jobs: dic
     plan_root.update({h: job[h] for h in HOOKS if h in job})
     downstream = any("passed" in s for s, _ in _steps(plan_root))
     from_plan_tasks: set[str] = set()
+    suites: set[str] = set()
+    cf_clis: list[tuple[str, str | None, str]] = []  # (resource, pinned tag, why not pinned)
     for step, in_hook in _steps(plan_root):
         if "get" in step or "put" in step:
             kind = "get" if "get" in step else "put"
@@ -425,12 +435,55 @@ def _check_job(repo: Path, name: str, jname: str, job: dict[str, Any], jobs: dic
                         _check_file(params[key], available, f"{where} put {rname} {key}", findings)
             if kind == "get":
                 available[step[kind]] = Provider("get", schema, resource, params)
-                if in_hook:
-                    pass
+                if _is_cf_cli(resource):
+                    cf_clis.append((rname, *_cf_cli_pin(resource, step)))
             elif schema and schema.get_files is not None:
                 available[step[kind]] = Provider("get", schema, resource, step.get("get_params") or {})
         elif "task" in step:
-            _check_task_step(repo, where, step, in_hook, available, from_plan_tasks, findings)
+            task = _check_task_step(repo, where, step, in_hook, available, from_plan_tasks, findings)
+            suites |= {suite for suite, path in ACCEPTANCE_SUITES.items() if task and path in task.script}
+    if suites:
+        _check_acceptance_cli(repo, where, suites, cf_clis, findings)
+
+
+def _is_cf_cli(resource: dict[str, Any]) -> bool:
+    source = resource.get("source") or {}
+    if resource.get("type") == "github-release":
+        return source.get("owner") == "cloudfoundry" and source.get("repository") == "cli"
+    return resource.get("type") == "git" and bool(CF_CLI_GIT_URI.search(str(source.get("uri", ""))))
+
+
+def _cf_cli_pin(resource: dict[str, Any], step: dict[str, Any]) -> tuple[str | None, str]:
+    """(the one tag a cf CLI get is pinned to, or None and why it is not pinned)."""
+    version = step.get("version") or resource.get("version") or {}
+    version = version if isinstance(version, dict) else {}
+    if resource.get("type") == "github-release":
+        tag = version.get("tag")
+        return (str(tag), "") if tag else (None, "no `version: {tag: ...}`")
+    tag = str((resource.get("source") or {}).get("tag_filter", ""))
+    if not tag or any(c in tag for c in "*?[]"):
+        return None, "source.tag_filter is not one exact tag"
+    # with tag_filter the git resource's versions are {ref: TAG, commit: SHA} (assets/check)
+    if version.get("ref") != tag or not COMMIT.match(str(version.get("commit", ""))):
+        return None, f"no `version: {{ref: {tag}, commit: <its 40-hex commit>}}`, so a moved tag would move the CLI"
+    return tag, ""
+
+
+def _check_acceptance_cli(repo: Path, where: str, suites: set[str], cf_clis: list[tuple[str, str | None, str]],
+                          findings: Findings) -> None:
+    """CATs and DATs drive the cf CLI on the PATH: it must be one pinned version of the era."""
+    names = " and ".join(SUITE_NAMES[s] for s in sorted(suites))
+    if not cf_clis:
+        findings.add(where, f"runs {names} but gets no cf CLI (github.com/cloudfoundry/cli): the suites would "
+                            "drive whatever cf the image has, if any")
+        return
+    era = era_releases(repo)
+    for rname, tag, why in cf_clis:
+        if tag is None:
+            findings.add(where, f"runs {names} with the cf CLI of resource {rname}, which is not pinned: {why}")
+            continue
+        for problem in cli_problems(tag, suites, era):
+            findings.add(where, f"runs {names} with the cf CLI of resource {rname}: {problem} (ci/cf_cli_era.py)")
 
 
 def _check_file(path: str, available: dict[str, Provider], where: str, findings: Findings) -> None:
@@ -446,7 +499,7 @@ def _check_file(path: str, available: dict[str, Provider], where: str, findings:
 
 
 def _check_task_step(repo: Path, where: str, step: dict[str, Any], in_hook: bool, available: dict[str, Provider],
-                     from_plan_tasks: set[str], findings: Findings) -> None:
+                     from_plan_tasks: set[str], findings: Findings) -> Task | None:
     tname = step["task"]
     here = f"{where} task {tname}"
     _secrets(step.get("params") or {}, f"{here}.params", findings)
@@ -455,15 +508,15 @@ def _check_task_step(repo: Path, where: str, step: dict[str, Any], in_hook: bool
     file = step.get("file")
     if not file:
         findings.add(where, f"task {tname} has no file:")
-        return
+        return None
     if not str(file).startswith(SUITE):
         findings.add(where, f"task file {file} is not in the upgrade-suite input")
-        return
+        return None
     if "upgrade-suite" not in available:
         findings.add(where, f"task {tname} runs before upgrade-suite is fetched")
     task = load_task(repo, repo / str(file).removeprefix(SUITE), here, findings)
     if task is None:
-        return
+        return None
     declared = task.data.get("params") or {}
     for key in sorted(set(step.get("params") or {}) - set(declared)):
         findings.add(here, f"sets param {key}, which {task.rel} does not declare (a typo would pass unnoticed)")
@@ -497,6 +550,7 @@ def _check_task_step(repo: Path, where: str, step: dict[str, Any], in_hook: bool
         available[oname] = Provider("task", None, {"name": oname}, {}, task.script)
         if not in_hook:
             from_plan_tasks.add(oname)
+    return task
 
 
 def main(argv: list[str] | None = None) -> int:

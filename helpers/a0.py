@@ -47,9 +47,9 @@ class A0:
         v, hist = wait_for(lambda: checks.instances_running(step, "A0", cf.instances(self.app.guid), 1),
                            Budget(self.timeout("app_start"), 0.2))
         running = self._note(v, hist)
-        reached, attempts = checks.reach_instances(self.http, self.url, self.app.guid, 1,
-                                                   Budget(self.timeout("route_ready"), 0.1))
-        return [running, self._note(checks.instances_routable(step, "A0", reached, 1, attempts))]
+        reached = checks.collect_instances(self.http, self.url, 1, Budget(self.timeout("route_ready"), 0.1))
+        return [running, self._note(checks.instances_routable(step, "A0", reached.instances, 1, reached.attempts,
+                                                              reached.answers))]
 
     def scale(self, step: str) -> list[Verdict]:
         """1 -> 2 -> 1: both RUNNING and each routable; then the second gone from stats and routing."""

@@ -9,8 +9,11 @@ and raise `CheckFailed` with the verdict. Where the app runs is `helpers/placeme
 job; what the director runs is `helpers/preflight.py`'s. Nothing here imports pytest.
 
 Decisions follow prior-art.md §8: structured state, never CLI text; literal matches, never
-regexes; each instance targeted on its own (`X-CF-APP-INSTANCE`), with distinct-index
-collection as the fallback when a router ignores the header.
+regexes. Instances are reached through the router by *collecting distinct indices*: the
+gorouter of cf v220/v231 has no `X-CF-APP-INSTANCE` (it came in Sept. 2016) and round-robins
+every request, so the suite sends plain requests, asks each answer which instance it was,
+and stops once every index has answered or a bounded number of requests has been spent;
+the failure names the indices never seen. The same code works on newer routers.
 """
 
 from __future__ import annotations
@@ -75,14 +78,18 @@ def instances_running(step: str, app: str, states: Mapping[int, Any], expected: 
 
 
 def instances_routable(step: str, app: str, reached: Mapping[int, str | None], expected: int,
-                       attempts: int = 0) -> Verdict:
-    """Every index 0..expected-1 answered through the router (value: its instance id)."""
+                       attempts: int = 0, answers: Mapping[int, int] | None = None) -> Verdict:
+    """Every index 0..expected-1 answered through the router (value: its instance id).
+    `answers` (index -> number of answers) tells a router stuck on one instance apart from
+    one that answers nothing."""
     missing = [i for i in range(expected) if not reached.get(i)]
     if missing:
+        counts = ", ".join(f"#{i}: {n}" for i, n in sorted((answers or {}).items())) or "none"
         return _v(False, "instances routable", step, app,
                   f"app {app}: instance(s) {missing} never answered through the router "
                   f"(expected {expected} routable, reached {sorted(i for i, v in reached.items() if v)} "
-                  f"in {attempts} requests)", expected=expected, reached=dict(reached))
+                  f"in {attempts} requests; answers per instance: {counts})", expected=expected,
+                  reached=dict(reached), answers=dict(answers or {}))
     ids = [reached[i] for i in range(expected)]
     if len(set(ids)) != len(ids):
         return _v(False, "instances routable", step, app,
@@ -212,24 +219,53 @@ def identify(result: FetchResult) -> tuple[int, str] | None:
         return None
 
 
-def reach_instances(http: Http, url: str, app_guid: str, expected: int,
-                    budget: Budget) -> tuple[dict[int, str | None], int]:
-    """Reach each index through the router: ask `/env` with `X-CF-APP-INSTANCE: <guid>:<i>`
-    and record whichever instance answered (a router that ignores the header still
-    round-robins, so the loop collects distinct indices). Returns index -> instance id
-    (None = not reached) and the number of requests made."""
-    reached: dict[int, str | None] = dict.fromkeys(range(expected))
+def max_requests_for(expected: int) -> int:
+    """How many plain requests may be spent collecting `expected` distinct instances. With
+    round robin, `expected` requests suffice; with other clients interleaving (the route
+    poller), each request lands on a given instance with probability about 1/expected, and
+    missing one after 16 rounds is a chance of about expected * (1 - 1/expected)**(16 * expected)
+    (under 1e-4 for two instances): a miss then means a real routing problem."""
+    return max(20, 16 * expected)
+
+
+@dataclass
+class Reached:
+    """What `reach_instances` collected: index -> instance id (None = never seen), requests
+    made, and answers per index."""
+
+    instances: dict[int, str | None]
+    attempts: int
+    answers: dict[int, int]
+
+    @property
+    def missing(self) -> list[int]:
+        return [i for i, v in sorted(self.instances.items()) if not v]
+
+
+def reach_instances(http: Http, url: str, expected: int, budget: Budget,
+                    max_requests: int | None = None) -> Reached:
+    """Reach every index through the router by collecting distinct indices: plain requests
+    to the probe's `/env` (round robin spreads them), each answer saying which instance it
+    came from, until all of 0..expected-1 have answered, `max_requests` have been sent, or
+    the budget is spent (it also paces retries when nothing answers)."""
+    limit = max_requests_for(expected) if max_requests is None else max_requests
+    instances: dict[int, str | None] = dict.fromkeys(range(expected))
+    answers: dict[int, int] = {}
     attempts = 0
     while True:
-        for i in [i for i, v in reached.items() if not v]:
+        for _ in range(max(expected, 1)):
+            if attempts >= limit or all(instances.values()):
+                break
             attempts += 1
-            res, _ = _try(http, url.rstrip("/") + "/env", {"X-CF-APP-INSTANCE": f"{app_guid}:{i}"})
+            res, _ = _try(http, url.rstrip("/") + "/env")
             if res is not None and classify_response(res) is None:
                 ident = identify(res)
-                if ident is not None and ident[0] in reached:
-                    reached[ident[0]] = ident[1]
-        if all(reached.values()) or not budget.sleep():
-            return reached, attempts
+                if ident is not None:
+                    answers[ident[0]] = answers.get(ident[0], 0) + 1
+                    if ident[0] in instances:
+                        instances[ident[0]] = ident[1]
+        if all(instances.values()) or attempts >= limit or not budget.sleep():
+            return Reached(instances, attempts, answers)
 
 
 def _call(note: Callable[[Verdict], Any], step: str, app: str, check: str, what: str, fn: Callable[[], Any]) -> Any:
@@ -300,8 +336,8 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
         timings["running"] = time.monotonic() - t
 
         t = time.monotonic()
-        reached, attempts = reach_instances(http, url, guid, instances, Budget(tmo("route_ready"), 0.1))
-        note(instances_routable(step, name, reached, instances, attempts))
+        reached = collect_instances(http, url, instances, Budget(tmo("route_ready"), 0.1))
+        note(instances_routable(step, name, reached.instances, instances, reached.attempts, reached.answers))
         timings["routable"] = time.monotonic() - t
 
         t = time.monotonic()
@@ -368,18 +404,33 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
     return SmokeResult(name, guid, verdicts, hosts, timings)
 
 
+def collect_instances(http: Http, url: str, expected: int, budget: Budget) -> Reached:
+    """`reach_instances` until every index answered, a fresh request allowance per round
+    while the time budget lasts (instances still starting are not routable yet)."""
+    total = Reached(dict.fromkeys(range(expected)), 0, {})
+    while True:
+        got = reach_instances(http, url, expected, budget)
+        total.attempts += got.attempts
+        for i, n in got.answers.items():
+            total.answers[i] = total.answers.get(i, 0) + n
+        total.instances.update({i: v for i, v in got.instances.items() if v})
+        if not total.missing or not budget.sleep():
+            return total
+
+
 def _check_logs(cf: Any, recent_logs: Callable[[Any, str], list[Any]], http: Http, url: str, guid: str,
                 name: str, step: str, instances: int, budget: Budget) -> tuple[Verdict, list[Verdict]]:
-    """Make each instance print a unique nonce (targeted by header, or round robin), and
-    re-read recent logs on every poll until each instance's line shows up."""
+    """Make the instances print unique nonces (one plain request per instance and poll: the
+    router round-robins them over the instances), and re-read recent logs on every poll until
+    each instance's line shows up."""
     nonces: dict[int, list[str]] = {i: [] for i in range(instances)}
     history: list[Verdict] = []
     while True:
-        for i in range(instances):
+        for _ in range(instances):
             nonce = uuid.uuid4().hex[:12]
-            res, _ = _try(http, f"{url.rstrip('/')}/log/{nonce}", {"X-CF-APP-INSTANCE": f"{guid}:{i}"})
+            res, _ = _try(http, f"{url.rstrip('/')}/log/{nonce}")
             if res is not None and classify_response(res) is None:
-                # without header support the request may land elsewhere: accept the nonce for any index
+                # the request landed on some instance: its nonce counts for whichever printed it
                 for j in range(instances):
                     nonces[j].append(nonce)
         try:
@@ -414,20 +465,20 @@ def scale_check(cf: Any, http: Http, *, step: str, app: Any, up: int = 2, down: 
     _call(note, step, name, "scale up", f"scaling to {up}", lambda: cf.scale(guid, up))
     v, hist = wait_for(lambda: instances_running(step, name, cf.instances(guid), up), Budget(timeout, 0.2))
     note(v, hist)
-    reached, attempts = reach_instances(http, url, guid, up, Budget(timeout, 0.1))
-    note(instances_routable(step, name, reached, up, attempts))
+    reached = collect_instances(http, url, up, Budget(timeout, 0.1))
+    note(instances_routable(step, name, reached.instances, up, reached.attempts, reached.answers))
 
     _call(note, step, name, "scale down", f"scaling to {down}", lambda: cf.scale(guid, down))
-    removed = {i: reached.get(i) for i in range(down, up)}
+    removed = {i: reached.instances.get(i) for i in range(down, up)}
 
     def after_down() -> Verdict:
         # "gone from stats": the cell-level view (CC stats), not only the instance list
         stats_indices = [int(x) for x in cf.stats(guid)]
         answered: list[str] = []
         errors: list[str] = []
-        probes = [None] * (4 * up) + [f"{guid}:{i}" for i in removed]  # round robin, then aimed at each
-        for target in probes:
-            res, err = _try(http, url.rstrip("/") + "/id", {"X-CF-APP-INSTANCE": target} if target else None)
+        probes = range(4 * up)  # round robin: a removed instance still routed would answer one of them
+        for _ in probes:
+            res, err = _try(http, url.rstrip("/") + "/id")
             if res is not None and classify_response(res) is None:
                 answered.append(res.body.strip())
             else:

@@ -4,12 +4,24 @@ Why not `cf ssh`: we want the exit status and both output streams as data, a con
 goes through the resolve map, and distinct errors for "cannot connect", "host key does not
 match the advertised fingerprint" and "authentication refused" (a one-time code is single
 use, so callers must know which one happened before retrying with a fresh code).
+
+Algorithms: the same client must reach the Diego ssh proxy of 2015-16 (a Go x/crypto server
+that offers only `ssh-rsa` as host-key algorithm, SHA-1 signatures, and at diego 0.1434.0
+only `hmac-sha1`/`hmac-sha1-96` MACs) and any current server. So it offers paramiko's
+modern lists in paramiko's order (the first common name wins, so a current server still
+negotiates e.g. `rsa-sha2-512` or `ssh-ed25519`) and keeps, last, exactly the legacy names
+the era needs: `ssh-rsa` among host-key algorithms and `hmac-sha1`/`hmac-sha1-96` among MACs.
+What neither needs is not offered (`DISABLED_ALGORITHMS`). Accepting an `ssh-rsa` (SHA-1)
+host-key signature is safe enough here because the key itself is pinned by the fingerprint
+CC advertises. paramiko 5 removed `ssh-rsa`, hence `paramiko>=3.5,<5`. docs/architecture.md
+"Era: Diego ssh proxy" has the negotiated results.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +34,8 @@ if TYPE_CHECKING:
     from helpers.cf import CloudFoundry
 
 __all__ = [
+    "DISABLED_ALGORITHMS",
+    "Negotiated",
     "SshAuthError",
     "SshConnectError",
     "SshError",
@@ -34,6 +48,14 @@ __all__ = [
 ]
 
 log = redacting_logger(__name__)
+
+# Offered by paramiko but needed neither by the era proxy nor by a current server.
+DISABLED_ALGORITHMS: dict[str, list[str]] = {
+    "ciphers": ["aes128-cbc", "aes192-cbc", "aes256-cbc", "3des-cbc"],
+    "macs": ["hmac-md5", "hmac-md5-96"],
+    "kex": ["diffie-hellman-group1-sha1", "diffie-hellman-group-exchange-sha1"],
+}
+ERA_HOST_KEY_ALGORITHM = "ssh-rsa"  # the only one the 2015-16 Diego ssh proxy offered for its RSA key
 
 
 class SshError(HelperError):
@@ -53,10 +75,64 @@ class SshAuthError(SshError):
 
 
 @dataclass(frozen=True)
+class Negotiated:
+    """What the handshake agreed on (client-to-server cipher and MAC; the era servers use the
+    same lists both ways)."""
+
+    kex: str
+    host_key: str
+    cipher: str
+    mac: str
+
+    def __str__(self) -> str:
+        return f"kex {self.kex}, host key {self.host_key}, cipher {self.cipher}, mac {self.mac}"
+
+
+@dataclass(frozen=True)
 class SshResult:
-    exit_status: int
+    exit_status: int  # -1 when the server sent none (e.g. the command was killed by a signal)
     stdout: str
     stderr: str
+    negotiated: Negotiated | None = None
+
+
+class _ClientTransport(paramiko.Transport):
+    """Records the server's KEXINIT offer and the agreed key exchange, so that a failed or
+    successful handshake can say what was negotiated (paramiko forgets the kex name)."""
+
+    server_offer: dict[str, list[str]] | None = None
+    agreed_kex: str | None = None
+
+    def _parse_kex_init(self, m: paramiko.Message) -> None:
+        try:
+            self.server_offer = self._really_parse_kex_init(paramiko.Message(m.asbytes()))
+        except Exception:  # a malformed offer is paramiko's to report below
+            self.server_offer = None
+        super()._parse_kex_init(m)
+        # not every kex class carries its name (KexCurve25519 does not): look the class up
+        self.agreed_kex = next((name for name, cls in self._kex_info.items()
+                                if type(self.kex_engine) is cls and name in self.preferred_kex), None)
+
+    def negotiated(self) -> Negotiated:
+        return Negotiated(self.agreed_kex or "?", self.host_key_type or "?", self.local_cipher or "?",
+                          self.local_mac or "?")
+
+    def offers(self) -> str:
+        """Both sides' host-key and kex offers, for a handshake failure message."""
+        theirs = self.server_offer or {}
+        return (f"server offers host keys {','.join(theirs.get('server_key_algo_list', [])) or '?'} "
+                f"and kex {','.join(theirs.get('kex_algo_list', [])) or '?'}; this client offers host keys "
+                f"{','.join(self.preferred_keys)} and kex {','.join(self.preferred_kex)}")
+
+
+def client_transport(sock: socket.socket | tuple[str, int]) -> _ClientTransport:
+    """A paramiko client transport with this module's algorithm choice (see the module docstring)."""
+    transport = _ClientTransport(sock, disabled_algorithms=DISABLED_ALGORITHMS)
+    if ERA_HOST_KEY_ALGORITHM not in transport.preferred_keys:
+        transport.close()
+        raise SshConnectError(f"paramiko {paramiko.__version__} cannot verify {ERA_HOST_KEY_ALGORITHM} host keys, "
+                              "the only kind the Diego ssh proxy of 2015-16 offers: install paramiko>=3.5,<5")
+    return transport
 
 
 def fingerprints(key_blob: bytes) -> dict[str, str]:
@@ -100,15 +176,24 @@ def ssh_exec(endpoint: str, fingerprint: str | None, user: str, password: str, c
         sock = (resolver or Resolver()).create_connection(host, int(port_s), timeout=timeout)
     except OSError as e:
         raise SshConnectError(f"cannot connect to ssh endpoint {endpoint}: {e}")
-    transport = paramiko.Transport(sock)
+    try:
+        transport = client_transport(sock)
+    except BaseException:
+        sock.close()
+        raise
     transport.banner_timeout = timeout
     transport.auth_timeout = timeout
     try:
         try:
             transport.start_client(timeout=timeout)
         except (paramiko.SSHException, OSError, EOFError) as e:
-            raise SshConnectError(f"ssh handshake with {endpoint} failed: {e}")
-        verify_fingerprint(transport.get_remote_server_key().asbytes(), fingerprint)
+            raise SshConnectError(f"ssh handshake with {endpoint} failed: {e} ({transport.offers()})")
+        negotiated = transport.negotiated()
+        log.debug("ssh %s: %s", endpoint, negotiated)
+        try:
+            verify_fingerprint(transport.get_remote_server_key().asbytes(), fingerprint)
+        except SshHostKeyError as e:
+            raise SshHostKeyError(f"ssh {endpoint}: {e}")
         try:
             transport.auth_password(user, password)
         except paramiko.BadAuthenticationType as e:
@@ -122,12 +207,13 @@ def ssh_exec(endpoint: str, fingerprint: str | None, user: str, password: str, c
             chan.exec_command(command)
         except (paramiko.SSHException, OSError, EOFError) as e:
             raise SshError(f"ssh {endpoint} as {user}: cannot run command: {e}")
-        return _collect(chan, deadline, endpoint, user)
+        return _collect(chan, deadline, endpoint, user, negotiated)
     finally:
         transport.close()
 
 
-def _collect(chan: paramiko.Channel, deadline: float, endpoint: str, user: str) -> SshResult:
+def _collect(chan: paramiko.Channel, deadline: float, endpoint: str, user: str,
+             negotiated: Negotiated) -> SshResult:
     out, err = bytearray(), bytearray()
     chan.settimeout(0.1)
     while True:
@@ -149,7 +235,7 @@ def _collect(chan: paramiko.Channel, deadline: float, endpoint: str, user: str) 
                                f"output so far: {bytes(out[-200:])!r}")
             chan.status_event.wait(0.02)
     status = chan.recv_exit_status() if chan.exit_status_ready() else -1
-    return SshResult(status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    return SshResult(status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), negotiated)
 
 
 def app_ssh_exec(cf: CloudFoundry, app_guid: str, index: int, command: str, resolver: Resolver | None = None,

@@ -13,10 +13,12 @@ text)` with stream "OUT" or "ERR"), or as raw chunks (`on_chunk`) for ssh sessio
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import queue
 import signal
 import subprocess
+import termios
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,12 +41,16 @@ def _prctl_pdeathsig() -> None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _make_preexec(parent_pid: int) -> Callable[[], None]:
+def _make_preexec(parent_pid: int, terminal: bool = False) -> Callable[[], None]:
     def preexec() -> None:
         _prctl_pdeathsig()
         # The parent may have died between fork and prctl: then nobody would kill us.
         if os.getppid() != parent_pid:
             os._exit(1)
+        if terminal:
+            # Runs after setsid() and after the pty slave became fds 0-2: make it the new
+            # session's controlling terminal (what `tty`, job control and ^C need).
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     return preexec
 
@@ -207,19 +213,27 @@ def _on_spawner(make: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen
 
 def spawn(argv: Sequence[str], cwd: str | Path, env: Mapping[str, str],
           on_line: LineHandler | None = None, *, on_exit: ExitHandler | None = None,
-          on_chunk: ChunkHandler | None = None, stdin: bool = False) -> ManagedProcess:
+          on_chunk: ChunkHandler | None = None, stdin: bool = False,
+          terminal: int | None = None) -> ManagedProcess:
     """Start `argv` in `cwd` with exactly `env` (nothing inherited: the simulator's own
     environment may hold credentials). `on_exit(returncode)` runs once the process has
-    exited and its output has been read."""
+    exited and its output has been read.
+
+    `terminal`: the slave fd of a pseudo-terminal, which becomes the child's stdin, stdout,
+    stderr and controlling terminal; the caller reads and writes the master side (no output
+    handlers run) and closes its copy of the slave once this returns."""
     parent = os.getpid()
     argv = [str(a) for a in argv]
+    if terminal is not None:
+        streams: dict[str, int] = {"stdin": terminal, "stdout": terminal, "stderr": terminal}
+    else:
+        streams = {"stdin": subprocess.PIPE if stdin else subprocess.DEVNULL,
+                   "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
 
     def make() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            argv, cwd=str(cwd), env=dict(env),
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=_make_preexec(parent), close_fds=True,
+            argv, cwd=str(cwd), env=dict(env), **streams,  # type: ignore[call-overload]
+            start_new_session=True, preexec_fn=_make_preexec(parent, terminal is not None), close_fds=True,
         )
 
     proc = ManagedProcess(_on_spawner(make), argv)

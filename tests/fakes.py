@@ -153,9 +153,12 @@ class FakeCC:
     (`recent_logs`) and ssh into them (`ssh_exec`). Apps behave like the probe app
     (`/env`, `/id`, `/log/<nonce>`).
 
-    Switches: `crash` {(guid, index)}; `ignore_header` (a router that round-robins whatever
-    X-CF-APP-INSTANCE says); `drop_logs`; `ssh_exit`; `wrong_index_ssh`; `stale_after_scale_down`
-    (the router still knows the removed instance for N requests); `push_error` (raised by push).
+    The router round-robins every request over the app's instances: like the gorouter of
+    cf v220/v231 it knows no `X-CF-APP-INSTANCE` (docs/era-facts.md §5).
+
+    Switches: `crash` {(guid, index)}; `drop_logs`; `ssh_exit`; `wrong_index_ssh`;
+    `stale_after_scale_down` (the router still knows the removed instance for N requests);
+    `push_error` (raised by push).
     """
 
     def __init__(self) -> None:
@@ -163,7 +166,6 @@ class FakeCC:
         self.deleted_routes: list[str] = []
         self.logs: dict[str, list[Line]] = {}
         self.crash: set[tuple[str, int]] = set()
-        self.ignore_header = False
         self.rr = 0
         self.drop_logs = False
         self.ssh_exit = 0
@@ -249,17 +251,11 @@ class FakeCC:
         if app is None:
             return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
         n = app.instances
-        pinned = (headers or {}).get("X-CF-APP-INSTANCE")
-        if pinned and not self.ignore_header:
-            idx = int(pinned.split(":")[1])
-            if idx >= n:  # like gorouter: a pinned instance that is not registered
-                return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
-        else:
-            pool = n + 1 if self.stale_after_scale_down else n  # the router still knows a removed instance
-            idx = self.rr % max(pool, 1)
-            self.rr += 1
-            if self.stale_after_scale_down:
-                self.stale_after_scale_down -= 1
+        pool = n + 1 if self.stale_after_scale_down else n  # the router still knows a removed instance
+        idx = self.rr % max(pool, 1)
+        self.rr += 1
+        if self.stale_after_scale_down:
+            self.stale_after_scale_down -= 1
         if (app.guid, idx) in self.crash:
             return FetchResult(502, {"X-Cf-Routererror": "endpoint_failure"}, "")
         if path == "/env":

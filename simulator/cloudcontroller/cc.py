@@ -1,9 +1,10 @@
-"""Cloud Controller model: the rules of CC 2.39 over the store (HTTP lives in `cc_http.py`).
+"""Cloud Controller model: the rules of the deployed CC over the store (HTTP lives in `cc_http.py`).
 
-This is the `cc` component of architecture §3 (`wsgi`, `ssh_access`, `app_by_guid`,
-`record_event`). Settings (`/v2/info`, defaults) come from the running
-`cloud_controller_ng` instances' properties; the last ones seen are kept so that desired
-state and defaults survive a CC restart.
+This is the `cc` component of architecture §3 (`wsgi`, `ssh_access`, `log_access`,
+`app_by_guid`, `record_event`). Settings (`/v2/info`, defaults) come from the running
+`cloud_controller_ng` instances' properties, and which CC it is (API 2.39.0 at cf v220,
+2.51.0 at v231: `era.py`) from their release version; the last ones seen are kept so that
+desired state and defaults survive a CC restart.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import uuid
 import zipfile
 from typing import Any
 
+from simulator.cloudcontroller import ruby
 from simulator.cloudcontroller.ccbridge import CCBridge, DesiredLRP, vcap_env
 from simulator.cloudcontroller.deployed import dig, parse_app_domains
+from simulator.cloudcontroller.era import CcEra, era_of
 from simulator.cloudcontroller.errors import STAGING_FAILURES, CCError
 from simulator.cloudcontroller.models import (
     App,
@@ -32,7 +35,11 @@ from simulator.cloudcontroller.models import (
     now_iso,
 )
 
-API_VERSION = "2.39.0"
+DEFAULT_HTTP_PORT = 8080  # App::DEFAULT_PORTS (cc@b7cf099 app/models/runtime/app.rb:29)
+# request keys whose values CC never logs nor stores (app_event_repository.rb CENSORED_FIELDS)
+CENSORED_FIELDS = ("encrypted_environment_json", "command", "environment_json", "environment_variables",
+                   "docker_credentials_json", "encrypted_docker_credentials_json")
+CENSORED_MESSAGE = "PRIVATE DATA HIDDEN"
 DOMAIN_NAMESPACE = uuid.UUID("0d5a4a33-5c1d-4c0e-8a57-6a5f1f1c8e21")
 HOST_RE = re.compile(r"^(\*|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$", re.IGNORECASE)
 APP_STATES = ("STARTED", "STOPPED")
@@ -63,6 +70,8 @@ class CloudController:
         self.world = world
         self.store = Store()
         self._last_props: dict[str, Any] = {}
+        self._last_cf_version: str | None = None
+        self._last_index = 0
         self.stack = self.store.add("stacks", Stack())
         self.bridge = CCBridge(self)
         from simulator.cloudcontroller.cc_http import CloudControllerApp
@@ -71,11 +80,29 @@ class CloudController:
 
     # ------------------------------------------------------------------ deployed settings
 
-    def properties(self) -> dict[str, Any]:
+    def _observe(self) -> None:
+        """Remember the running CC's properties, cf release version and index."""
         running = self.world.running_with("cloud_controller_ng")
         if running:
-            self._last_props = running[0].properties
+            view = running[0]
+            self._last_props = view.properties
+            template = view.template("cloud_controller_ng")
+            self._last_cf_version = template.release_version if template is not None else None
+            self._last_index = view.index
+
+    def properties(self) -> dict[str, Any]:
+        self._observe()
         return self._last_props
+
+    def era(self) -> CcEra:
+        """Which CC is deployed: the cf release of the running `cloud_controller_ng`."""
+        self._observe()
+        return era_of(self._last_cf_version)
+
+    def instance_index(self) -> int:
+        """CC's `index` (its BOSH instance index): the source instance of its log lines."""
+        self._observe()
+        return self._last_index
 
     def prop(self, dotted: str, default: Any = None) -> Any:
         return dig(self.properties(), dotted, default)
@@ -87,7 +114,7 @@ class CloudController:
         return parse_app_domains(self.prop("app_domains")) or [self.world.apps_domain]
 
     def allow_app_ssh_access(self) -> bool:
-        return bool(self.prop("cc.allow_app_ssh_access", False))
+        return bool(self.prop("cc.allow_app_ssh_access", True))  # job spec default
 
     def shared_domains(self) -> list[Domain]:
         """The apps domains of the deployed manifest, with guids stable across runs."""
@@ -100,7 +127,8 @@ class CloudController:
 
     def ssh_fingerprint(self) -> str | None:
         """`app_ssh.host_key_fingerprint` as deployed; when the manifest leaves it out, the
-        running ssh proxy's own key (the simulator's stand-in for an operator's stub)."""
+        running ssh proxy's own key (the simulator's stand-in for the operator's
+        `enable_diego_ssh_in_cf.yml` stub, which publishes the proxy key's fingerprint)."""
         configured = self.prop("app_ssh.host_key_fingerprint")
         if configured:
             return str(configured)
@@ -113,28 +141,54 @@ class CloudController:
         return None
 
     def endpoints(self) -> dict[str, str]:
-        d = self.system_domain()
-        return {"api": f"https://api.{d}", "login": f"https://login.{d}", "uaa": f"https://uaa.{d}",
-                "logging": f"wss://loggregator.{d}:443", "doppler": f"wss://doppler.{d}:443",
-                "log_cache": f"https://log-cache.{d}", "ssh": f"ssh.{d}:2222",
-                "routing": f"https://api.{d}/routing"}
+        """The URLs CC's job template renders from the manifest (bosh-templates/
+        cloud_controller_api.yml.erb @64d935a: `domain` for UAA/login/routing, `system_domain`
+        for ssh and logging; ports from `logger_endpoint.port`, `doppler.port`, `app_ssh.port`
+        with the job spec's defaults)."""
+        domain = str(self.prop("domain") or self.system_domain())
+        system = self.system_domain()
+
+        def ws(key: str, host: str) -> str:
+            scheme = "wss" if self.prop(f"{key}.use_ssl", True) else "ws"
+            return f"{scheme}://{host}.{system}:{self.prop(f'{key}.port', 443)}"
+
+        return {"api": f"https://api.{domain}", "login": f"https://login.{domain}",
+                "uaa": f"https://uaa.{domain}", "routing": f"https://api.{domain}/routing",
+                "logging": ws("logger_endpoint", "loggregator"), "doppler": ws("doppler", "doppler"),
+                "ssh": f"ssh.{system}:{self.prop('app_ssh.port', 2222)}"}
 
     def info(self, user_id: str | None) -> dict[str, Any]:
-        ep = self.endpoints()
+        """`GET /v2/info` exactly as InfoController#read builds it (app/controllers/runtime/
+        info_controller.rb @64d935a, unchanged at b7cf099): thirteen keys always, in this
+        order, then the conditional ones. No log-cache, no links: that CC had neither."""
+        era, ep = self.era(), self.endpoints()
+
+        def text(prop: str, key: str) -> Any:
+            value = self.prop(prop)
+            return era.info_default(key) if value in (None, "") else value
+
         body: dict[str, Any] = {
-            "name": "vcap", "build": "2222", "support": self.prop("support_address"), "version": 2,
-            "description": self.prop("description", "Cloud Foundry sponsored by Pivotal"),
-            "authorization_endpoint": ep["login"], "token_endpoint": ep["uaa"],
+            "name": text("name", "name"), "build": text("build", "build"),
+            "support": text("support_address", "support"), "version": text("version", "version"),
+            "description": text("description", "description"),
+            "authorization_endpoint": ep["login"] if self.prop("login.enabled", True) else ep["uaa"],
+            "token_endpoint": ep["uaa"],
             "min_cli_version": self.prop("cc.min_cli_version"),
             "min_recommended_cli_version": self.prop("cc.min_recommended_cli_version"),
-            "api_version": API_VERSION, "routing_endpoint": ep["routing"],
-            "logging_endpoint": ep["logging"], "doppler_logging_endpoint": ep["doppler"]}
-        if self.allow_app_ssh_access():
-            body["app_ssh_endpoint"] = ep["ssh"]
-            fingerprint = self.ssh_fingerprint()
-            if fingerprint:
-                body["app_ssh_host_key_fingerprint"] = fingerprint
-            body["app_ssh_oauth_client"] = self.prop("app_ssh.oauth_client_id", "ssh-proxy")
+            "api_version": era.api_version,
+            # the template renders these under `if_p("cc.allow_app_ssh_access")`, which holds
+            # whenever the property has a value (its spec default is true), even `false`
+            "app_ssh_endpoint": ep["ssh"],
+            "app_ssh_host_key_fingerprint": self.ssh_fingerprint(),
+            "app_ssh_oauth_client": self.prop("app_ssh.oauth_client_id", "ssh-proxy"),
+            "routing_endpoint": ep["routing"]}
+        if self.prop("metron_endpoint.shared_secret") or self.prop("loggregator_endpoint.shared_secret"):
+            body["logging_endpoint"] = ep["logging"]
+        if self.prop("doppler.enabled", True):
+            body["doppler_logging_endpoint"] = ep["doppler"]
+        custom = self.prop("cc.info.custom")
+        if custom:
+            body["custom"] = custom
         if user_id:
             body["user"] = user_id
         return body
@@ -204,6 +258,11 @@ class CloudController:
         logs = self.world.components.get("logs")
         if logs is not None:
             logs.emit(app_guid, source_type, instance, message, stream)
+
+    def emit_api_log(self, app_guid: str, message: str, stream: str = "OUT") -> None:
+        """CC's own app log line: source `API`, source instance = CC's index (runner.rb
+        `LoggregatorEmitter::Emitter.new(router, 'API', config[:index], ...)` @64d935a)."""
+        self.emit_log(app_guid, "API", str(self.instance_index()), message, stream)
 
     # ------------------------------------------------------------------ orgs and spaces
 
@@ -306,7 +365,7 @@ class CloudController:
                 raise CCError("AppPackageInvalid", "bits have not been uploaded")
             self.store.add("apps", app)
         self.record_event(app.guid, "audit.app.create", {"request": _redact_request(body)}, actor)
-        self.emit_log(app.guid, "API", "0", f"Created app with guid {app.guid}")
+        self.emit_api_log(app.guid, f"Created app with guid {app.guid}")
         return app
 
     def _assign(self, app: App, body: dict[str, Any]) -> None:
@@ -341,10 +400,18 @@ class CloudController:
             if self.store.get("stacks", body["stack_guid"]) is None:
                 raise CCError("StackNotFound", body["stack_guid"])
             app.stack_guid = body["stack_guid"]
+        era = self.era()
         if "health_check_type" in body:
-            if body["health_check_type"] not in ("port", "none", "process", "http"):
-                raise CCError("AppInvalid", "health_check_type")
+            if body["health_check_type"] not in era.health_check_types:
+                raise CCError("AppInvalid", "health_check_type must be one of "
+                              + ", ".join(era.health_check_types))
             app.health_check_type = body["health_check_type"]
+        if "ports" in body and era.app_ports:  # a v220 CC has no such attribute
+            ports = body["ports"]
+            if ports is not None and (not isinstance(ports, list) or not all(
+                    isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports)):
+                raise CCError("AppInvalid", "ports must be a list of port numbers")
+            app.ports = list(ports) if ports else None
         for key in ("buildpack", "command", "docker_image"):
             if key in body:
                 app.__setattr__(key, body[key] or None)
@@ -378,7 +445,7 @@ class CloudController:
                 stage = self._needs_staging(app)
             app.touch()
         self.record_event(guid, "audit.app.update", {"request": _redact_request(body)}, actor)
-        self.emit_log(guid, "API", "0", f"Updated app with guid {guid} ({_redact_request(body)})")
+        self.emit_api_log(guid, f"Updated app with guid {guid} ({ruby.inspect(_redact_request(body))})")
         if stage is not None:
             self.bridge.stage(guid, *stage)
         self.bridge.sync()
@@ -433,7 +500,8 @@ class CloudController:
                     _attr(droplet, "command", None) or app.detected_start_command
             app.touch()
         if droplet is None:
-            self.emit_log(guid, "STG", "0", f"Staging failed: {description}", "ERR")
+            # staging_completion_handler_base.rb:37 `Loggregator.emit_error`
+            self.emit_api_log(guid, f"Failed to stage application: {description}", "ERR")
         self.bridge.sync()
 
     def delete_app(self, guid: str, actor: dict[str, Any], recursive: bool = False) -> None:
@@ -443,6 +511,7 @@ class CloudController:
                 route.app_guids.remove(guid)
             self.record_event(guid, "audit.app.delete-request", {"request": {"recursive": recursive}}, actor)
             self.store.remove("apps", app.guid)
+        self.emit_api_log(guid, f"Deleted app with guid {guid}")
         self.bridge.sync()
 
     def upload_bits(self, guid: str, resources: str | None, package: bytes | None) -> Job:
@@ -635,7 +704,13 @@ class CloudController:
             self.bridge.stop_index(process_guid, index)
         except Exception as exc:
             raise CCError("RunnerUnavailable", str(exc) or type(exc).__name__)
-        self.emit_log(guid, "API", "0", f"Stopping app instance (index {index}) with guid {guid}")
+
+    def app_ports(self, app: App) -> list[int] | None:
+        """`ports` of a v231 app: as set, else [8080] for a Diego app (App#before_save
+        `update_ports(DEFAULT_PORTS) if diego && ports.blank?`), else null."""
+        if app.ports:
+            return list(app.ports)
+        return [DEFAULT_HTTP_PORT] if app.diego else None
 
     def running_instances(self, app: App) -> int:
         try:
@@ -680,10 +755,6 @@ def _int(value: Any, name: str) -> int:
 
 
 def _redact_request(body: dict[str, Any]) -> dict[str, Any]:
-    """Audit metadata as CC records it: environment values are never stored."""
-    out = dict(body)
-    if "environment_json" in out:
-        out["environment_json"] = "PRIVATE DATA HIDDEN"
-    if "docker_credentials_json" in out:
-        out["docker_credentials_json"] = "PRIVATE DATA HIDDEN"
-    return out
+    """The request as CC logs and audits it (`app_audit_hash`): censored fields keep their
+    key, their value becomes `PRIVATE DATA HIDDEN`; key order is the request's."""
+    return {k: (CENSORED_MESSAGE if k in CENSORED_FIELDS else v) for k, v in body.items()}

@@ -1,13 +1,18 @@
 """Cloud Controller HTTP layer: werkzeug routing, auth, JSON, pagination over `CloudController`.
 
-Contract: wire-contracts §4 (v2), plus the root `/` and a minimal `/v3` subset for cf CLI
-6.53 (organizations, spaces, and read-only app/process/stats/droplet views: `v3.py`), and the
-simulator-internal ssh_access endpoint (§4.8).
+Contract: wire-contracts §4 (v2), the deployed era's experimental `/v3` (`v3.py`), and the
+internal endpoints of the ssh proxy (`/internal/apps/<guid>/ssh_access/<index>`, §4.8) and
+of the traffic controller (`/internal/log_access/<guid>`). There is no `GET /`: the CCs of
+cf v220 and v231 answer it, like any unknown path, with the 404 of lib/sinatra/vcap.rb
+(`CF-NotFound`, code 10000). Every answer carries `X-VCAP-Request-ID` (vcap.rb:118 at v220,
+middleware/vcap_request_id.rb:16 at v231): the router's request id, `::`, a fresh uuid.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
@@ -19,7 +24,8 @@ from simulator.cloudcontroller.models import Job
 from simulator.cloudcontroller.presenters import Presenter
 from simulator.cloudcontroller.query import apply_filters, paginate
 from simulator.cloudcontroller.uaa_http import bearer_token
-from simulator.cloudcontroller.v3 import V3Views
+from simulator.cloudcontroller.v3 import V3Views, page_args
+from simulator.cloudcontroller.v3 import paginate as v3_paginate
 
 if TYPE_CHECKING:
     from simulator.cloudcontroller.cc import CloudController
@@ -33,20 +39,12 @@ WRITE_SCOPES = {"cloud_controller.write", "cloud_controller.admin"}
 def _rules() -> list[Rule]:
     r = Rule
     return [
-        r("/", endpoint="root", methods=["GET"]),
         r("/v2/info", endpoint="info", methods=["GET"]),
-        r("/v3", endpoint="v3_root", methods=["GET"]),
-        r("/v3/", endpoint="v3_root", methods=["GET"]),
-        r("/v3/organizations", endpoint="v3_orgs", methods=["GET"]),
-        r("/v3/organizations/<guid>", endpoint="v3_org", methods=["GET"]),
-        r("/v3/spaces", endpoint="v3_spaces", methods=["GET"]),
-        r("/v3/spaces/<guid>", endpoint="v3_space", methods=["GET"]),
         r("/v3/apps", endpoint="v3_apps", methods=["GET"]),
         r("/v3/apps/<guid>", endpoint="v3_app", methods=["GET"]),
-        r("/v3/apps/<guid>/processes", endpoint="v3_app_processes", methods=["GET"]),
-        r("/v3/apps/<guid>/droplets/current", endpoint="v3_current_droplet", methods=["GET"]),
-        r("/v3/apps/<guid>/processes/<ptype>/instances/<index>", endpoint="v3_instance", methods=["DELETE"]),
+        r("/v3/processes", endpoint="v3_processes", methods=["GET"]),
         r("/v3/processes/<guid>", endpoint="v3_process", methods=["GET"]),
+        r("/v3/processes/<guid>/instances/<index>", endpoint="v3_terminate", methods=["DELETE"]),
         r("/v3/processes/<guid>/stats", endpoint="v3_process_stats", methods=["GET"]),
         r("/v2/organizations", endpoint="orgs", methods=["GET", "POST"]),
         r("/v2/organizations/<guid>", endpoint="org", methods=["GET", "PUT", "DELETE"]),
@@ -96,10 +94,21 @@ def _rules() -> list[Rule]:
         r("/v2/events", endpoint="events", methods=["GET"]),
         r("/v2/config/feature_flags", endpoint="feature_flags", methods=["GET"]),
         r("/internal/apps/<guid>/ssh_access/<int:index>", endpoint="ssh_access", methods=["GET"]),
+        r("/internal/log_access/<guid>", endpoint="log_access", methods=["GET"]),
     ]
 
 
-PUBLIC = {"root", "info", "v3_root"}
+PUBLIC = {"info"}
+REQUEST_ID_HEADER = "X-VCAP-Request-ID"
+_REQUEST_ID_JUNK = re.compile(r"[^\w\-]")
+
+
+def request_id(environ: dict[str, Any]) -> str:
+    """`<incoming X-Vcap-Request-Id, cleaned, 255 max>::<uuid>`, or a bare uuid."""
+    incoming = environ.get("HTTP_X_VCAP_REQUEST_ID") or environ.get("HTTP_X_REQUEST_ID")
+    if incoming:
+        return f"{_REQUEST_ID_JUNK.sub('', incoming)[:255]}::{uuid.uuid4()}"
+    return str(uuid.uuid4())
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -118,7 +127,6 @@ class CloudControllerApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        v3 = request.path.startswith("/v3")
         try:
             try:
                 endpoint, args = self.url_map.bind_to_environ(environ).match()
@@ -131,11 +139,9 @@ class CloudControllerApp:
                     raise CCError("InsufficientScope")
             request.environ["cc.claims"] = claims
             response = getattr(self, f"on_{endpoint}")(request, **args)
-        except CCError as exc:
-            body: Any = exc.to_json()
-            if v3:
-                body = {"errors": [{"code": exc.code, "title": f"CF-{exc.name}", "detail": exc.description}]}
-            response = _json(body, exc.status)
+        except CCError as exc:  # v2 and v3 alike (ErrorPresenter of both eras)
+            response = _json(exc.to_json(), exc.status)
+        response.headers[REQUEST_ID_HEADER] = request_id(environ)
         return response(environ, start_response)
 
     def _authenticate(self, request: Request) -> dict[str, Any]:
@@ -214,148 +220,39 @@ class CloudControllerApp:
 
     # ------------------------------------------------------------------ discovery
 
-    def on_root(self, request: Request) -> Response:
-        ep = self.cc.endpoints()
-        ssh: dict[str, Any] | None = None
-        if self.cc.allow_app_ssh_access():
-            ssh = {"href": ep["ssh"], "meta": {
-                "host_key_fingerprint": self.cc.ssh_fingerprint(),
-                "oauth_client": self.cc.prop("app_ssh.oauth_client_id", "ssh-proxy")}}
-        return _json({"links": {
-            "self": {"href": ep["api"]}, "bits_service": None,
-            "cloud_controller_v2": {"href": f"{ep['api']}/v2", "meta": {"version": "2.39.0"}},
-            "cloud_controller_v3": {"href": f"{ep['api']}/v3", "meta": {"version": "3.0.0"}},
-            "network_policy_v0": None, "network_policy_v1": None, "credhub": None,
-            "login": {"href": ep["login"]}, "uaa": {"href": ep["uaa"]},
-            "routing": {"href": ep["routing"]}, "logging": {"href": ep["doppler"]},
-            "log_cache": {"href": ep["log_cache"]}, "log_stream": None, "app_ssh": ssh}})
-
     def on_info(self, request: Request) -> Response:
         token = bearer_token(request)
         claims = self.cc._verify(token) if token else None
         return _json(self.cc.info(claims.get("user_id") if claims else None))
 
-    def on_v3_root(self, request: Request) -> Response:
-        base = self.cc.endpoints()["api"] + "/v3"
-        return _json({"links": {"self": {"href": base},
-                                "organizations": {"href": f"{base}/organizations"},
-                                "spaces": {"href": f"{base}/spaces"},
-                                "apps": {"href": f"{base}/apps"},
-                                "processes": {"href": f"{base}/processes"}}})
+    # ------------------------------------------------------------------ v3 (the era's experimental API)
 
-    # ------------------------------------------------------------------ v3 subset
-
-    def _v3_list(self, request: Request, records: list[Any], render: Any) -> Response:
-        try:
-            page = int(request.args.get("page", 1))
-            per_page = int(request.args.get("per_page", 50))
-        except ValueError:
-            raise CCError("BadQueryParameter", "page")
-        total = len(records)
-        pages = max(1, -(-total // per_page))
-        base = self.cc.endpoints()["api"] + request.path
-        items = records[(page - 1) * per_page: page * per_page]
-        return _json({"pagination": {
-            "total_results": total, "total_pages": pages,
-            "first": {"href": f"{base}?page=1&per_page={per_page}"},
-            "last": {"href": f"{base}?page={pages}&per_page={per_page}"},
-            "next": {"href": f"{base}?page={page + 1}&per_page={per_page}"} if page < pages else None,
-            "previous": {"href": f"{base}?page={page - 1}&per_page={per_page}"} if page > 1 else None},
-            "resources": [render(r) for r in items]})
-
-    @staticmethod
-    def _csv_arg(request: Request, name: str) -> list[str] | None:
-        value = request.args.get(name)
-        return None if value is None else [v for v in value.split(",") if v]
-
-    def _v3_org(self, org: Any) -> dict[str, Any]:
-        base = self.cc.endpoints()["api"]
-        return {"guid": org.guid, "name": org.name, "created_at": org.created_at,
-                "updated_at": org.updated_at or org.created_at, "suspended": org.status == "suspended",
-                "relationships": {"quota": {"data": None}}, "metadata": {"labels": {}, "annotations": {}},
-                "links": {"self": {"href": f"{base}/v3/organizations/{org.guid}"}}}
-
-    def _v3_space(self, space: Any) -> dict[str, Any]:
-        base = self.cc.endpoints()["api"]
-        return {"guid": space.guid, "name": space.name, "created_at": space.created_at,
-                "updated_at": space.updated_at or space.created_at,
-                "relationships": {"organization": {"data": {"guid": space.organization_guid}},
-                                  "quota": {"data": None}},
-                "metadata": {"labels": {}, "annotations": {}},
-                "links": {"self": {"href": f"{base}/v3/spaces/{space.guid}"},
-                          "organization": {"href": f"{base}/v3/organizations/{space.organization_guid}"}}}
-
-    def on_v3_orgs(self, request: Request) -> Response:
-        names, guids = self._csv_arg(request, "names"), self._csv_arg(request, "guids")
-        orgs = [o for o in self.cc.store.all("organizations")
-                if (names is None or o.name in names) and (guids is None or o.guid in guids)]
-        return self._v3_list(request, orgs, self._v3_org)
-
-    def on_v3_org(self, request: Request, guid: str) -> Response:
-        org = self.cc.store.get("organizations", guid)
-        if org is None:
-            raise CCError("ResourceNotFound", "Organization not found")
-        return _json(self._v3_org(org))
-
-    def on_v3_spaces(self, request: Request) -> Response:
-        names = self._csv_arg(request, "names")
-        guids = self._csv_arg(request, "guids")
-        orgs = self._csv_arg(request, "organization_guids")
-        spaces = [s for s in self.cc.store.all("spaces")
-                  if (names is None or s.name in names) and (guids is None or s.guid in guids)
-                  and (orgs is None or s.organization_guid in orgs)]
-        return self._v3_list(request, spaces, self._v3_space)
-
-    def on_v3_space(self, request: Request, guid: str) -> Response:
-        space = self.cc.store.get("spaces", guid)
-        if space is None:
-            raise CCError("ResourceNotFound", "Space not found")
-        return _json(self._v3_space(space))
-
-    def _v3_app_record(self, guid: str) -> Any:
-        app = self.cc.store.get("apps", guid)
-        if app is None:
-            raise CCError("ResourceNotFound", "App not found")
-        return app
+    def _v3_list(self, request: Request, records: list[Any], render: Any, allowed: tuple[str, ...]) -> Response:
+        unknown = [k for k in request.args if k not in ("page", "per_page", *allowed)]
+        if unknown:
+            raise CCError("BadQueryParameter", "Unknown query param(s) '" + "', '".join(unknown) + "'")
+        page, per_page = page_args(request.args)
+        return _json(v3_paginate(records, request.path, page, per_page, render))
 
     def on_v3_apps(self, request: Request) -> Response:
-        apps = self.v3.apps(self._csv_arg(request, "names"), self._csv_arg(request, "space_guids"),
-                            self._csv_arg(request, "guids"), self._csv_arg(request, "organization_guids"))
-        return self._v3_list(request, apps, self.v3.app)
+        return self._v3_list(request, self.v3.apps(), dict,
+                             ("names", "guids", "organization_guids", "space_guids", "order_by"))
 
     def on_v3_app(self, request: Request, guid: str) -> Response:
-        return _json(self.v3.app(self._v3_app_record(guid)))
+        return _json(self.v3.app(guid))
 
-    def on_v3_app_processes(self, request: Request, guid: str) -> Response:
-        app = self._v3_app_record(guid)
-        types = self._csv_arg(request, "types")
-        processes = [app] if types is None or "web" in types else []
-        return self._v3_list(request, processes, self.v3.process)
-
-    def on_v3_current_droplet(self, request: Request, guid: str) -> Response:
-        return _json(self.v3.current_droplet(self._v3_app_record(guid)))
-
-    def on_v3_instance(self, request: Request, guid: str, ptype: str, index: str) -> Response:
-        """`cf restart-app-instance` on v3: the same Diego stop-index as the v2 DELETE."""
-        app = self._v3_app_record(guid)
-        if ptype != "web":
-            raise CCError("ResourceNotFound", "Process not found")
-        if not index.isdigit() or int(index) >= app.instances:
-            raise CCError("ResourceNotFound", "Instance not found")
-        self.cc.restart_instance(guid, int(index))
-        return Response(status=204)
-
-    def _v3_process_record(self, guid: str) -> Any:
-        app = self.cc.store.get("apps", guid)  # a v2 app's web process has the app's guid
-        if app is None:
-            raise CCError("ResourceNotFound", "Process not found")
-        return app
+    def on_v3_processes(self, request: Request) -> Response:
+        return self._v3_list(request, self.v3.processes(), self.v3.process, ())
 
     def on_v3_process(self, request: Request, guid: str) -> Response:
-        return _json(self.v3.process(self._v3_process_record(guid)))
+        return _json(self.v3.process(self.v3.process_record(guid)))
+
+    def on_v3_terminate(self, request: Request, guid: str, index: str) -> Response:
+        self.v3.terminate(guid, index)
+        return Response(status=204)
 
     def on_v3_process_stats(self, request: Request, guid: str) -> Response:
-        return _json({"resources": self.v3.process_stats(self._v3_process_record(guid))})
+        return _json(self.v3.process_stats(guid))
 
     # ------------------------------------------------------------------ organizations and spaces
 
@@ -558,6 +455,13 @@ class CloudControllerApp:
         except PermissionError as exc:
             raise CCError("InvalidRequest", description=str(exc))
         return _json({"process_guid": process_guid})
+
+    def on_log_access(self, request: Request, guid: str) -> Response:
+        """LogAccessController#lookup (app/controllers/internal/log_access_controller.rb
+        @64d935a): 200 when the app exists, else 404, no body; the traffic controller asks
+        this with the user's token before serving any log."""
+        found = self.cc.app_by_guid(guid) is not None
+        return Response(status=200 if found else 404, content_type="application/json;charset=utf-8")
 
 
 def _collection_of(record: Any) -> str:

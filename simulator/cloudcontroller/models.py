@@ -75,6 +75,7 @@ class App(Record):
     enable_ssh: bool = False
     production: bool = False
     docker_image: str | None = None
+    ports: list[int] | None = None  # only a v231 CC has it (see era.py)
     version: str = field(default_factory=new_guid)
     package: bytes | None = None
     package_hash: str | None = None

@@ -88,8 +88,10 @@ class Presenter:
                 "entity": {"name": stack.name, "description": stack.description}}
 
     def app_entity(self, app: App) -> dict[str, Any]:
+        """The export list of the deployed CC's App model, then its relation URLs
+        (app/models/runtime/app.rb:44-49 @64d935a; `ports` added at b7cf099)."""
         g = app.guid
-        return {"name": app.name, "production": app.production, "space_guid": app.space_guid,
+        entity = {"name": app.name, "production": app.production, "space_guid": app.space_guid,
                 "stack_guid": app.stack_guid, "buildpack": app.buildpack,
                 "detected_buildpack": app.detected_buildpack, "environment_json": app.environment_json,
                 "memory": app.memory, "instances": app.instances, "disk_quota": app.disk_quota,
@@ -106,6 +108,11 @@ class Presenter:
                 "space_url": f"/v2/spaces/{app.space_guid}", "stack_url": f"/v2/stacks/{app.stack_guid}",
                 "events_url": f"/v2/apps/{g}/events", "service_bindings_url": f"/v2/apps/{g}/service_bindings",
                 "routes_url": f"/v2/apps/{g}/routes"}
+        if self.cc.era().app_ports:
+            entity = {**{k: v for k, v in entity.items() if not k.endswith("_url")},
+                      "ports": self.cc.app_ports(app),
+                      **{k: v for k, v in entity.items() if k.endswith("_url")}}
+        return entity
 
     def app(self, app: App, depth: int = 0) -> Resource:
         entity = self.app_entity(app)

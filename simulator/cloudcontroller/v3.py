@@ -1,147 +1,129 @@
-"""Read-only CC v3 views of the v2 app model: what cf CLI 6.40-6.53 reads for `cf app` and
-the summary after `cf push` (wire-contracts §7; v2v3 actor `GetApplicationSummaryByNameAndSpace`):
+"""The experimental `/v3` of the deployed CC, as far as v2-pushed apps can be seen through it.
 
-* `GET /v3/apps?names=&space_guids=` and `/v3/apps/<guid>`: the app (state, lifecycle),
-* `GET /v3/apps/<guid>/processes`, `/v3/processes/<guid>`: its one `web` process, whose guid
-  is the app guid as on a real CC (v2 apps are v3 apps with a web process),
-* `GET /v3/processes/<guid>/stats`: per-instance state and usage (from Diego, as v2 stats),
-* `GET /v3/apps/<guid>/droplets/current`: the staged droplet (404 before staging).
+In cf v220 (CC 64d935a) and v231 (CC b7cf099) a v3 *app* (`AppModel`, table `apps_v3`) is a
+different record from a v2 app: an app pushed through `/v2/apps` has no `app_guid` and is no
+v3 app, so `GET /v3/apps?names=...` never lists it and `/v3/apps/<v2 guid>/...` is a 404.
+What v3 does show of a v2 app is its *process*: `ProcessesController` reads the v2 `App`
+table (`App.where(guid:)`), so a v2 app is the v3 process with its own guid and type `web`.
+Hence what is served here, per era:
 
-Nothing here changes state; writes stay on v2, which is what v6 `push`/`scale` use.
+* `GET /v3/apps` (empty: the simulator creates no v3 apps), `GET /v3/apps/<guid>` (404),
+* `GET /v3/processes`, `GET /v3/processes/<guid>`: v2 apps as processes (ProcessPresenter),
+* `DELETE /v3/processes/<guid>/instances/<index>`: terminate one instance (both eras),
+* `GET /v3/processes/<guid>/stats`: only at v231 (config/routes.rb @b7cf099).
+
+Links are relative (`/v3/processes/<guid>`) and errors have the v2 shape, as both CCs
+rendered them (ErrorPresenter). Creating v3 apps, packages and droplets (experimental in
+both eras) is not simulated: nothing in the suite or in cf v6 push uses them.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from simulator.cloudcontroller.cc import _attr, _epoch_seconds
 from simulator.cloudcontroller.errors import CCError
 from simulator.cloudcontroller.models import App
 
 if TYPE_CHECKING:
     from simulator.cloudcontroller.cc import CloudController
 
-USAGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+DEFAULT_PER_PAGE = 50
+
+
+def paginate(records: list[Any], base_url: str, page: int, per_page: int,
+             render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """PaginationPresenter#present_pagination_hash: relative hrefs, query keys sorted as
+    Rails' `to_query` sorts them."""
+    total = len(records)
+    last = max(1, -(-total // per_page))
+
+    def href(n: int) -> dict[str, str]:
+        return {"href": f"{base_url}?{urlencode(sorted({'page': n, 'per_page': per_page}.items()))}"}
+
+    return {"pagination": {"total_results": total, "first": href(1), "last": href(last),
+                           "next": href(page + 1) if page + 1 <= last else None,
+                           "previous": href(page - 1) if page > 1 else None},
+            "resources": [render(r) for r in records[(page - 1) * per_page: page * per_page]]}
+
+
+def page_args(args: Any) -> tuple[int, int]:
+    try:
+        page = int(args.get("page", 1))
+        per_page = int(args.get("per_page", DEFAULT_PER_PAGE))
+    except ValueError:
+        raise CCError("BadQueryParameter", "Page must be an integer, Per page must be an integer")
+    if page < 1 or per_page < 1:
+        raise CCError("BadQueryParameter", "Page must be greater than 0, Per page must be greater than 0")
+    return page, per_page
 
 
 class V3Views:
     def __init__(self, cc: CloudController) -> None:
         self.cc = cc
 
-    def _base(self) -> str:
-        return self.cc.endpoints()["api"] + "/v3"
+    # ------------------------------------------------------------------ apps (v3 AppModel)
 
-    def _stack_name(self, app: App) -> str:
-        stack = self.cc.store.get("stacks", app.stack_guid)
-        return stack.name if stack else "cflinuxfs2"
+    def apps(self) -> list[Any]:
+        """v3 apps: the simulator creates none, and no v2 app is one."""
+        return []
 
-    # ------------------------------------------------------------------ apps
+    def app(self, guid: str) -> dict[str, Any]:
+        raise CCError("ResourceNotFound", "App not found")
 
-    def apps(self, names: list[str] | None, space_guids: list[str] | None, guids: list[str] | None,
-             org_guids: list[str] | None) -> list[App]:
-        def org_of(app: App) -> str | None:
-            space = self.cc.store.get("spaces", app.space_guid)
-            return space.organization_guid if space else None
+    # ------------------------------------------------------------------ processes (= v2 apps)
 
-        found = [a for a in self.cc.store.all("apps")
-                 if (names is None or a.name in names) and (space_guids is None or a.space_guid in space_guids)
-                 and (guids is None or a.guid in guids) and (org_guids is None or org_of(a) in org_guids)]
-        return sorted(found, key=lambda a: (a.created_at, a.name))
+    def process_record(self, guid: str) -> App:
+        app = self.cc.app_by_guid(guid)
+        if app is None:
+            raise CCError("ResourceNotFound", "Process not found")
+        return app
 
-    def app(self, app: App) -> dict[str, Any]:
-        base = self._base()
+    def processes(self) -> list[App]:
+        return sorted(self.cc.store.all("apps"), key=lambda a: (a.created_at, a.guid))
+
+    @staticmethod
+    def process(app: App) -> dict[str, Any]:
+        """ProcessPresenter#process_hash (same at 64d935a and b7cf099); a v2 app has no
+        `app_guid`, hence the empty app link."""
         g = app.guid
-        return {
-            "guid": g, "name": app.name, "state": app.state, "created_at": app.created_at,
-            "updated_at": app.updated_at or app.created_at,
-            "lifecycle": {"type": "docker", "data": {}} if app.docker_image else {
-                "type": "buildpack",
-                "data": {"buildpacks": [app.buildpack] if app.buildpack else [], "stack": self._stack_name(app)}},
-            "relationships": {"space": {"data": {"guid": app.space_guid}}},
-            "metadata": {"labels": {}, "annotations": {}},
-            "links": {"self": {"href": f"{base}/apps/{g}"},
-                      "space": {"href": f"{base}/spaces/{app.space_guid}"},
-                      "processes": {"href": f"{base}/apps/{g}/processes"},
-                      "droplets": {"href": f"{base}/apps/{g}/droplets"},
-                      "current_droplet": {"href": f"{base}/apps/{g}/droplets/current"}},
-        }
+        return {"guid": g, "type": "web", "command": app.command, "instances": app.instances,
+                "memory_in_mb": app.memory, "disk_in_mb": app.disk_quota,
+                "created_at": app.created_at, "updated_at": app.updated_at,
+                "links": {"self": {"href": f"/v3/processes/{g}"},
+                          "scale": {"href": f"/v3/processes/{g}/scale", "method": "PUT"},
+                          "app": {"href": "/v3/apps/"},
+                          "space": {"href": f"/v2/spaces/{app.space_guid}"}}}
 
-    # ------------------------------------------------------------------ processes
-
-    def process(self, app: App) -> dict[str, Any]:
-        base = self._base()
-        g = app.guid
-        return {
-            "guid": g, "type": "web", "command": app.command or app.detected_start_command or None,
-            "instances": app.instances, "memory_in_mb": app.memory, "disk_in_mb": app.disk_quota,
-            "health_check": {"type": app.health_check_type,
-                             "data": {"timeout": app.health_check_timeout, "invocation_timeout": None}},
-            "created_at": app.created_at, "updated_at": app.updated_at or app.created_at,
-            "relationships": {"app": {"data": {"guid": g}}},
-            "metadata": {"labels": {}, "annotations": {}},
-            "links": {"self": {"href": f"{base}/processes/{g}"}, "app": {"href": f"{base}/apps/{g}"},
-                      "space": {"href": f"{base}/spaces/{app.space_guid}"},
-                      "stats": {"href": f"{base}/processes/{g}/stats"}},
-        }
-
-    def process_stats(self, app: App) -> list[dict[str, Any]]:
-        """One entry per desired index. A stopped or unstaged app reports every index DOWN;
-        Diego's BBS being down is a 503 (CC's `StatsUnavailable`)."""
-        now = time.time()
-        usage_time = time.strftime(USAGE_TIME_FORMAT, time.gmtime(now))
-
-        def down(index: int) -> dict[str, Any]:
-            return {"type": "web", "index": index, "state": "DOWN", "host": None, "uptime": 0,
-                    "mem_quota": None, "disk_quota": None, "fds_quota": None, "isolation_segment": None,
-                    "details": None, "usage": {}, "instance_ports": []}
-
-        if app.state != "STARTED" or app.package_state != "STAGED":
-            return [down(i) for i in range(app.instances)]
+    def terminate(self, guid: str, index: str) -> None:
+        """ProcessesController#terminate: 404 `Instance not found` outside 0..instances-1."""
+        app = self.process_record(guid)
         try:
-            best = self.cc._by_index(app)
-        except CCError as exc:
-            raise CCError("InstancesUnavailable", description=f"Stats server temporarily unavailable. {exc}")
-        out = []
-        for index in range(app.instances):
-            if index not in best:
-                out.append(down(index))
-                continue
-            state, lrp = best[index]
-            since = _epoch_seconds(_attr(lrp, "since", 0))
-            port = _attr(lrp, "port", None)
-            out.append({
-                "type": "web", "index": index, "state": state, "host": _attr(lrp, "cell_ip", None),
-                "uptime": int(max(0.0, now - since)) if since and state == "RUNNING" else 0,
-                "mem_quota": app.memory * 1024 * 1024, "disk_quota": app.disk_quota * 1024 * 1024,
-                "fds_quota": 16384, "isolation_segment": None,
-                "details": _attr(lrp, "details", None) or _attr(lrp, "placement_error", None),
-                "usage": {"time": usage_time, "cpu": 0.0, "mem": 0, "disk": 0},
-                "instance_ports": [{"external": port, "internal": 8080}] if port else []})
-        return out
+            number = int(index)
+        except ValueError:
+            number = 0  # Ruby's `to_i` of a non-number
+        if not 0 <= number < app.instances:
+            raise CCError("ResourceNotFound", "Instance not found")
+        self.cc.restart_instance(guid, number)
 
-    # ------------------------------------------------------------------ droplets
-
-    def current_droplet(self, app: App) -> dict[str, Any]:
-        droplet = app.droplet
-        if droplet is None or app.package_state != "STAGED":
-            raise CCError("ResourceNotFound", "Droplet not found")
-        base = self._base()
-        guid = str(getattr(droplet, "guid", "") or app.guid)
-        buildpack = app.detected_buildpack or app.buildpack
-        return {
-            "guid": guid, "state": "STAGED", "error": None,
-            "lifecycle": {"type": "buildpack", "data": {}},
-            "buildpacks": [{"name": buildpack, "detect_output": buildpack, "buildpack_name": buildpack,
-                            "version": None}] if buildpack else [],
-            "stack": self._stack_name(app), "image": None,
-            "execution_metadata": "",
-            "process_types": {"web": app.detected_start_command or getattr(droplet, "command", "") or ""},
-            "checksum": {"type": "sha256", "value": app.staged_package_hash},
-            "created_at": app.package_updated_at or app.created_at,
-            "updated_at": app.updated_at or app.created_at,
-            "relationships": {"app": {"data": {"guid": app.guid}}},
-            "metadata": {"labels": {}, "annotations": {}},
-            "links": {"self": {"href": f"{base}/droplets/{guid}"}, "app": {"href": f"{base}/apps/{app.guid}"}},
-        }
-
+    def process_stats(self, guid: str) -> dict[str, Any]:
+        """ProcessStatsPresenter over the v2 stats (`instances_reporters.stats_for_app`), v231
+        only; unpaginated pagination block."""
+        if not self.cc.era().v3_process_stats:
+            raise CCError("NotFound")
+        self.process_record(guid)
+        stats = self.cc.stats(guid)
+        resources = []
+        for index, entry in sorted(stats.items(), key=lambda kv: int(kv[0])):
+            s = entry.get("stats") or {}
+            usage = s.get("usage") or {}
+            resources.append({"type": "web", "index": int(index), "state": entry.get("state"),
+                              "usage": {k: usage.get(k) for k in ("time", "cpu", "mem", "disk")},
+                              "host": s.get("host"), "port": s.get("port"), "uptime": s.get("uptime"),
+                              "mem_quota": s.get("mem_quota"), "disk_quota": s.get("disk_quota"),
+                              "fds_quota": s.get("fds_quota")})
+        base = f"/v3/processes/{guid}/stats"
+        return {"resources": resources,
+                "pagination": {"total_results": len(resources), "first": {"href": base},
+                               "last": {"href": base}, "next": None, "previous": None}}

@@ -1,5 +1,5 @@
-"""Loggregator (doppler recent logs, legacy /recent, log-cache): `attach(world)` registers
-`world.components["logs"]`."""
+"""Loggregator of cf v220/v231 (doppler recent logs and websocket streams, legacy /recent and
+/tail/; no log-cache): `attach(world)` registers `world.components["logs"]`."""
 
 from __future__ import annotations
 

@@ -1,12 +1,10 @@
-"""Log lines on the wire: dropsonde `events.Envelope`, legacy `logmessage.LogMessage`,
-log-cache JSON, and the traffic controller's multipart framing (wire-contracts §5)."""
+"""Log lines on the wire: dropsonde `events.Envelope`, legacy `logmessage.LogMessage`, and
+the traffic controller's multipart framing (wire-contracts §5). No log-cache: the era had none."""
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from helpers import protobuf as pb
 
@@ -49,16 +47,6 @@ def legacy_log_message(line: LogLine) -> bytes:
             + pb.bytes_field(4, line.app_guid)
             + pb.bytes_field(6, line.source_instance)
             + pb.bytes_field(8, source_name))
-
-
-def log_cache_envelope(line: LogLine) -> dict[str, Any]:
-    """loggregator.v2.Envelope as grpc-gateway renders it (int64 as string, bytes base64)."""
-    source_type = "APP/PROC/WEB" if line.source_type == "APP" else line.source_type
-    return {"timestamp": str(line.timestamp_ns), "source_id": line.app_guid,
-            "instance_id": line.source_instance, "deprecated_tags": {},
-            "tags": {"source_type": source_type, "origin": ORIGINS.get(line.source_type.split("/")[0], "rep")},
-            "log": {"payload": base64.b64encode(line.message.encode("utf-8")).decode("ascii"),
-                    "type": line.stream if line.stream in MESSAGE_TYPES else "OUT"}}
 
 
 def new_boundary() -> str:

@@ -1,34 +1,47 @@
-"""Loggregator model: per-app rings of recent log lines, filled while doppler runs.
+"""Loggregator model: per-app rings of recent log lines, filled while doppler runs, and the
+live subscribers of the traffic controller's streams.
 
 Lines emitted while no `doppler` instance runs are lost, as on a real platform; the
 `break_logs` fault makes reads of an app (by name or guid, or all) come back empty.
+Access is decided as the traffic controller decided it: by asking Cloud Controller
+`GET /internal/log_access/<app guid>` with the caller's token (log_access_authorizer.go).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
 from typing import Any
 
+from werkzeug.test import Client
+
 from simulator.loggregator.encoding import LogLine
 
 RING_SIZE = 1000
+NO_TOKEN = "Error: Authorization not provided"
+INVALID_TOKEN = "Error: Invalid authorization"
 
 
 class LogService:
-    """The `logs` component (architecture §3): `wsgi`, `emit`, `recent`."""
+    """The `logs` component (architecture §3): `wsgi`, `upgrade_address` (the websocket
+    listener the router tunnels to), `emit`, `recent`, `subscribe`."""
 
     def __init__(self, world: Any, ring_size: int = RING_SIZE) -> None:
         self.world = world
         self.ring_size = ring_size
         self._rings: dict[str, deque[LogLine]] = {}
+        self._subscribers: dict[str, list[queue.Queue[LogLine]]] = {}
         self._lock = threading.Lock()
         self._last_ns = 0
         self.dropped = 0
         from simulator.loggregator.http import LogsApp
+        from simulator.loggregator.stream import StreamServer
 
         self.wsgi = LogsApp(self)
+        self._streams = StreamServer(self)
+        self.upgrade_address = self._streams.address
 
     def emit(self, app_guid: str, source_type: str, source_instance: Any, message: str,
              stream: str = "OUT") -> bool:
@@ -44,28 +57,49 @@ class LogService:
             ring = self._rings.get(app_guid)
             if ring is None:
                 ring = self._rings[app_guid] = deque(maxlen=self.ring_size)
-            ring.append(LogLine(ts, app_guid, str(source_type), str(source_instance), text,
-                                "ERR" if str(stream).upper() == "ERR" else "OUT"))
+            line = LogLine(ts, app_guid, str(source_type), str(source_instance), text,
+                           "ERR" if str(stream).upper() == "ERR" else "OUT")
+            ring.append(line)
+            listeners = list(self._subscribers.get(app_guid, ()))
+        if not self.broken(app_guid):
+            for listener in listeners:
+                listener.put(line)
         return True
+
+    def subscribe(self, app_guid: str) -> queue.Queue[LogLine]:
+        """A queue that receives every line of the app emitted from now on."""
+        listener: queue.Queue[LogLine] = queue.Queue()
+        with self._lock:
+            self._subscribers.setdefault(app_guid, []).append(listener)
+        return listener
+
+    def unsubscribe(self, app_guid: str, listener: queue.Queue[LogLine]) -> None:
+        with self._lock:
+            listeners = self._subscribers.get(app_guid, [])
+            if listener in listeners:
+                listeners.remove(listener)
+            if not listeners:
+                self._subscribers.pop(app_guid, None)
 
     def broken(self, app_guid: str) -> bool:
         faults = self.world.faults
         if faults.active("break_logs", app_guid):
             return True
-        app = self.app(app_guid)
+        cc = self.world.components.get("cc")
+        app = cc.app_by_guid(app_guid) if cc is not None else None
         return bool(app is not None and faults.active("break_logs", getattr(app, "name", None)))
 
-    def app(self, app_guid: str) -> Any | None:
+    def authorize(self, token: str, app_guid: str) -> str | None:
+        """None when the token may read the app's logs, else the traffic controller's reason:
+        CC's `/internal/log_access/<guid>` must answer 200 (a running CC, a valid token with
+        cloud_controller.read, an existing app)."""
+        if not token:
+            return NO_TOKEN
         cc = self.world.components.get("cc")
-        return cc.app_by_guid(app_guid) if cc is not None else None
-
-    def known_app(self, app_guid: str) -> bool:
-        """Unknown apps are 404; without a CC to ask, anything with lines is known."""
-        cc = self.world.components.get("cc")
-        if cc is None:
-            with self._lock:
-                return app_guid in self._rings
-        return cc.app_by_guid(app_guid) is not None
+        if cc is None or not self.world.component_up("cloud_controller_ng"):
+            return INVALID_TOKEN
+        resp = Client(cc.wsgi).get(f"/internal/log_access/{app_guid}", headers={"Authorization": token})
+        return None if resp.status_code == 200 else INVALID_TOKEN
 
     def recent(self, app_guid: str) -> list[LogLine]:
         if self.broken(app_guid):
@@ -77,10 +111,7 @@ class LogService:
         with self._lock:
             self._rings.pop(app_guid, None)
 
-    def verify(self, token: str) -> dict[str, Any] | None:
-        uaa = self.world.components.get("uaa")
-        return uaa.verify(token) if uaa is not None else None
-
     def close(self) -> None:
+        self._streams.close()
         with self._lock:
             self._rings.clear()

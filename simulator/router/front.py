@@ -1,19 +1,26 @@
-"""The HAProxy front of a BOSH-Lite CF: one threaded listener per scheme.
+"""The HAProxy front of a BOSH-Lite CF: one threaded listener per frontend.
 
 Requests flow HAProxy -> gorouter -> backend. This module is the transport: accepting (TLS
 handshakes happen on the connection's own thread, so a slow client cannot stall the accept
-loop), keep-alive HTTP/1.1 parsing, closing connections while `haproxy` is down, and writing
-the answer. What to answer is decided by `Router.handle` (see `simulator/router/router.py`).
+loop), keep-alive HTTP/1.1 parsing, closing connections while `haproxy` is down, writing the
+answer, and tunnels: an upgrade request (websocket) that the router hands back as a `Tunnel`
+becomes a byte-for-byte relay to the backend, as gorouter's `serveWebSocket` hijacks the
+connection. What to answer is decided by `Router.handle` (see `simulator/router/router.py`).
+
+HAProxy's frontends (cf-release@v220 jobs/haproxy/templates/haproxy.conf.erb:25-48): `:80`
+and `:443` in http mode (`FrontServer`), `:4443` TLS in **tcp** mode to the routers' port 80
+(`TlsTcpFront`: TLS ends here, the bytes go on to the plain front untouched).
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from socketserver import ThreadingMixIn
+from socketserver import TCPServer, ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +28,8 @@ if TYPE_CHECKING:
 
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 75.0
+TUNNEL_CONNECT_TIMEOUT = 5.0  # gorouter's websocket dial timeout (request_handler.go serveWebSocket)
+TUNNEL_IDLE_TIMEOUT = 900.0  # HAProxy timeout client/server = request_timeout_in_seconds (job spec)
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
 
@@ -53,8 +62,63 @@ class Response:
         self.close = close
 
 
+class Tunnel:
+    """Relay the client connection to `address` after sending `head` (the request as the
+    router forwards it): the backend answers the upgrade itself."""
+
+    def __init__(self, address: tuple[str, int], head: bytes) -> None:
+        self.address = address
+        self.head = head
+
+
 class DropConnection(Exception):
     """Close the client connection without an answer (HAProxy is down)."""
+
+
+def _readable(sock: socket.socket) -> bool:
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+
+def splice(a: socket.socket, b: socket.socket, idle_timeout: float = TUNNEL_IDLE_TIMEOUT,
+           first_a: bytes = b"") -> None:
+    """Copy bytes both ways until either side closes or nothing moves for `idle_timeout`.
+
+    One thread, select(): an SSLSocket must not be read and written from two threads at
+    once, and TLS may hold decrypted bytes that select() cannot see (`pending()`)."""
+    if first_a:
+        b.sendall(first_a)
+    for sock in (a, b):
+        sock.setblocking(True)
+        sock.settimeout(None)
+    peers = {a: b, b: a}
+    while True:
+        ready = [s for s in (a, b) if _readable(s)]
+        if not ready:
+            ready, _, _ = select.select([a, b], [], [], idle_timeout)
+            if not ready:
+                return
+        for src in ready:
+            try:
+                data = src.recv(65536)
+            except (OSError, ssl.SSLError):
+                return
+            if not data:
+                return
+            try:
+                peers[src].sendall(data)
+            except (OSError, ssl.SSLError):
+                return
+
+
+def _take_buffered(rfile: Any, sock: socket.socket) -> bytes:
+    """Bytes the HTTP parser has already read past the request (without blocking)."""
+    sock.setblocking(False)
+    try:
+        return rfile.read1(65536) or b""
+    except (BlockingIOError, ssl.SSLWantReadError, OSError, ValueError):
+        return b""
+    finally:
+        sock.setblocking(True)
 
 
 class FrontHandler(BaseHTTPRequestHandler):
@@ -90,6 +154,9 @@ class FrontHandler(BaseHTTPRequestHandler):
             resp = Response(502, [("Content-Type", "text/plain; charset=utf-8"),
                                   ("X-Cf-Routererror", "endpoint_failure")],
                             b"502 Bad Gateway: Registered endpoint failed to handle the request.\n", close=True)
+        if isinstance(resp, Tunnel):
+            self._tunnel(resp)
+            return
         self._write(req, resp)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
@@ -108,6 +175,22 @@ class FrontHandler(BaseHTTPRequestHandler):
                 self.rfile.readline(3)
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
+
+    def _tunnel(self, tunnel: Tunnel) -> None:
+        """The connection now belongs to the backend (gorouter hijacks it); a backend
+        that cannot be reached costs the client its connection, as there."""
+        self.close_connection = True
+        try:
+            backend = socket.create_connection(tunnel.address, timeout=TUNNEL_CONNECT_TIMEOUT)
+        except OSError:
+            return
+        try:
+            backend.sendall(tunnel.head)
+            splice(self.connection, backend, first_a=_take_buffered(self.rfile, self.connection))
+        except OSError:
+            pass
+        finally:
+            backend.close()
 
     def _write(self, req: Request, resp: Response) -> None:
         self.send_response_only(resp.status)
@@ -178,6 +261,58 @@ class FrontServer(ThreadingMixIn, HTTPServer):
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
                                         name=f"router-front-{self.scheme}", daemon=True)
         self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class TlsTcpFront(ThreadingMixIn, TCPServer):
+    """HAProxy's `frontend ssl-in`: `bind :4443 ssl`, `mode tcp`, to the routers' port 80.
+
+    TLS is terminated with HAProxy's context and the plain bytes are relayed to `upstream`
+    (the plain front, i.e. gorouter), which sees an ordinary HTTP request (the websocket
+    upgrade of `wss://doppler.<domain>:4443`). No X-Forwarded-* headers: tcp mode."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], router: Router, ssl_context: ssl.SSLContext,
+                 upstream: tuple[str, int]) -> None:
+        self.router = router
+        self.ssl_context = ssl_context
+        self.upstream = upstream
+        super().__init__(address, BaseHTTPRequestHandler)
+
+    verify_request = FrontServer.verify_request
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            conn = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            upstream = socket.create_connection(self.upstream, timeout=TUNNEL_CONNECT_TIMEOUT)
+        except OSError:
+            conn.close()
+            return
+        try:
+            splice(conn, upstream)
+        finally:
+            for sock in (upstream, conn):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
+                         name="router-front-tls-tcp", daemon=True).start()
 
     def stop(self) -> None:
         self.shutdown()

@@ -1,10 +1,22 @@
-"""Diego's ssh-proxy (behind HAProxy :2222) as a paramiko server.
+"""Diego's ssh-proxy (behind HAProxy :2222) and the in-container daemon behind it, as a paramiko server.
 
-Authentication is CF's: user `cf:<app_guid>/<index>`, password = a one-time code from UAA,
-exchanged with the `ssh-proxy` client secret the access instance was deployed with, then
-checked with the Cloud Controller (`ssh_access`, which also records the audit event). The
-session does what the container's sshd would: `exec` runs the command with bash in the
-instance's directory and environment and returns its exit status; a `shell` runs bash.
+Transport: exactly what the proxy of the running `ssh_proxy` instance's diego release offered
+(`era.py`, `transport.py`): the x/crypto defaults of its pinned commit, the host-key
+algorithm of the deployed key only (`ssh-rsa` for BOSH-Lite's RSA key), banner `SSH-2.0-Go`,
+no strict-kex, no ext-info.
+
+Authentication is CF's, and only by password (the proxy had no public-key or
+keyboard-interactive callback; a failed attempt lists only `password`): user
+`cf:<app_guid>/<index>`, password = a one-time code from UAA, exchanged with the `ssh-proxy`
+client secret the access instance was deployed with, then checked with the Cloud Controller
+(`ssh_access`, which also records the audit event).
+
+Channels are the daemon's: `session` (`session.py`) and `direct-tcpip`; others are refused as
+an unknown channel type. Global requests (`tcpip-forward`, keepalives) are answered false.
+`direct-tcpip` reaches the app instance's own ports when the target is the container itself
+(`localhost` or `127.0.0.1`); the real daemon dialled any target from inside the container,
+the simulator refuses other targets (administratively prohibited) because it must not open
+connections anywhere but to the simulated instance.
 
 The host key is the deployed `diego.ssh_proxy.host_key`, so the fingerprint the suite checks
 against `app_ssh.host_key_fingerprint` is the real pair; without it a generated RSA key is
@@ -16,22 +28,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import re
 import socket
+import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import paramiko
 
-from simulator import processes
+from simulator.sshproxy.era import SshEra, UnknownEra, era_for
+from simulator.sshproxy.session import Container, DaemonSession, SessionRefused
+from simulator.sshproxy.transport import After, EraTransport
 
 if TYPE_CHECKING:
     from simulator.world import InstanceView, World
 
-SERVER_VERSION = "SSH-2.0-diego-ssh-proxy"
 USER = re.compile(r"^cf:([^/]+)/(\d+)$")
 OAUTH_CLIENT = "ssh-proxy"
-SESSION_WAIT = 30.0
+CONTAINER_HOSTS = ("localhost", "127.0.0.1")  # a direct-tcpip target meaning "this container"
+DIAL_TIMEOUT = 5.0  # the proxy's dialer timeout (cmd/ssh-proxy/main.go NewHttpClient uses 5 s too)
+ACCEPT_POLL = 0.5
 
 
 def fingerprint_md5(key: paramiko.PKey) -> str:
@@ -43,27 +61,43 @@ def fingerprint_sha256(key: paramiko.PKey) -> str:
     return base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
 
 
+# What the era's x/crypto parsed as a host key (golang/crypto@c57d4a7:ssh/keys.go:580-596:
+# PEM `RSA PRIVATE KEY`, `EC PRIVATE KEY`, `DSA PRIVATE KEY`; paramiko 4 has no DSA).
+_HOST_KEY_TYPES = {"RSA PRIVATE KEY": paramiko.RSAKey, "EC PRIVATE KEY": paramiko.ECDSAKey}
+
+
 def load_private_key(pem: str) -> paramiko.PKey:
-    errors = []
-    for cls in (paramiko.RSAKey, paramiko.ECDSAKey, paramiko.Ed25519Key):
-        try:
-            return cls.from_private_key(io.StringIO(pem))
-        except (paramiko.SSHException, ValueError) as exc:
-            errors.append(f"{cls.__name__}: {exc}")
-    raise ValueError("diego.ssh_proxy.host_key is not a usable private key (" + "; ".join(errors) + ")")
+    header = re.search(r"-----BEGIN ([A-Z ]+)-----", pem)
+    kind = header.group(1) if header else None
+    cls = _HOST_KEY_TYPES.get(kind or "")
+    if cls is None:
+        raise ValueError(f"diego.ssh_proxy.host_key: the ssh proxy of this era parses PEM "
+                         f"{' or '.join(map(repr, _HOST_KEY_TYPES))} keys, not {kind or 'this text'!r}")
+    try:
+        return cls.from_private_key(io.StringIO(pem))
+    except (paramiko.SSHException, ValueError) as exc:
+        raise ValueError(f"diego.ssh_proxy.host_key is not a usable {kind}: {exc}") from None
 
 
-class _Session(paramiko.ServerInterface):
-    """Per-connection authentication and channel requests."""
+def _warn(message: str) -> None:
+    print(f"simulator ssh_proxy: {message}", file=sys.stderr, flush=True)
 
-    def __init__(self, proxy: SshProxy, access: InstanceView, peer: tuple[str, int]) -> None:
+
+class _Connection(paramiko.ServerInterface):
+    """One client connection: authentication, channel opens and channel requests."""
+
+    def __init__(self, proxy: SshProxy, access: InstanceView, era: SshEra, peer: tuple[str, int]) -> None:
         self.proxy = proxy
         self.access = access
+        self.era = era
         self.peer = peer
         self.target: tuple[str, int, str] | None = None  # app_guid, index, process_guid
-        self.command: bytes | None = None
-        self.shell = False
-        self.requested = threading.Event()
+        self.kinds: dict[int, str] = {}
+        self.sessions: dict[int, DaemonSession] = {}
+        self.forwards: dict[int, socket.socket] = {}
+        self.lock = threading.Lock()
+
+    # ---------------------------------------------------------------- authentication
 
     def get_allowed_auths(self, username: str) -> str:
         return "password"
@@ -75,26 +109,84 @@ class _Session(paramiko.ServerInterface):
         self.target = target
         return paramiko.AUTH_SUCCESSFUL
 
+    # ---------------------------------------------------------------- channels
+
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session" and self.target is not None:
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if kind != "session" or kind not in self.era.channel_types:
+            return paramiko.OPEN_FAILED_UNKNOWN_CHANNEL_TYPE  # daemon/daemon.go handleNewChannels
+        with self.lock:
+            self.kinds[chanid] = kind
+        return paramiko.OPEN_SUCCEEDED
 
-    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
-        self.command = command
-        self.requested.set()
-        return True
+    def check_channel_direct_tcpip_request(self, chanid: int, origin: tuple[str, int],
+                                           destination: tuple[str, int]) -> int:
+        host, port = destination
+        if host not in CONTAINER_HOSTS:
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED  # see the module docstring
+        try:
+            container = self.container()
+        except SessionRefused:
+            return paramiko.OPEN_FAILED_CONNECT_FAILED
+        if port not in container.ports:  # nothing listens there in the container
+            return paramiko.OPEN_FAILED_CONNECT_FAILED
+        try:  # dialled before the channel is accepted, as the daemon did
+            sock = socket.create_connection((container.address, port), timeout=DIAL_TIMEOUT)
+        except OSError:
+            return paramiko.OPEN_FAILED_CONNECT_FAILED
+        sock.settimeout(None)
+        with self.lock:
+            self.kinds[chanid] = "direct-tcpip"
+            self.forwards[chanid] = sock
+        return paramiko.OPEN_SUCCEEDED
 
-    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
-        self.shell = True
-        self.requested.set()
-        return True
+    def channel_request(self, channel: paramiko.Channel, kind: str, want_reply: bool,
+                        message: paramiko.Message) -> tuple[bool, After]:
+        with self.lock:
+            if self.kinds.get(channel.chanid) != "session":
+                return False, None  # direct-tcpip: ssh.DiscardRequests
+            session = self.sessions.get(channel.chanid)
+            if session is None:
+                session = self.sessions[channel.chanid] = DaemonSession(self.era, channel, self.container)
+        return session.request(kind, message)
 
-    def check_channel_pty_request(self, *args: Any) -> bool:
-        return True
+    def container(self) -> Container:
+        assert self.target is not None
+        return self.proxy.container(*self.target)
 
-    def check_channel_env_request(self, channel: paramiko.Channel, name: bytes, value: bytes) -> bool:
-        return True
+    def forwarded(self, channel: paramiko.Channel) -> socket.socket | None:
+        with self.lock:
+            return self.forwards.pop(channel.chanid, None)
+
+    def hang_up(self) -> None:
+        with self.lock:
+            sessions, forwards = list(self.sessions.values()), list(self.forwards.values())
+        for session in sessions:
+            session.hang_up()
+        for sock in forwards:
+            sock.close()
+
+
+def _splice(channel: paramiko.Channel, sock: socket.socket) -> None:
+    """Both directions of a direct-tcpip channel. As the daemon's CopyAndClose pair, the end of
+    either direction closes both the connection and the channel."""
+
+    def close_both() -> None:
+        for action in (sock.close, channel.close):
+            try:
+                action()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass
+
+    def pump(read: Callable[[int], bytes], write: Callable[[bytes], object]) -> None:
+        try:
+            while data := read(32768):
+                write(data)
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+        close_both()
+
+    threading.Thread(target=pump, args=(channel.recv, sock.sendall), name="ssh-tcpip-out", daemon=True).start()
+    threading.Thread(target=pump, args=(sock.recv, channel.sendall), name="ssh-tcpip-in", daemon=True).start()
 
 
 class SshProxy:
@@ -109,7 +201,7 @@ class SshProxy:
         self._transports: set[paramiko.Transport] = set()
         self._lock = threading.Lock()
 
-    # ---------------------------------------------------------------- host key
+    # ---------------------------------------------------------------- host key and era
 
     def _access(self) -> InstanceView | None:
         running = self.world.running_with("ssh_proxy")
@@ -129,6 +221,11 @@ class SshProxy:
     def host_key_fingerprint(self) -> str:
         """MD5 fingerprint (`aa:bb:...`), the format of `app_ssh.host_key_fingerprint`."""
         return fingerprint_md5(self.host_key())
+
+    @staticmethod
+    def era(access: InstanceView) -> SshEra:
+        """The wire surface of the running ssh_proxy: that of its diego release."""
+        return era_for(access.release_version("diego"))
 
     # ---------------------------------------------------------------- listener
 
@@ -174,28 +271,34 @@ class SshProxy:
         if access is None or not self._up():
             conn.close()  # nothing listens behind HAProxy :2222
             return
-        transport = paramiko.Transport(conn)
-        transport.local_version = SERVER_VERSION
+        try:
+            era, key = self.era(access), self.host_key(access)
+            transport = EraTransport(conn, era, key)
+        except (UnknownEra, ValueError, RuntimeError) as exc:
+            _warn(f"{access.deployment}/{access.group}/{access.index} cannot serve: {exc}")
+            conn.close()
+            return
         with self._lock:
             self._transports.add(transport)
+        connection = _Connection(self, access, era, peer)
         try:
-            transport.add_server_key(self.host_key(access))
-            session = _Session(self, access, peer)
             try:
-                transport.start_server(server=session)
+                transport.start_server(server=connection)
             except (paramiko.SSHException, EOFError, OSError):
                 return
-            channel = transport.accept(SESSION_WAIT)
-            if channel is None or session.target is None:
-                return
-            if not session.requested.wait(SESSION_WAIT):
-                channel.close()
-                return
-            self._run(channel, session)
+            while transport.is_active() and not self._closed.is_set():
+                channel = transport.accept(ACCEPT_POLL)
+                if channel is None:
+                    continue
+                sock = connection.forwarded(channel)
+                if sock is not None:
+                    _splice(channel, sock)
+                # session channels are driven by their requests (_Connection.channel_request)
         finally:
             with self._lock:
                 self._transports.discard(transport)
             transport.close()
+            connection.hang_up()
 
     def authorize(self, access: InstanceView, username: str, code: str,
                   peer: tuple[str, int]) -> tuple[str, int, str] | None:
@@ -218,6 +321,22 @@ class SshProxy:
         self._log(app_guid, index, f"Successful remote access by {peer[0]}:{peer[1]}")
         return app_guid, index, str(process_guid)
 
+    def container(self, app_guid: str, index: int, process_guid: str) -> Container:
+        """The app instance a session runs in, or SessionRefused with the message the client sees."""
+        faults = self.world.faults
+        if faults.active("break_ssh", app_guid) or faults.active("break_ssh", self._app_name(app_guid)):
+            raise SessionRefused("Error: ssh session failed: connection to the container was refused\n")
+        diego = self.world.components.get("diego")
+        try:
+            home, env = diego.instance_dir_env(process_guid, index)
+        except Exception:
+            raise SessionRefused(f"Error: instance {index} of the app is not running\n") from None
+        try:
+            ports = frozenset(int(p["internal"]) for p in json.loads(env.get("CF_INSTANCE_PORTS") or "[]"))
+        except (ValueError, TypeError, KeyError):
+            ports = frozenset()
+        return Container(home=home, env=env, address=env.get("VCAP_APP_HOST") or "127.0.0.1", ports=ports)
+
     def _log(self, app_guid: str, index: int, message: str) -> None:
         logs = self.world.components.get("logs")
         if logs is not None:
@@ -234,61 +353,6 @@ class SshProxy:
             app = cc.app_by_guid(app_guid) if cc is not None and hasattr(cc, "app_by_guid") else None
             name = getattr(app, "name", None)
         return name
-
-    def _run(self, channel: paramiko.Channel, session: _Session) -> None:
-        assert session.target is not None
-        app_guid, index, process_guid = session.target
-        faults = self.world.faults
-        if faults.active("break_ssh", app_guid) or faults.active("break_ssh", self._app_name(app_guid)):
-            self._fail(channel, "Error: ssh session failed: connection to the container was refused\n")
-            return
-        diego = self.world.components.get("diego")
-        try:
-            cwd, env = diego.instance_dir_env(process_guid, index)
-        except Exception:
-            self._fail(channel, f"Error: instance {index} of the app is not running\n")
-            return
-        argv = ["/bin/bash", "-c", session.command.decode("utf-8", "replace")] if session.command is not None \
-            else ["/bin/bash", "-l"]
-
-        def on_chunk(stream: str, data: bytes) -> None:
-            try:
-                (channel.sendall if stream == "OUT" else channel.sendall_stderr)(data)
-            except (OSError, EOFError, paramiko.SSHException):
-                pass
-
-        proc = processes.spawn(argv, cwd, env, on_chunk=on_chunk, stdin=True)
-        threading.Thread(target=self._pump_stdin, args=(channel, proc), daemon=True).start()
-        code = proc.wait()
-        status = code if code is not None and code >= 0 else 128 + abs(code or 9)
-        try:
-            channel.send_exit_status(status)
-            channel.shutdown_write()
-        except (OSError, EOFError, paramiko.SSHException):
-            pass
-        channel.close()
-
-    @staticmethod
-    def _pump_stdin(channel: paramiko.Channel, proc: processes.ManagedProcess) -> None:
-        try:
-            while proc.alive:
-                data = channel.recv(32768)
-                if not data:
-                    break
-                proc.write_stdin(data)
-        except (OSError, EOFError, paramiko.SSHException, ValueError):
-            pass
-        proc.close_stdin()
-
-    @staticmethod
-    def _fail(channel: paramiko.Channel, message: str) -> None:
-        try:
-            channel.sendall_stderr(message.encode())
-            channel.send_exit_status(1)
-            channel.shutdown_write()
-        except (OSError, EOFError, paramiko.SSHException):
-            pass
-        channel.close()
 
 
 def attach(world: World) -> None:

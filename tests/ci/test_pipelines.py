@@ -77,6 +77,25 @@ def test_cats_and_dats_run_from_the_checkouts_ketchup_deployed() -> None:
         assert f"require_tag {release}" in script and f"python -m ci.{kind}_config" in script
 
 
+def test_cats_and_dats_drive_a_cf_cli_built_from_the_pinned_cli_commit() -> None:
+    pipeline = yaml.safe_load((REPO / "ci/pipelines/diego.yml").read_text())
+    source = next(r for r in pipeline["resources"] if r["name"] == "cf-cli-source")
+    assert source["source"] == {"uri": "https://github.com/cloudfoundry/cli.git", "tag_filter": "v6.15.0"}
+    # `git rev-parse v6.15.0^{commit}` in github.com/cloudfoundry/cli (a lightweight tag)
+    assert source["version"] == {"ref": "v6.15.0", "commit": "74b98e99796fe618725b31dee1289ff58cbcfa71"}
+    jobs = _jobs(REPO / "ci/pipelines/diego.yml")
+    for job, run in (("cats", "run-cats"), ("dats", "run-dats")):
+        tasks = [s.get("task") for s in jobs[job]["plan"] if "task" in s]
+        assert tasks.index("build-cf-cli") < tasks.index(run), job
+        assert "cf-cli-source" in _gets(jobs[job])
+        inputs = {i["name"] for i in yaml.safe_load((REPO / f"ci/tasks/{run}.yml").read_text())["inputs"]}
+        assert "cf-cli" in inputs and "cf-cli-source" not in inputs
+    build = yaml.safe_load((REPO / "ci/tasks/build-cf-cli.yml").read_text())
+    assert build["outputs"] == [{"name": "cf-cli"}]
+    assert build["image_resource"]["source"] == yaml.safe_load((REPO / "ci/tasks/run-cats.yml").read_text())[
+        "image_resource"]["source"]  # the Go image CATs and DATs run in
+
+
 def test_bosh_lite_is_destroyed_in_ensure_whatever_happens() -> None:
     job = _jobs(REPO / "ci/pipelines/diego.yml")["upgrade-from-stable"]
     ensure_steps = job["ensure"]["do"]
@@ -111,6 +130,8 @@ def repo_copy(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "ci", tmp_path / "ci")
     for package in ("promotion", "manifests", "helpers"):  # modules the scripts run (params they read)
         shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.yml"))
+    for versions in (REPO / "manifests/versions").glob("*.yml"):  # the CF the era deploys (cf CLI check)
+        shutil.copy(versions, tmp_path / "manifests/versions" / versions.name)
     return tmp_path
 
 
@@ -284,3 +305,88 @@ def test_lint_finds_missing_or_non_executable_script_and_task_file(repo_copy: Pa
     assert _has(problems, "run-upgrade-stable.sh is not executable")
     assert _has(problems, "destroy-bosh-lite.sh does not exist")
     assert _has(problems, "upload-releases.yml does not exist")
+
+
+# --- the cf CLI that CATs and DATs drive (ci/cf_cli_era.py) ---------------------------------
+
+
+def _cf_cli_resource(d: dict) -> dict:
+    return next(r for r in d["resources"] if r["name"] == "cf-cli-source")
+
+
+def test_lint_finds_the_cf_cli_that_cannot_target_the_eras_cloud_controller(repo_copy: Path) -> None:
+    """The review of issue 11: CATs and DATs got cf CLI v6.53.0 from its GitHub release. It cannot
+    even `cf api` a CC of cf v220/v231 (no `GET /`), and its `cf logs` reads log-cache."""
+    def edit(d: dict) -> None:  # the pipeline as it was: the github-release of v6.53.0, used directly
+        d["resources"] = [r for r in d["resources"] if r["name"] != "cf-cli-source"] + [{
+            "name": "cf-cli", "type": "github-release", "version": {"tag": "v6.53.0"},
+            "source": {"owner": "cloudfoundry", "repository": "cli", "access_token": "((github-read-token))"}}]
+        for job in ("cats", "dats"):
+            plan = _job(d, job)["plan"]
+            plan[:] = [s for s in plan if s.get("task") != "build-cf-cli"]
+            gets = plan[0]["in_parallel"]
+            gets[:] = [g for g in gets if g.get("get") != "cf-cli-source"]
+            gets.append({"get": "cf-cli", "params": {"globs": ["cf-cli_6.53.0_linux_x86-64.tgz"]}})
+    problems = _mutate(repo_copy, "diego.yml", edit)
+    for job, suite in (("cats", "CATs"), ("dats", "DATs")):
+        assert _has(problems, f"job {job}: runs {suite} with the cf CLI of resource cf-cli: cf CLI v6.53.0 is newer "
+                              "than the era's CF supports: cf v220 has CC API 2.39.0")
+        assert _has(problems, f"job {job}", "from v6.52.0 on the CLI cannot even `cf api`", "`GET /`")
+        assert _has(problems, f"job {job}", "`cf logs` reads log-cache only")
+
+
+# the commits are `git rev-parse TAG^{commit}` in github.com/cloudfoundry/cli
+@pytest.mark.parametrize(("tag", "commit", "found", "dats_too"), [
+    ("v6.53.0", "8e2b70a4a3ab889297f912dff02dfe618c00234b", "newer than the era's CF supports", True),
+    ("v6.39.0", "607d4f8bedc85a5bc5db68f7f00ef8dbb66047aa", "declares CC API below 2.69.0 unsupported", True),
+    # old enough for DATs at 0.1454.0 (6.13.0), too old for CATs at cf v231
+    ("v6.14.1", "b2855eda2e93602b45709d01532cb15cee1dcd30", "older than CATs at cf v231 require: 6.15.0", False),
+])
+def test_lint_judges_the_pinned_cf_cli_version(repo_copy: Path, tag: str, commit: str, found: str,
+                                               dats_too: bool) -> None:
+    def edit(d: dict) -> None:
+        _cf_cli_resource(d)["source"]["tag_filter"] = tag
+        _cf_cli_resource(d)["version"] = {"ref": tag, "commit": commit}
+    problems = _mutate(repo_copy, "diego.yml", edit)
+    assert _has(problems, "job cats", f"cf CLI {tag}", found)
+    assert _has(problems, "job dats", f"cf CLI {tag}", found) == dats_too
+
+
+def test_lint_accepts_the_last_cli_that_declares_no_cc_minimum(repo_copy: Path) -> None:
+    """v6.38.0 is the newest CLI without a declared minimum CC API: no fact stands against it."""
+    def edit(d: dict) -> None:
+        _cf_cli_resource(d)["source"]["tag_filter"] = "v6.38.0"
+        _cf_cli_resource(d)["version"] = {"ref": "v6.38.0", "commit": "9048c6b553bb90bdd92d4156d7e6a54b82a45e72"}
+    assert _mutate(repo_copy, "diego.yml", edit) == []
+
+
+@pytest.mark.parametrize(("edit", "found"), [
+    (lambda r: r["source"].update({"tag_filter": "v6.*"}), "not one exact tag"),
+    (lambda r: r.pop("version"), "a moved tag would move the CLI"),
+    (lambda r: r["version"].update({"commit": "74b98e9"}), "a moved tag would move the CLI"),
+    (lambda r: r["version"].update({"ref": "v6.16.0"}), "a moved tag would move the CLI"),
+])
+def test_lint_finds_a_cf_cli_that_is_not_pinned_to_one_commit(repo_copy: Path, edit: Callable[[dict], Any],
+                                                              found: str) -> None:
+    problems = _mutate(repo_copy, "diego.yml", lambda d: edit(_cf_cli_resource(d)))
+    assert _has(problems, "job cats: runs CATs with the cf CLI of resource cf-cli-source, which is not pinned", found)
+
+
+def test_lint_finds_acceptance_tests_without_a_cf_cli(repo_copy: Path) -> None:
+    def edit(d: dict) -> None:
+        gets = _job(d, "dats")["plan"][0]["in_parallel"]
+        gets[:] = [g for g in gets if g.get("get") != "cf-cli-source"]
+    problems = _mutate(repo_copy, "diego.yml", edit)
+    assert _has(problems, "job dats: runs DATs but gets no cf CLI")
+    assert not _has(problems, "job cats: runs CATs but gets no cf CLI")
+
+
+def test_lint_refuses_to_judge_a_cli_when_the_eras_cc_is_unknown(repo_copy: Path) -> None:
+    versions = repo_copy / "manifests/versions/v_prime.yml"
+    versions.write_text(versions.read_text().replace("cf: '231'", "cf: '245'"))
+    problems = check_pipeline(repo_copy, repo_copy / "ci/pipelines/diego.yml")
+    assert _has(problems, "job cats", "the CC API version of cf v245 (manifests/versions) is not known")
+    for path in (repo_copy / "manifests/versions").glob("*.yml"):
+        path.unlink()
+    problems = check_pipeline(repo_copy, repo_copy / "ci/pipelines/diego.yml")
+    assert _has(problems, "job dats", "manifests/versions/*.yml name no cf-release")

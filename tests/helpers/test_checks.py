@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +16,14 @@ from helpers.checks import (
     instances_routable,
     instances_running,
     logs_visible,
+    max_requests_for,
+    reach_instances,
     route_gone,
     scale_check,
     smoke_test,
     ssh_ran,
 )
+from helpers.http_probe import FetchResult
 from helpers.placement import placement, placement_check
 from helpers.verdicts import Budget, CheckFailed
 
@@ -135,10 +140,59 @@ def test_smoke_passes_and_cleans_up(fast_budgets):
     assert cc.deleted_routes == ["route-guid-smoke-x"] and cc.apps["guid-smoke-x"].instances == 0
 
 
-def test_smoke_round_robin_fallback_when_header_ignored(fast_budgets):
+def _env(index: int) -> FetchResult:
+    return FetchResult(200, {}, json.dumps({"CF_INSTANCE_INDEX": str(index), "CF_INSTANCE_GUID": f"g-{index}"}))
+
+
+def test_reach_instances_collects_distinct_indices_by_round_robin():
+    turn = iter(range(1000))
+    sent: list[dict] = []
+
+    def http(url, headers=None):
+        sent.append(dict(headers or {}))
+        return _env(next(turn) % 3)
+
+    got = reach_instances(http, "http://a.bosh-lite.com", 3, Budget(5, 0.001))
+    assert got.instances == {0: "g-0", 1: "g-1", 2: "g-2"} and got.missing == []
+    assert got.attempts == 3 and got.answers == {0: 1, 1: 1, 2: 1}
+    assert all("X-CF-APP-INSTANCE" not in h for h in sent)  # a header the era's router never knew
+
+
+def test_reach_instances_survives_interleaved_traffic():
+    rng = random.Random(7)
+    got = reach_instances(lambda url, headers=None: _env(rng.randrange(2)), "http://a", 2, Budget(5, 0.001))
+    assert got.missing == [] and got.attempts <= max_requests_for(2)
+
+
+def test_a_router_stuck_on_one_instance_fails_after_a_bounded_number_of_requests():
+    calls = []
+
+    def http(url, headers=None):
+        calls.append(url)
+        return _env(0)
+
+    got = reach_instances(http, "http://a", 2, Budget(60, 0.001))
+    assert got.missing == [1]
+    assert len(calls) == got.attempts == max_requests_for(2)  # bounded: not until the 60 s budget
+    verdict = instances_routable(STEP, "A0", got.instances, 2, got.attempts, got.answers)
+    assert not verdict.ok
+    assert verdict.message == ("app A0: instance(s) [1] never answered through the router (expected 2 routable, "
+                               f"reached [0] in {got.attempts} requests; answers per instance: #0: {got.attempts})")
+
+
+def test_smoke_fails_naming_the_instance_the_router_never_reached(fast_budgets):
     cc = FakeCC()
-    cc.ignore_header = True
-    assert all(v.ok for v in run_smoke(cc).verdicts)
+    plain = cc.http
+
+    def http(url, headers=None):
+        if url.endswith("/env"):
+            return _env(0)
+        return plain(url, headers)
+
+    cc.http = http
+    with pytest.raises(CheckFailed, match=r"instances routable FAILED: app smoke-x: instance\(s\) \[1\] never answered"):
+        run_smoke(cc)
+    assert cc.apps["guid-smoke-x"].instances == 0  # deleted all the same
 
 
 @pytest.mark.parametrize("breakage,expected", [

@@ -1,10 +1,15 @@
 """Fixtures that run the real CLIs of ../shared/oracles/ against a simulator in a private host.
 
-`oracle_env(**launcher options)` (a session-scoped factory) makes a private network and mount
-namespace (tests/oracles/privatehost.py), starts a simulator inside it, relays BOSH-Lite's
-well-known addresses to the simulator's ports, and returns an `OracleEnv` whose `bosh()` and
-`cf()` run the real binaries inside the namespace with their own HOME. Each call returns a
-`Result` (argv, returncode, stdout, stderr); `Result.describe()` is the failure message.
+`oracle_env(hosts=None, **launcher options)` (a session-scoped factory) makes a private
+network and mount namespace (tests/oracles/privatehost.py), starts a simulator inside it,
+relays BOSH-Lite's well-known addresses to the simulator's ports, and returns an `OracleEnv`
+whose `bosh()` and `cf()` run the real binaries inside the namespace with their own HOME.
+Each call returns a `Result` (argv, returncode, stdout, stderr); `Result.describe()` is the
+failure message. `hosts` overrides entries of the private /etc/hosts (name -> address), e.g.
+to put a test-side adapter in front of one host; `OracleEnv.python(module, *args)` runs one
+of the project's modules inside the namespace (set-up steps that must reach the simulator,
+such as `tests.oracles.deploy_set`); `OracleEnv.spawn_ready(argv)` starts a helper there and
+waits for its `ready` line.
 
 Everything is torn down at the end of the session: relays, simulator, namespace.
 """
@@ -12,6 +17,8 @@ Everything is torn down at the end of the session: relays, simulator, namespace.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -64,9 +71,32 @@ class OracleEnv:
         home.mkdir(exist_ok=True)
         return {"PATH": PATH, "HOME": str(home), "CF_HOME": str(home), "CF_COLOR": "false"}
 
-    def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300.0, input: str | None = None) -> Result:
+    def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300.0, input: str | None = None,
+           env: dict[str, str] | None = None) -> Result:
         argv = [str(binaries.binary("cf")), *args]
-        return self.host.run(argv, cwd=cwd or self.workdir, env=self.cf_env(), timeout=timeout, input=input)
+        return self.host.run(argv, cwd=cwd or self.workdir, env={**self.cf_env(), **(env or {})},
+                             timeout=timeout, input=input)
+
+    def cf_spawn(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        """A long-running cf command (e.g. `cf logs APP`), stdout+stderr piped; killed at close."""
+        return self.host.spawn([str(binaries.binary("cf")), *args], cwd=cwd or self.workdir, env=self.cf_env())
+
+    # ------------------------------------------------------------------ helpers in the namespace
+
+    def python(self, module: str, *args: str, timeout: float = 600.0) -> Result:
+        """`python -m module args` with the project's interpreter, inside the namespace."""
+        return self.host.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT,
+                             env={"PATH": PATH, "HOME": str(self.workdir)}, timeout=timeout)
+
+    def spawn_ready(self, argv: list[str], timeout: float = 20.0) -> subprocess.Popen[bytes]:
+        """Start a helper inside the namespace and wait for its `ready` line."""
+        child = self.host.spawn(argv, cwd=REPO_ROOT, env={"PATH": PATH, "HOME": str(self.workdir)})
+        assert child.stdout is not None
+        line = child.stdout.readline().decode().strip()
+        if line != "ready":
+            rest = child.stdout.read().decode() if child.poll() is not None else ""
+            raise RuntimeError(f"{argv[0:3]} did not start: {line!r} {rest}")
+        return child
 
 
 @pytest.fixture(scope="session")
@@ -75,12 +105,12 @@ def oracle_env() -> Iterator[Callable[..., OracleEnv]]:
     made: list[tuple[PrivateHost, launcher.SimulatorProcess]] = []
     tmp = tempfile.TemporaryDirectory(prefix="oracle-")
 
-    def make(**kwargs: Any) -> OracleEnv:
+    def make(hosts: dict[str, str] | None = None, **kwargs: Any) -> OracleEnv:
         workdir = Path(tmp.name) / f"env{len(made)}"
         workdir.mkdir()
         host = PrivateHost(workdir / "ns")
         _, names = bosh_lite_routes({}, "bosh-lite.com")
-        host.hostnames = names
+        host.hostnames = {**names, **(hosts or {})}
         host.start()
         try:
             sim = launcher.start(workdir / "sim", wrapper=host.enter([], cwd=REPO_ROOT), **kwargs)

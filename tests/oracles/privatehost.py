@@ -107,6 +107,18 @@ class PrivateHost:
             raise PrivateHostError(f"the namespace holder did not start: {line!r} {err}")
         return self
 
+    def set_hostname(self, name: str, address: str) -> None:
+        """Point `name` at `address` in the private /etc/hosts from now on (the file is
+        rewritten in place: the bind mount keeps showing the same inode)."""
+        self.hostnames[name] = address
+        hosts = self.workdir / "hosts"
+        lines = ["127.0.0.1 localhost", "::1 localhost"]
+        lines += [f"{addr} {host}" for host, addr in sorted(self.hostnames.items())]
+        with open(hosts, "r+") as fh:
+            fh.seek(0)
+            fh.write("\n".join(lines) + "\n")
+            fh.truncate()
+
     @property
     def pid(self) -> int:
         if self._holder is None:

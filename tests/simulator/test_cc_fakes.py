@@ -35,6 +35,8 @@ def cf_properties(users: Any = None, allow_ssh: bool = True) -> dict[str, Any]:
         "cc": {"allow_app_ssh_access": allow_ssh, "default_to_diego_backend": True,
                "default_app_memory": 256},
         "app_ssh": {"host_key_fingerprint": FINGERPRINT, "oauth_client_id": "ssh-proxy"},
+        "loggregator_endpoint": {"shared_secret": "loggregator-secret"},
+        "doppler": {"port": 4443},
         "uaa": {
             "scim": {"users": users if users is not None else [
                 "admin|admin|scim.write,scim.read,openid,cloud_controller.admin,doppler.firehose",
@@ -66,14 +68,16 @@ class FakeWorld:
 
 
 def make_world(tmp: Path, users: Any = None, allow_ssh: bool = True,
-               with_diego: bool = True) -> FakeWorld:
+               with_diego: bool = True, cf_version: str = "220") -> FakeWorld:
     world = World(profile=PROFILES["fast"], state_dir=tmp)
     props = cf_properties(users, allow_ssh)
     views = {
-        "api": instance("api_z1", ["cloud_controller_ng", "cloud_controller_worker"], props),
-        "uaa": instance("uaa_z1", ["uaa"], props),
-        "doppler": instance("doppler_z1", ["doppler", "metron_agent"], props),
-        "tc": instance("loggregator_trafficcontroller_z1", ["loggregator_trafficcontroller"], props),
+        "api": instance("api_z1", ["cloud_controller_ng", "cloud_controller_worker"], props,
+                        version=cf_version),
+        "uaa": instance("uaa_z1", ["uaa"], props, version=cf_version),
+        "doppler": instance("doppler_z1", ["doppler", "metron_agent"], props, version=cf_version),
+        "tc": instance("loggregator_trafficcontroller_z1", ["loggregator_trafficcontroller"], props,
+                       version=cf_version),
         "database": instance("database_z1", ["bbs", "etcd"], {}, release="diego", version="0.1434.0"),
         "cc_bridge": instance("cc_bridge_z1", ["nsync", "stager", "tps", "cc_uploader"], {},
                               release="diego", version="0.1434.0"),

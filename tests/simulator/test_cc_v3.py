@@ -1,82 +1,60 @@
-"""What cf CLI 6.53 reads for `cf app` and the `cf push` summary (wire-contracts §7): read-only
-v3 views of v2 apps (`/v3/apps`, processes, process stats, current droplet), and the v2
-`DELETE /v2/apps/:guid/instances/:index` restart of one instance through the real Diego
-runtime (HTTP requests through CC's WSGI app)."""
+"""The era's `/v3` over the real Diego runtime: a v2-pushed app is no v3 app but a v3
+process, whose stats exist from cf v231 on; and the v2 `DELETE /v2/apps/:guid/instances/:index`
+restart of one instance (HTTP requests through CC's WSGI app)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from simulator.world import JobTemplate
 from tests.simulator.test_cc_diego import Rig, push, rig, running  # noqa: F401  (rig: fixture)
 from tests.simulator.test_cc_fakes import assert_cc_error, wait_for
 
 
-def v3_error(resp: Any, status: int, title: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    error = resp.get_json()["errors"][0]
-    assert error["title"] == title and error["detail"]
-    return error
+def as_cf231(rig: Rig) -> None:  # noqa: F811
+    """The CF step: the CC instance runs cf v231 from now on."""
+    api = next(i for i in rig.director.items if i.has_template("cloud_controller_ng"))
+    api.templates = [JobTemplate(t.name, t.release, "231") for t in api.templates]
 
 
-def test_v3_app_lookup_by_name_and_space(rig: Rig) -> None:  # noqa: F811
-    app_guid = push(rig)
-    space_guid = rig.ok("GET", f"/v2/apps/{app_guid}")["entity"]["space_guid"]
-    found = rig.ok("GET", f"/v3/apps?names=probe&space_guids={space_guid}")
-    assert found["pagination"]["total_results"] == 1
-    app = found["resources"][0]
-    assert (app["guid"], app["name"], app["state"]) == (app_guid, "probe", "STARTED")
-    assert app["lifecycle"]["type"] == "buildpack" and app["lifecycle"]["data"]["stack"] == "cflinuxfs2"
-    assert app["relationships"]["space"]["data"]["guid"] == space_guid
-    assert rig.ok("GET", f"/v3/apps?names=other&space_guids={space_guid}")["resources"] == []
-    assert rig.ok("GET", "/v3/apps?space_guids=no-such-space")["resources"] == []
-    assert rig.ok("GET", f"/v3/apps/{app_guid}")["name"] == "probe"
-    v3_error(rig.call("GET", "/v3/apps/nope"), 404, "CF-ResourceNotFound")
-    assert "apps" in rig.client.get("/v3").get_json()["links"]
-
-    rig.ok("PUT", f"/v2/apps/{app_guid}", {"state": "STOPPED"}, 201)
-    assert rig.ok("GET", f"/v3/apps/{app_guid}")["state"] == "STOPPED"
-
-
-def test_v3_processes_and_stats_follow_the_v2_app(rig: Rig) -> None:  # noqa: F811
+def test_a_pushed_v2_app_is_no_v3_app_but_a_v3_process(rig: Rig) -> None:  # noqa: F811
     app_guid = push(rig, instances=2)
-    processes = rig.ok("GET", f"/v3/apps/{app_guid}/processes")["resources"]
-    assert len(processes) == 1
-    web = processes[0]
+    space_guid = rig.ok("GET", f"/v2/apps/{app_guid}")["entity"]["space_guid"]
+    assert rig.ok("GET", f"/v3/apps?names=probe&space_guids={space_guid}")["resources"] == []
+    assert_cc_error(rig.call("GET", f"/v3/apps/{app_guid}"), 404, 10010, "CF-ResourceNotFound")
+    assert_cc_error(rig.call("GET", f"/v3/apps/{app_guid}/processes"), 404, 10000, "CF-NotFound")
+    web = rig.ok("GET", f"/v3/processes/{app_guid}")
     assert (web["type"], web["instances"], web["memory_in_mb"]) == ("web", 2, 64)
-    assert web["command"]  # the detected start command
-    assert rig.ok("GET", f"/v3/processes/{web['guid']}")["type"] == "web"
-    assert rig.ok("GET", f"/v3/apps/{app_guid}/processes?types=worker")["resources"] == []
 
-    stats = rig.ok("GET", f"/v3/processes/{web['guid']}/stats")["resources"]
-    v2 = rig.ok("GET", f"/v2/apps/{app_guid}/stats")
+
+def test_v3_process_stats_at_v231_follow_the_v2_stats(rig: Rig) -> None:  # noqa: F811
+    app_guid = push(rig, instances=2)
+    assert_cc_error(rig.call("GET", f"/v3/processes/{app_guid}/stats"), 404, 10000, "CF-NotFound")
+    as_cf231(rig)
+    body = rig.ok("GET", f"/v3/processes/{app_guid}/stats")
+    stats, v2 = body["resources"], rig.ok("GET", f"/v2/apps/{app_guid}/stats")
+    assert body["pagination"]["total_results"] == 2
     assert [s["index"] for s in stats] == [0, 1]
     for s in stats:
+        assert set(s) == {"type", "index", "state", "usage", "host", "port", "uptime", "mem_quota",
+                          "disk_quota", "fds_quota"}
         assert s["type"] == "web" and s["state"] == "RUNNING"
-        assert s["host"] == v2[str(s["index"])]["stats"]["host"]
+        assert (s["host"], s["port"]) == (v2[str(s["index"])]["stats"]["host"], v2[str(s["index"])]["stats"]["port"])
         assert s["mem_quota"] == 64 * 1024 * 1024
-        assert isinstance(s["uptime"], int) and isinstance(s["usage"]["cpu"], float)
-        assert s["instance_ports"][0]["external"] == v2[str(s["index"])]["stats"]["port"]
-
-    rig.ok("PUT", f"/v2/apps/{app_guid}", {"instances": 1}, 201)
-    running(rig, app_guid, 1)
-    assert [s["index"] for s in rig.ok("GET", f"/v3/processes/{app_guid}/stats")["resources"]] == [0]
-    rig.ok("PUT", f"/v2/apps/{app_guid}", {"state": "STOPPED"}, 201)
-    stopped = rig.ok("GET", f"/v3/processes/{app_guid}/stats")["resources"]
-    assert [(s["index"], s["state"]) for s in stopped] == [(0, "DOWN")]
-    v3_error(rig.call("GET", "/v3/processes/nope/stats"), 404, "CF-ResourceNotFound")
+    assert_cc_error(rig.call("GET", "/v3/processes/nope/stats"), 404, 10010, "CF-ResourceNotFound")
 
 
-def test_v3_current_droplet_only_once_staged(rig: Rig) -> None:  # noqa: F811
-    _, space_guid = rig.org_space("o2", "s2")
-    app_guid = rig.ok("POST", "/v2/apps", {"name": "unstaged", "space_guid": space_guid, "diego": True},
-                      201)["metadata"]["guid"]
-    v3_error(rig.call("GET", f"/v3/apps/{app_guid}/droplets/current"), 404, "CF-ResourceNotFound")
-
-    staged = push(rig)
-    droplet = rig.ok("GET", f"/v3/apps/{staged}/droplets/current")
-    assert droplet["state"] == "STAGED" and droplet["stack"] == "cflinuxfs2"
-    assert droplet["process_types"]["web"]
-    assert droplet["relationships"]["app"]["data"]["guid"] == staged
+def test_v3_terminate_restarts_one_instance_of_a_v2_app(rig: Rig) -> None:  # noqa: F811
+    app_guid = push(rig)
+    diego = rig.world.components["diego"]
+    process_guid = rig.cc.app(app_guid).process_guid
+    before = diego.instances(process_guid)[0].instance_guid
+    assert rig.call("DELETE", f"/v3/processes/{app_guid}/instances/0").status_code == 204
+    wait_for(lambda: (lambda a: a.instance_guid != before and a.state == "RUNNING")(
+        diego.instances(process_guid)[0]), 20)
+    resp = rig.call("DELETE", f"/v3/processes/{app_guid}/instances/1")
+    assert_cc_error(resp, 404, 10010, "CF-ResourceNotFound")
+    assert resp.get_json()["description"] == "Instance not found"
 
 
 def test_delete_instance_restarts_only_that_index(rig: Rig) -> None:  # noqa: F811
@@ -104,21 +82,6 @@ def test_delete_instance_restarts_only_that_index(rig: Rig) -> None:  # noqa: F8
     assert_cc_error(rig.call("DELETE", f"/v2/apps/{app_guid}/instances/2"), 400, 220001, "CF-InstancesError")
     assert_cc_error(rig.call("DELETE", f"/v2/apps/{app_guid}/instances/-1"), 400, 220001, "CF-InstancesError")
     assert_cc_error(rig.call("DELETE", "/v2/apps/nope/instances/0"), 404, 100004, "CF-AppNotFound")
-
-
-def test_v3_delete_process_instance(rig: Rig) -> None:  # noqa: F811
-    app_guid = push(rig)
-    diego = rig.world.components["diego"]
-    process_guid = rig.cc.app(app_guid).process_guid
-    before = diego.instances(process_guid)[0].instance_guid
-    resp = rig.call("DELETE", f"/v3/apps/{app_guid}/processes/web/instances/0")
-    assert resp.status_code == 204
-    wait_for(lambda: (lambda a: a.instance_guid != before and a.state == "RUNNING")(
-        diego.instances(process_guid)[0]), 20)
-    assert v3_error(rig.call("DELETE", f"/v3/apps/{app_guid}/processes/web/instances/1"), 404,
-                    "CF-ResourceNotFound")["detail"] == "Instance not found"
-    assert v3_error(rig.call("DELETE", f"/v3/apps/{app_guid}/processes/worker/instances/0"), 404,
-                    "CF-ResourceNotFound")["detail"] == "Process not found"
 
 
 def test_delete_instance_needs_nsync(rig: Rig) -> None:  # noqa: F811

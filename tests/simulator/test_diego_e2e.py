@@ -17,9 +17,11 @@ import requests
 
 from helpers.cf import CloudFoundry
 from helpers.config import load_config
+from helpers.logs import LogsError, recent_logs, stream_logs
 from helpers.ssh import app_ssh_exec
 from simulator.sshproxy import fingerprint_md5
 
+DOPPLER_4443 = "wss://doppler.bosh-lite.com:4443"
 PROBE = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"
 STEMCELL = "bosh-warden-boshlite-ubuntu-trusty-go_agent"
 SSH_SECRET = "e2e-ssh-proxy-secret"
@@ -59,6 +61,7 @@ def platform(sim: Any) -> dict[str, Any]:
         "system_domain": "bosh-lite.com", "app_domains": ["bosh-lite.com"],
         "cc": {"allow_app_ssh_access": True, "default_to_diego_backend": True},
         "app_ssh": {"host_key_fingerprint": fingerprint_md5(HOST_KEY), "oauth_client_id": "ssh-proxy"},
+        "loggregator_endpoint": {"shared_secret": "e2e-loggregator-secret"}, "doppler": {"port": 4443},
         "uaa": {"scim": {"users": [f"{sim.config['cf']['admin_user']}|{password}|scim.write,scim.read,openid,"
                                    "cloud_controller.admin,doppler.firehose"]},
                 "clients": {"ssh-proxy": {"secret": SSH_SECRET, "authorized-grant-types": "authorization_code",
@@ -107,8 +110,10 @@ def test_app_is_routed_and_each_instance_answers(sim: Any, platform: dict[str, A
     # the simulator is shared with other modules, whose cells also take part in the auction:
     # what matters is that the auction spreads the two instances over two cells
     assert len({s.host for s in stats.values()}) == 2, f"both instances on one cell: {stats}"
-    pinned = sim.http.get(url + "/index", headers={"X-CF-APP-INSTANCE": f"{app.guid}:1"}, timeout=5)
-    assert pinned.text == "1"
+    # the era's gorouter has no X-CF-APP-INSTANCE: the header is ignored, requests round-robin
+    pinned = {sim.http.get(url + "/index", headers={"X-CF-APP-INSTANCE": f"{app.guid}:1"}, timeout=5).text
+              for _ in range(4)}
+    assert pinned == {"0", "1"}
     secure = sim.http.get(client.app_url(app, scheme="https") + "/index", timeout=5)  # TLS verified
     assert secure.status_code == 200 and secure.text in ("0", "1")
 
@@ -152,3 +157,52 @@ def test_cell_stop_evacuates_without_failed_requests(sim: Any, platform: dict[st
     stats = client.stats(app.guid)
     # no instance is left on the stopped cell (others' cells in the shared simulator may take them)
     assert not [s.host for s in stats.values() if s.host.startswith("10.244.233.")], stats
+
+
+def test_streaming_logs_through_haproxy_4443_and_the_router_tunnel(sim: Any, platform: dict[str, Any]) -> None:
+    client, app = platform["cf"], platform["app"]
+    nonce = uuid.uuid4().hex[:10]
+    # the shared simulator may run other CFs whose manifests set no doppler.port: name :4443 here
+    with stream_logs(client, app.guid, url=DOPPLER_4443) as stream:
+        assert sim.http.get(client.app_url(app) + f"/log/{nonce}", timeout=5).status_code == 200
+        deadline = time.monotonic() + 20
+        seen = []
+        while time.monotonic() < deadline:
+            line = stream.next_line(timeout=1)
+            if line is not None:
+                seen.append(line)
+                if line.message.startswith(f"nonce {nonce} index "):
+                    break
+        match = [ln for ln in seen if ln.message.startswith(f"nonce {nonce} index ")]
+        assert match, f"no streamed line for nonce {nonce}; saw {[str(ln) for ln in seen]}"
+        assert match[0].source_type.startswith("APP") and match[0].stream == "OUT"
+    stopper = stream_logs(client, app.guid, url=DOPPLER_4443)
+    threading.Timer(0.3, stopper.stop).start()
+    started = time.monotonic()
+    list(stopper)  # iteration ends when another thread stops the stream
+    assert 0.25 <= time.monotonic() - started < 5
+
+
+def test_streaming_with_a_refused_token_names_the_answer(platform: dict[str, Any]) -> None:
+    client = platform["cf"]
+    with pytest.raises(LogsError, match=r"doppler.bosh-lite.com:4443/apps/no-such-app/stream answered 401: "
+                                        r"You are not authorized. Error: Invalid authorization"):
+        stream_logs(client, "no-such-app", url=DOPPLER_4443)
+
+
+def test_recent_logs_of_the_era_never_ask_for_root_or_log_cache(platform: dict[str, Any],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    client, app = platform["cf"], platform["app"]
+    asked: list[str] = []
+    original = client.session.request
+
+    def recording(method: str, url: str, *args: Any, **kw: Any) -> Any:
+        asked.append(url)
+        return original(method, url, *args, **kw)
+
+    monkeypatch.setattr(client.session, "request", recording)
+    lines = recent_logs(client, app.guid)
+    assert lines, "the pushed app has logs"
+    doppler = client.info()["doppler_logging_endpoint"].replace("wss://", "https://")
+    assert [u for u in asked if "/recentlogs" in u] == [f"{doppler}/apps/{app.guid}/recentlogs"]
+    assert not [u for u in asked if "log-cache" in u or u.rstrip("/") == client.api]

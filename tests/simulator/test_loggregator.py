@@ -1,4 +1,5 @@
-"""Loggregator at the HTTP level: doppler multipart protobuf, legacy /recent, log-cache JSON.
+"""Loggregator of cf v220/v231 at the HTTP level: doppler multipart protobuf, legacy /recent,
+the traffic controller's 401/404 answers and its CC log-access check; no log-cache.
 
 The envelopes are decoded by an independent decoder written here from the wire-contracts
 field tables (§5), not by the simulator's encoder.
@@ -6,7 +7,6 @@ field tables (§5), not by the simulator's encoder.
 
 from __future__ import annotations
 
-import base64
 import re
 import time
 from pathlib import Path
@@ -125,9 +125,35 @@ def test_recentlogs_empty_and_errors(env: Env) -> None:
     assert resp.status_code == 200
     assert split_multipart(resp.get_data(), resp.headers["Content-Type"]) == []
     missing = env.client.get(f"/apps/{env.app.guid}/recentlogs")
-    assert missing.status_code == 401 and missing.headers["Content-Type"].startswith("text/plain")
-    assert env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer("x.y.z")).status_code == 401
-    assert env.client.get("/apps/unknown/recentlogs", headers=bearer(env.token)).status_code == 404
+    assert (missing.status_code, missing.get_data(as_text=True)) == (
+        401, "You are not authorized. Error: Authorization not provided")
+    assert missing.headers["WWW-Authenticate"] == "Basic"
+    assert missing.headers["Content-Type"] == "text/plain; charset=utf-8"
+    invalid = env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer("x.y.z"))
+    assert (invalid.status_code, invalid.get_data(as_text=True)) == (
+        401, "You are not authorized. Error: Invalid authorization")
+    # an unknown app is CC's 404 on /internal/log_access: the traffic controller says 401
+    unknown = env.client.get("/apps/unknown/recentlogs", headers=bearer(env.token))
+    assert (unknown.status_code, unknown.get_data(as_text=True)) == (
+        401, "You are not authorized. Error: Invalid authorization")
+    for path in ("/apps/x/nope", "/api/v1/read/x", "/api/v1/info", "/v2/info", "/"):
+        other = env.client.get(path, headers=bearer(env.token))
+        assert (other.status_code, other.get_data(as_text=True)) == (404, f"Resource Not Found. {path}")
+    plain_stream = env.client.get(f"/apps/{env.app.guid}/stream", headers=bearer(env.token))
+    assert plain_stream.status_code == 400  # not a websocket handshake
+
+
+def test_log_access_is_cc_s_answer_for_this_token(env: Env) -> None:
+    env.logs.emit(env.app.guid, "APP", "0", "hello")
+    jar = Client(env.logs.wsgi)
+    jar.set_cookie("authorization", f"bearer%20{env.token}")
+    cookie = jar.get(f"/apps/{env.app.guid}/recentlogs")
+    assert cookie.status_code == 200  # doppler_proxy.go: the URL-unescaped `authorization` cookie
+    env.fw.stop("api")  # no CC to ask: nobody is authorized
+    assert env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer(env.token)).status_code == 401
+    env.fw.start("api")
+    env.fw.world.faults.inject("expire_tokens")
+    assert env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer(env.token)).status_code == 401
 
 
 def test_legacy_recent_uses_zigzag_timestamps(env: Env) -> None:
@@ -140,7 +166,10 @@ def test_legacy_recent_uses_zigzag_timestamps(env: Env) -> None:
     ts = unzigzag(msg[3][0])
     assert abs(ts - time.time_ns()) < 60 * 10**9
     assert msg[4] == [env.app.guid.encode()] and msg[6] == [b"1"] and msg[8] == [b"App"]
-    assert env.client.get("/recent", headers=bearer(env.token)).status_code == 400
+    assert env.client.get("/recent", headers=bearer(env.token)).get_data(as_text=True) == \
+        "Resource Not Found. /recent"  # no app: the legacy translator fails, 404
+    dump = env.client.get(f"/dump/?app={env.app.guid}", headers=bearer(env.token))
+    assert len(split_multipart(dump.get_data(), dump.headers["Content-Type"])) == 1
 
 
 def test_ring_is_bounded(env: Env) -> None:
@@ -166,40 +195,6 @@ def test_break_logs_fault_by_app_name(env: Env) -> None:
     env.fw.world.faults.inject("break_logs", target="acc-app", duration=5)
     resp = env.client.get(f"/apps/{env.app.guid}/recentlogs", headers=bearer(env.token))
     assert split_multipart(resp.get_data(), resp.headers["Content-Type"]) == []
-    read = env.client.get(f"/api/v1/read/{env.app.guid}", headers=bearer(env.token)).get_json()
-    assert read == {"envelopes": {"batch": []}}
-
-
-def test_log_cache_info_and_read(env: Env) -> None:
-    info = env.client.get("/api/v1/info")
-    assert info.status_code == 200 and info.get_json()["version"].startswith("2.")
-    for i in range(5):
-        env.logs.emit(env.app.guid, "APP", "0", f"line {i}", "ERR" if i == 4 else "OUT")
-    resp = env.client.get(f"/api/v1/read/{env.app.guid}?start_time=0&envelope_types=LOG&limit=3"
-                          "&descending=true", headers=bearer(env.token))
-    assert resp.status_code == 200
-    batch = resp.get_json()["envelopes"]["batch"]
-    assert len(batch) == 3
-    newest = batch[0]
-    assert base64.b64decode(newest["log"]["payload"]) == b"line 4"
-    assert newest["log"]["type"] == "ERR"
-    assert newest["source_id"] == env.app.guid and newest["instance_id"] == "0"
-    assert newest["tags"]["source_type"] == "APP/PROC/WEB"
-    assert isinstance(newest["timestamp"], str) and int(newest["timestamp"]) > int(batch[1]["timestamp"])
-    ascending = env.client.get(f"/api/v1/read/{env.app.guid}?limit=2", headers=bearer(env.token)).get_json()
-    assert [base64.b64decode(e["log"]["payload"]) for e in ascending["envelopes"]["batch"]] == \
-        [b"line 0", b"line 1"]
-    start = int(batch[1]["timestamp"])
-    since = env.client.get(f"/api/v1/read/{env.app.guid}?start_time={start}", headers=bearer(env.token))
-    assert len(since.get_json()["envelopes"]["batch"]) == 2
-    counters = env.client.get(f"/api/v1/read/{env.app.guid}?envelope_types=COUNTER", headers=bearer(env.token))
-    assert counters.get_json()["envelopes"]["batch"] == []
-
-
-def test_log_cache_errors(env: Env) -> None:
-    assert env.client.get(f"/api/v1/read/{env.app.guid}").status_code == 401
-    assert env.client.get(f"/api/v1/read/{env.app.guid}?limit=1001", headers=bearer(env.token)).status_code == 400
-    assert env.client.get(f"/api/v1/read/{env.app.guid}?limit=x", headers=bearer(env.token)).status_code == 400
 
 
 def test_cc_api_lines_reach_the_logs(env: Env) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
+import json
+import re
 import socket
 import ssl
 import threading
@@ -26,7 +30,10 @@ class Backend(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        body = f"{self.server.name} {self.headers.get('X-Forwarded-Proto')}".encode()  # type: ignore[attr-defined]
+        if self.path == "/headers":
+            body = json.dumps(dict(self.headers.items())).encode()
+        else:
+            body = f"{self.server.name} {self.headers.get('X-Forwarded-Proto')}".encode()  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Backend", self.server.name)  # type: ignore[attr-defined]
@@ -109,24 +116,137 @@ def test_round_robin_and_rtr_logs(env) -> None:
         b.shutdown()
 
 
-def test_x_cf_app_instance(env) -> None:
+def test_x_cf_app_instance_is_ignored_the_era_router_round_robins(env) -> None:
     world, _, router = env
     a, b = _backend("a"), _backend("b")
     try:
         router.register(HOST, a.server_address[:2], _tag(0))
         router.register(HOST, b.server_address[:2], _tag(1))
-        for _ in range(3):
-            resp = _get(world, headers={"X-CF-APP-INSTANCE": "app-guid:1"})
-            assert resp.headers["X-Backend"] == "b"
-        bad = _get(world, headers={"X-CF-APP-INSTANCE": "garbage"})
-        assert bad.status_code == 400
-        assert bad.headers["X-Cf-Routererror"] == "invalid_cf_app_instance_header"
-        missing = _get(world, headers={"X-CF-APP-INSTANCE": "app-guid:7"})
-        assert missing.status_code == 404
-        assert missing.headers["X-Cf-Routererror"] == "unknown_route"
+        seen = [_get(world, headers={"X-CF-APP-INSTANCE": "app-guid:1"}) for _ in range(4)]
+        assert [r.status_code for r in seen] == [200] * 4
+        assert sorted(r.headers["X-Backend"] for r in seen) == ["a", "a", "b", "b"]
+        garbage = _get(world, headers={"X-CF-APP-INSTANCE": "garbage"})
+        assert garbage.status_code == 200 and "X-Cf-Routererror" not in garbage.headers
     finally:
         a.shutdown()
         b.shutdown()
+
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def test_headers_to_the_backend_and_none_of_the_routers_to_the_client(env) -> None:
+    world, _, router = env
+    a = _backend("a")
+    try:
+        router.register(HOST, a.server_address[:2], _tag(0), ("10.244.16.2", 61000))
+        resp = _get(world, "/headers", headers={"X-Vcap-Request-Id": "client-chosen",
+                                                "X-Forwarded-For": "1.2.3.4", "X-Request-Start": "17"})
+        seen = resp.json()
+        assert re.fullmatch(UUID, seen["X-Vcap-Request-Id"])  # the router's own, replacing the client's
+        assert seen["X-Forwarded-For"] == "1.2.3.4, 127.0.0.1"
+        assert seen["X-Forwarded-Proto"] == "http"
+        assert seen["X-Request-Start"] == "17"  # kept when present
+        assert seen["X-CF-ApplicationID"] == "app-guid"
+        assert seen["X-CF-InstanceID"] == "inst-0"
+        assert "X-CF-InstanceIndex" not in seen
+        assert not [h for h in resp.headers if h.lower() in ("x-vcap-request-id", "x-vcap-router", "x-vcap-backend",
+                                                              "x-cf-routeendpoint")]
+        fresh = _get(world, "/headers").json()
+        assert fresh["X-Request-Start"].isdigit() and fresh["X-Forwarded-For"] == "127.0.0.1"
+    finally:
+        a.shutdown()
+
+
+def test_trace_headers_only_with_the_trace_key(env) -> None:
+    world, _, router = env
+    a = _backend("a")
+    try:
+        router.register(HOST, a.server_address[:2], _tag(0), ("10.244.16.2", 61000))
+        assert "X-Vcap-Backend" not in _get(world, headers={"X-Vcap-Trace": "wrong"}).headers
+        traced = _get(world, headers={"X-Vcap-Trace": "22"}).headers  # cf-release's default trace key
+        assert traced["X-Vcap-Backend"] == traced["X-Cf-RouteEndpoint"] == "10.244.16.2:61000"
+        assert traced["X-Vcap-Router"].startswith("10.244.")
+        api = _get(world, "/v2/info", host="api.bosh-lite.com", headers={"X-Vcap-Trace": "22"}).headers
+        assert api["X-Vcap-Backend"].endswith(":9022")
+    finally:
+        a.shutdown()
+
+
+def test_unknown_route_body_names_the_host_as_sent_and_heartbeat(env) -> None:
+    world, _, _ = env
+    resp = _get(world, host="nobody.bosh-lite.com:4443")
+    assert resp.status_code == 404
+    assert resp.text == "404 Not Found: Requested route ('nobody.bosh-lite.com:4443') does not exist.\n"
+    assert resp.headers["X-Cf-Routererror"] == "unknown_route"
+    beat = _get(world, host="anything", headers={"User-Agent": "HTTP-Monitor/1.1"})
+    assert (beat.status_code, beat.text) == (200, "ok\n")
+    log_cache = _get(world, "/api/v1/info", host="log-cache.bosh-lite.com")
+    assert (log_cache.status_code, log_cache.headers["X-Cf-Routererror"]) == (404, "unknown_route")
+
+
+class EchoUpgrade(BaseHTTPRequestHandler):
+    """A backend that accepts a websocket handshake (RFC 6455 §4.2.2) and then echoes raw bytes."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        key = self.headers["Sec-WebSocket-Key"]
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept.decode())
+        self.send_header("X-Seen-Request-Id", self.headers.get("X-Vcap-Request-Id", ""))
+        self.end_headers()
+        self.wfile.flush()
+        while data := self.connection.recv(100):
+            self.connection.sendall(data.upper())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _upgrade(sock: socket.socket, host: str) -> bytes:
+    sock.sendall(f"GET /stream HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    return head
+
+
+def test_websocket_upgrade_is_relayed_on_80_and_through_the_tls_tcp_front_on_4443(env) -> None:
+    world, _, router = env
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoUpgrade)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        router.register(HOST, server.server_address[:2], _tag(0))
+        plain = socket.create_connection(_addr(world, 80), timeout=5)
+        head = _upgrade(plain, HOST)
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head  # RFC 6455 §1.3 example
+        assert re.search(rb"X-Seen-Request-Id: " + UUID.encode(), head)
+        plain.sendall(b"ping")
+        assert plain.recv(10) == b"PING"
+        plain.close()
+
+        ctx = ssl.create_default_context(cadata=world.components["tls"].ca_pem)
+        raw = socket.create_connection(_addr(world, 4443), timeout=5)
+        tls_sock = ctx.wrap_socket(raw, server_hostname="probe.bosh-lite.com")
+        head = _upgrade(tls_sock, f"{HOST}:4443")
+        assert head.startswith(b"HTTP/1.1 101")
+        tls_sock.sendall(b"abc")
+        assert tls_sock.recv(10) == b"ABC"
+        tls_sock.close()
+    finally:
+        server.shutdown()
+
+
+def _addr(world: World, port: int) -> tuple[str, int]:
+    host, _, p = world.published[f"*.bosh-lite.com:{port}"].rpartition(":")
+    return host, int(p)
 
 
 def test_dead_endpoint_is_retried_and_all_dead_is_502(env) -> None:
