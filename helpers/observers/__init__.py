@@ -12,13 +12,14 @@ from __future__ import annotations
 from helpers.observers.a0_routable import A0Routable
 from helpers.observers.base import Observer, ObserverContext
 from helpers.observers.judge import StepMeasurement
+from helpers.observers.log_stream import A0LogStream
 from helpers.observers.policy import DEFAULT_POLICIES, Policies, StepPolicy
 from helpers.observers.push import PushAbility
 from helpers.observers.recent_logs import A0RecentLogs
 from helpers.observers.registry import Registry
 from helpers.observers.ssh import A0Ssh
 
-REGISTRY = Registry([A0Routable, PushAbility, A0RecentLogs, A0Ssh])
+REGISTRY = Registry([A0Routable, PushAbility, A0RecentLogs, A0LogStream, A0Ssh])
 
 __all__ = ["DEFAULT_POLICIES", "REGISTRY", "Observer", "ObserverContext", "Policies", "Registry",
            "StepMeasurement", "StepPolicy"]

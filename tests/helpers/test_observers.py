@@ -271,10 +271,10 @@ def test_options_and_policies_come_from_the_config_section():
 
 
 def test_the_registry_lists_every_measurement_once_with_its_options():
-    assert REGISTRY.names() == ["a0_routable", "push", "a0_recent_logs", "a0_ssh"]
+    assert REGISTRY.names() == ["a0_routable", "push", "a0_recent_logs", "a0_log_stream", "a0_ssh"]
     assert "interval" in REGISTRY.options()["a0_routable"]
     built = REGISTRY.build({"push": {"enabled": False}, "a0_ssh": {"interval": 5}})
-    assert [o.name for o in built] == ["a0_routable", "a0_recent_logs", "a0_ssh"]
+    assert [o.name for o in built] == ["a0_routable", "a0_recent_logs", "a0_log_stream", "a0_ssh"]
     assert built[-1].options["interval"] == 5.0
 
 
