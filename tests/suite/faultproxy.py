@@ -22,9 +22,12 @@ import threading
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0): the peer sees 'connection reset', not a clean end."""
+    """Cut a connection at once: SO_LINGER 0 (a reset, not a clean end), and shutdown first,
+    because a close alone does not end a connection another thread is blocked reading."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
 
