@@ -1,21 +1,25 @@
 """The test doubles of tests/: one FakeDirector, one FakeCC.
 
-Both stand in for the *client surface* the helpers use (`helpers.bosh.Director`,
-`helpers.cf.CloudFoundry` plus the router, recent logs and ssh in front of the apps), in
-memory, with switches for the failures the tests need. They are deliberately simple and
-era-agnostic: anything that depends on how the real components behave on the wire is
-tested against the simulator or the clients' own HTTP fakes, not here.
+FakeDirector stands in for the client surface of `helpers.bosh.Director`, in memory.
+FakeCC is one Cloud Controller model seen three ways: over the wire (for the CF client's
+tests), as the helpers call their client (for the checks' and the conductor's tests) and
+as the simulator's parts call the CC component (for the simulator's tests). Both have
+switches for the failures the tests need.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
-from typing import Any
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import yaml
+from werkzeug.wrappers import Request, Response
 
+from helpers.cf import App
 from helpers.http_probe import FetchResult
 
 V0 = {"cf": "220", "diego": "0.1434.0", "garden-linux": "0.307.0"}
@@ -136,35 +140,68 @@ class SshResult:
     stderr: str = ""
 
 
-@dataclass
-class App:
-    guid: str
-    name: str
-    instances: int
-    routed: bool = True
-    host: str = ""
-    domain: str = "bosh-lite.com"
-    routes: list[str] = field(default_factory=list)
+class Seen(NamedTuple):
+    """One request the CC's HTTP face answered."""
+
+    method: str
+    path: str  # with the query string
+    headers: dict[str, str]
+    scheme: str
+
+
+def res(guid: str, url: str, **entity: Any) -> dict[str, Any]:
+    return {"metadata": {"guid": guid, "url": url}, "entity": entity}
+
+
+def err(status: int, code: int, error_code: str, description: str) -> Response:
+    return Response(json.dumps({"code": code, "error_code": error_code, "description": description}),
+                    status=status, content_type="application/json")
 
 
 class FakeCC:
-    """A tiny CF in memory: the CC client surface (push, instances, stats, scale, routes,
-    delete, info, ssh code), the router in front of the apps (`http`), their recent logs
-    (`recent_logs`) and ssh into them (`ssh_exec`). Apps behave like the probe app
-    (`/env`, `/id`, `/log/<nonce>`).
+    """The Cloud Controller (with UAA in front) of every test that needs one: one model (orgs,
+    spaces, apps, routes as CC v2 resources) seen three ways.
 
-    The router round-robins every request over the app's instances: like the gorouter of
-    cf v220/v231 it knows no `X-CF-APP-INSTANCE` (docs/era-facts.md §5).
+    * Over the wire, `__call__`/`wsgi`: CC v2 + UAA over HTTP, the subset helpers.cf speaks
+      (token grants, orgs, spaces, domains, apps, routes, bits, jobs, instances, stats, events,
+      the ssh code), every request in `log`. Users: admin / cf-admin-pw, client `cf`.
+    * As the helpers call their client, in memory: `push`, `instances`, `stats`, `scale`,
+      `routes`, `delete_app`, `delete_route`, `info`, `ssh_code`, `ensure_org_space`, ...; with
+      the router in front of the apps (`http`: round robin, and like the gorouter of cf
+      v220/v231 it knows no `X-CF-APP-INSTANCE`), their recent logs (`recent_logs`) and ssh into
+      them (`ssh_exec`). Apps behave like the probe app (`/env`, `/id`, `/log/<nonce>`).
+    * As the simulator's parts call the CC component: `ssh_access(token, app_guid, index)` (the
+      ssh proxy; `ssh_access_for` app guid -> process guid, calls in `ssh_access_calls`) and
+      `record_event` (Diego; `events`).
 
-    Switches: `crash` {(guid, index)}; `drop_logs`; `ssh_exit`; `wrong_index_ssh`;
-    `stale_after_scale_down` (the router still knows the removed instance for N requests);
-    `push_error` (raised by push).
+    Switches: `crash` {(app guid, index)}; `drop_logs`; `ssh_exit`; `wrong_index_ssh`;
+    `stale_after_scale_down` (the router still knows a removed instance for N requests);
+    `push_error`; `place` (() -> the cell IP instances land on); over the wire
+    `staging_polls`, `running_polls`, `reject_10002`, `fail_staging`.
     """
 
     def __init__(self) -> None:
-        self.apps: dict[str, App] = {}
+        self.lock = threading.RLock()
+        # the model
+        self.orgs: dict[str, dict[str, Any]] = {}
+        self.spaces: dict[str, dict[str, Any]] = {}
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.route_table: dict[str, dict[str, Any]] = {}
+        self.mappings: set[tuple[str, str]] = set()  # (app guid, route guid)
+        self.bits: dict[str, bytes] = {}
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+        # over the wire
+        self.log: list[Seen] = []
+        self.valid_tokens: set[str] = set()
+        self.grants: list[str] = []
+        self.jobs: dict[str, int] = {}  # job guid -> polls left before finished
+        self.staging_polls = 2
+        self.running_polls = 2
+        self.reject_10002 = False
+        self.fail_staging = False
+        # in memory, and the router, logs and ssh in front of the apps
         self.deleted_routes: list[str] = []
-        self.logs: dict[str, list[Line]] = {}
+        self.app_logs: dict[str, list[Line]] = {}
         self.crash: set[tuple[str, int]] = set()
         self.rr = 0
         self.drop_logs = False
@@ -172,13 +209,14 @@ class FakeCC:
         self.wrong_index_ssh = False
         self.stale_after_scale_down = 0
         self.push_error: Exception | None = None
-        self.orgs: dict[str, str] = {}
-        self.deleted_orgs: list[str] = []
-        self.host_of: dict[str, str] = {}  # stats host per app guid
-        self.place: Any = None  # () -> the cell IP new instances land on (default: cell1's)
+        self.place: Any = None
         self.logins = 0
+        # the simulator's ssh proxy asks
+        self.ssh_access_for: dict[str, str] = {}
+        self.ssh_access_calls: list[tuple[Any, str, int]] = []
+        self.ssh_token = "token-admin"
 
-    # -- the CC client surface ------------------------------------------------------------
+    # ===================================================================== the client face
 
     def login(self) -> None:
         self.logins += 1
@@ -193,85 +231,105 @@ class FakeCC:
         return "code"
 
     def ensure_org_space(self, org: str, space: str) -> tuple[str, str]:
-        self.orgs.setdefault(org, f"org-{org}")
-        return self.orgs[org], f"space-{space}"
+        with self.lock:
+            og = next((g for g, o in self.orgs.items() if o["entity"]["name"] == org), None)
+            if og is None:
+                og = f"org-{org}"
+                self.orgs[og] = res(og, f"/v2/organizations/{og}", name=org)
+            sg = next((g for g, s in self.spaces.items()
+                       if s["entity"]["name"] == space and s["entity"]["organization_guid"] == og), None)
+            if sg is None:
+                sg = f"space-{space}"
+                self.spaces[sg] = res(sg, f"/v2/spaces/{sg}", name=space, organization_guid=og, allow_ssh=True)
+            return og, sg
 
     def delete_org(self, guid: str) -> bool:
-        self.deleted_orgs.append(guid)
-        return True
+        with self.lock:
+            return self.orgs.pop(guid, None) is not None
 
     def push(self, name: str, app_dir: Any, space_guid: str, instances: int = 1, enable_ssh: bool = True,
              memory: int = 64) -> App:
         if self.push_error is not None:
             raise self.push_error
-        guid = f"guid-{name}"
-        self.apps[guid] = App(guid, name, instances, host=name, routes=[f"route-{guid}"])
-        return self.apps[guid]
+        guid, route = f"guid-{name}", f"route-guid-{name}"
+        with self.lock:
+            self.apps[guid] = res(guid, f"/v2/apps/{guid}", name=name, space_guid=space_guid, instances=instances,
+                                  memory=memory, diego=True, enable_ssh=enable_ssh, state="STARTED",
+                                  package_state="STAGED")
+            self.route_table[route] = res(route, f"/v2/routes/{route}", host=name, domain_guid="dom-1",
+                                          space_guid=space_guid, path="", domain_url="/v2/shared_domains/dom-1")
+            self.mappings.add((guid, route))
+        return App(guid, name, space_guid, instances, name, "bosh-lite.com", route, [route])
 
     def app_url(self, app: Any) -> str:
         name = app["name"] if isinstance(app, dict) else app.name
         return f"http://{name}.bosh-lite.com"
 
-    def routes(self, guid: str) -> list[dict[str, str]]:
-        return [{"guid": f"route-{guid}"}]
+    def routes(self, guid: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [{"guid": r} for a, r in sorted(self.mappings) if a == guid and r in self.route_table]
 
     def instances(self, guid: str) -> dict[int, str]:
-        a = self.apps[guid]
-        return {i: ("CRASHED" if (guid, i) in self.crash else "RUNNING") for i in range(a.instances)}
+        with self.lock:
+            n = self.apps[guid]["entity"]["instances"]
+            return {i: ("CRASHED" if (guid, i) in self.crash else "RUNNING") for i in range(n)}
 
     def stats(self, guid: str) -> dict[int, dict[str, Any]]:
-        host = self.host_of.get(guid) or (self.place() if self.place is not None else CELL_IPS["cell1"])
-        return {i: {"host": host, "port": 6000 + i} for i in range(self.apps[guid].instances)}
+        host = self.place() if self.place is not None else CELL_IPS["cell1"]
+        with self.lock:
+            return {i: {"host": host, "port": 6000 + i} for i in range(self.apps[guid]["entity"]["instances"])}
 
     def scale(self, guid: str, n: int) -> None:
-        if n < self.apps[guid].instances:
-            self.stale_after_scale_down = 2
-        self.apps[guid].instances = n
+        with self.lock:
+            ent = self.apps[guid]["entity"]
+            if n < ent["instances"]:
+                self.stale_after_scale_down = 2
+            ent["instances"] = n
 
     def delete_route(self, route_guid: str) -> bool:
-        self.deleted_routes.append(route_guid)
-        for app in self.apps.values():
-            if route_guid in app.routes:
-                app.routed = False
-        return True
+        with self.lock:
+            self.deleted_routes.append(route_guid)
+            return self.route_table.pop(route_guid, None) is not None
 
     def delete_app(self, guid: str) -> bool:
-        app = self.apps[guid]
-        app.routed = False
-        app.instances = 0
-        return True
+        with self.lock:
+            return self.apps.pop(guid, None) is not None
 
-    # -- the router ---------------------------------------------------------------------------
+    # ----------------------------------------------------- the router, logs and ssh in front
 
     def http(self, url: str, headers: dict[str, str] | None = None) -> FetchResult:
         rest = url.split("//", 1)[1]
         host = rest.split(".")[0]
         path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-        app = next((a for a in self.apps.values() if a.name == host and a.routed), None)
-        if app is None:
-            return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
-        n = app.instances
-        pool = n + 1 if self.stale_after_scale_down else n  # the router still knows a removed instance
-        idx = self.rr % max(pool, 1)
-        self.rr += 1
-        if self.stale_after_scale_down:
-            self.stale_after_scale_down -= 1
-        if (app.guid, idx) in self.crash:
-            return FetchResult(502, {"X-Cf-Routererror": "endpoint_failure"}, "")
-        if path == "/env":
-            return FetchResult(200, {}, json.dumps({"CF_INSTANCE_INDEX": str(idx),
-                                                    "CF_INSTANCE_GUID": f"{app.guid}-{idx}"}))
-        if path == "/id":
-            return FetchResult(200, {}, f"{app.guid}-{idx}")
-        if path.startswith("/log/"):
-            nonce = path.split("/log/")[1]
-            if not self.drop_logs:
-                self.logs.setdefault(app.guid, []).append(Line(f"nonce {nonce} index {idx}", "APP/PROC/WEB", str(idx)))
-            return FetchResult(200, {}, "ok")
-        return FetchResult(200, {}, f"probe {host} instance {idx}")
+        with self.lock:
+            routed = {r for r, route in self.route_table.items() if route["entity"]["host"] == host}
+            guid = next((a for a, r in sorted(self.mappings) if r in routed and a in self.apps), None)
+            if guid is None:
+                return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
+            n = self.apps[guid]["entity"]["instances"]
+            pool = n + 1 if self.stale_after_scale_down else n  # the router still knows a removed instance
+            idx = self.rr % max(pool, 1)
+            self.rr += 1
+            if self.stale_after_scale_down:
+                self.stale_after_scale_down -= 1
+            if (guid, idx) in self.crash:
+                return FetchResult(502, {"X-Cf-Routererror": "endpoint_failure"}, "")
+            if path == "/env":
+                return FetchResult(200, {}, json.dumps({"CF_INSTANCE_INDEX": str(idx),
+                                                        "CF_INSTANCE_GUID": f"{guid}-{idx}"}))
+            if path == "/id":
+                return FetchResult(200, {}, f"{guid}-{idx}")
+            if path.startswith("/log/"):
+                nonce = path.split("/log/")[1]
+                if not self.drop_logs:
+                    self.app_logs.setdefault(guid, []).append(
+                        Line(f"nonce {nonce} index {idx}", "APP/PROC/WEB", str(idx)))
+                return FetchResult(200, {}, "ok")
+            return FetchResult(200, {}, f"probe {host} instance {idx}")
 
     def recent_logs(self, cf: Any, guid: str) -> list[Line]:
-        return list(self.logs.get(guid, []))
+        with self.lock:
+            return list(self.app_logs.get(guid, []))
 
     def ssh_exec(self, endpoint: str, fingerprint: str, user: str, password: str, command: str, resolver: Any,
                  timeout: float) -> SshResult:
@@ -279,6 +337,179 @@ class FakeCC:
         marker = command.split("echo ")[2].split(";")[0].strip()
         shown = 1 - idx if self.wrong_index_ssh else idx
         return SshResult(self.ssh_exit, f"index={shown}\n{marker}\n", marker)
+
+    # ============================================================ the simulator parts' face
+
+    def ssh_access(self, token: Any, app_guid: str, index: int) -> str:
+        """The ssh proxy's question: may this token ssh into that app? (the process guid)."""
+        self.ssh_access_calls.append((token, app_guid, index))
+        if token != self.ssh_token or app_guid not in self.ssh_access_for:
+            raise PermissionError("no")
+        return self.ssh_access_for[app_guid]
+
+    def record_event(self, app_guid: str, kind: str, metadata: dict[str, Any]) -> None:
+        self.events.append((app_guid, kind, metadata))
+
+    # ================================================================== the wire face
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        req = Request(environ)
+        with self.lock:
+            self.log.append(Seen(req.method, req.full_path.rstrip("?"), dict(req.headers),
+                                 str(environ.get("wsgi.url_scheme"))))
+            resp = self.route(req)
+        return resp(environ, start_response)
+
+    wsgi = __call__
+
+    def _json(self, obj, status=200):
+        return Response(json.dumps(obj), status=status, content_type="application/json")
+
+    def _coll(self, items):
+        return self._json({"total_results": len(items), "total_pages": 1, "next_url": None, "resources": items})
+
+    def _token(self, grant: str):
+        tok = f"tok-{uuid.uuid4()}"
+        self.valid_tokens.add(tok)
+        self.grants.append(grant)
+        return self._json({"access_token": tok, "token_type": "bearer", "refresh_token": f"{tok}-r", "expires_in": 599})
+
+    def route(self, req: Request) -> Response:
+        p, m = req.path, req.method
+        if p == "/v2/info":
+            return self._json({"api_version": "2.39.0", "authorization_endpoint": "https://login.bosh-lite.com",
+                               "token_endpoint": "https://uaa.bosh-lite.com",
+                               "app_ssh_endpoint": "ssh.bosh-lite.com:2222",
+                               "app_ssh_host_key_fingerprint": "a6:d1:08:0b:b0:cb:9b:5f:c4:ba:44:2a:97:26:19:8a",
+                               "app_ssh_oauth_client": "ssh-proxy",
+                               "doppler_logging_endpoint": "wss://doppler.bosh-lite.com:443"})
+        if p == "/oauth/token":
+            assert req.host == "uaa.bosh-lite.com"
+            a = req.authorization
+            if not a or a.username != "cf" or a.password:
+                return Response('{"error":"unauthorized"}', status=401)
+            f = req.form
+            if f["grant_type"] == "password":
+                if (f["username"], f["password"]) != ("admin", "cf-admin-pw"):
+                    return self._json({"error": "unauthorized", "error_description": "Bad credentials"}, 401)
+                return self._token("password")
+            if f["grant_type"] == "refresh_token" and f["refresh_token"].endswith("-r"):
+                return self._token("refresh_token")
+            return self._json({"error": "invalid_token"}, 401)
+        tok = req.headers.get("Authorization", "").removeprefix("bearer ")
+        if not tok or self.reject_10002:
+            return err(401, 10002, "CF-NotAuthenticated", "Authentication error")
+        if tok not in self.valid_tokens:
+            return err(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")
+        if p == "/oauth/authorize":
+            if req.args.get("response_type") != "code" or req.args.get("client_id") != "ssh-proxy":
+                return Response("bad", status=400)
+            return Response("", status=302, headers={"Location": "https://uaa.bosh-lite.com/login?code=abc123"})
+        return self.cc(req, p, m)
+
+    def cc(self, req: Request, p: str, m: str) -> Response:
+        body = req.get_json(silent=True) or {}
+        q = req.args.getlist("q")
+        if p == "/v2/organizations" and m == "GET":
+            name = q[0].split(":", 1)[1]
+            return self._coll([o for o in self.orgs.values() if o["entity"]["name"] == name])
+        if p == "/v2/organizations" and m == "POST":
+            g = str(uuid.uuid4())
+            self.orgs[g] = res(g, f"/v2/organizations/{g}", name=body["name"])
+            return self._json(self.orgs[g], 201)
+        if p.startswith("/v2/organizations/") and m == "DELETE":
+            g = p.rsplit("/", 1)[1]
+            if g not in self.orgs:
+                return err(404, 30003, "CF-OrganizationNotFound", "not found")
+            del self.orgs[g]
+            return self._job()
+        if p == "/v2/spaces" and m == "GET":
+            f = dict(x.split(":", 1) for x in q)
+            return self._coll([s for s in self.spaces.values() if s["entity"]["name"] == f["name"]
+                               and s["entity"]["organization_guid"] == f["organization_guid"]])
+        if p == "/v2/spaces" and m == "POST":
+            g = str(uuid.uuid4())
+            self.spaces[g] = res(g, f"/v2/spaces/{g}", **body)
+            return self._json(self.spaces[g], 201)
+        if p == "/v2/shared_domains":
+            return self._coll([res("dom-1", "/v2/shared_domains/dom-1", name="bosh-lite.com")])
+        if p == "/v2/apps" and m == "POST":
+            g = str(uuid.uuid4())
+            self.apps[g] = res(g, f"/v2/apps/{g}", state="STOPPED", package_state="PENDING", **body)
+            return self._json(self.apps[g], 201)
+        if p == "/v2/routes" and m == "POST":
+            g = str(uuid.uuid4())
+            self.route_table[g] = res(g, f"/v2/routes/{g}", domain_url="/v2/shared_domains/dom-1", path="", **body)
+            return self._json(self.route_table[g], 201)
+        if p.startswith("/v2/shared_domains/"):
+            return self._json(res("dom-1", p, name="bosh-lite.com"))
+        parts = p.split("/")
+        if len(parts) >= 4 and parts[2] == "apps":
+            g = parts[3]
+            app = self.apps.get(g)
+            if app is None:
+                return err(404, 100004, "CF-AppNotFound", f"The app could not be found: {g}")
+            ent = app["entity"]
+            rest = parts[4:]
+            if rest[:1] == ["routes"] and m == "PUT":
+                self.mappings.add((g, rest[1]))
+                return self._json(app, 201)
+            if rest == ["routes"]:
+                return self._coll([self.route_table[r] for a, r in sorted(self.mappings) if a == g])
+            if rest == ["bits"] and m == "PUT":
+                if "resources" not in req.form or "application" not in req.files:
+                    return err(400, 160001, "CF-AppBitsUploadInvalid", "missing :resources")
+                self.bits[g] = req.files["application"].read()
+                return self._job(polls=2)
+            if rest == ["instances"]:
+                if ent["state"] != "STARTED":
+                    return err(400, 220001, "CF-InstancesError", "stopped")
+                if ent["package_state"] != "STAGED":
+                    return err(400, 170002, "CF-NotStaged", "App has not finished staging")
+                ent["_running_polls"] = ent.get("_running_polls", self.running_polls) - 1
+                st = "RUNNING" if ent["_running_polls"] <= 0 else "STARTING"
+                return self._json({str(i): {"state": st, "since": 1.0} for i in range(ent["instances"])})
+            if rest == ["stats"]:
+                if ent["state"] != "STARTED":
+                    return err(400, 200003, "CF-AppStoppedStatsError", "stopped")
+                return self._json({str(i): {"state": "RUNNING", "stats": {"host": "10.244.16.2", "port": 61000 + i,
+                                                                          "uris": ["x.bosh-lite.com"]}}
+                                   for i in range(ent["instances"])})
+            if not rest and m == "PUT":
+                if body.get("state") == "STARTED" and g not in self.bits:
+                    return err(400, 150001, "CF-AppPackageInvalid", "bits have not been uploaded")
+                ent.update(body)
+                return self._json(app, 201)
+            if not rest and m == "GET":
+                if ent["state"] == "STARTED" and self.fail_staging:
+                    ent.update(package_state="FAILED", staging_failed_reason="BuildpackCompileFailed",
+                               staging_failed_description="App staging failed in the buildpack compile phase")
+                if ent["state"] == "STARTED" and ent["package_state"] == "PENDING":
+                    ent["_staging_polls"] = ent.get("_staging_polls", self.staging_polls) - 1
+                    if ent["_staging_polls"] <= 0:
+                        ent["package_state"] = "STAGED"
+                return self._json(app)
+            if not rest and m == "DELETE":
+                del self.apps[g]
+                return Response(status=204)
+        if p.startswith("/v2/routes/") and m == "DELETE":
+            self.route_table.pop(parts[3], None)
+            return Response(status=204)
+        if p.startswith("/v2/jobs/"):
+            g = parts[3]
+            self.jobs[g] -= 1
+            status = "finished" if self.jobs[g] <= 0 else "running"
+            return self._json({"metadata": {"guid": g, "url": p}, "entity": {"guid": g, "status": status}})
+        if p == "/v2/events":
+            return self._coll([res("e1", "/v2/events/e1", type="audit.app.ssh-authorized", timestamp="t",
+                                   metadata={"index": 0})])
+        return err(404, 10000, "CF-NotFound", "Unknown request")
+
+    def _job(self, polls: int = 1) -> Response:
+        g = str(uuid.uuid4())
+        self.jobs[g] = polls
+        return self._json({"metadata": {"guid": g, "url": f"/v2/jobs/{g}"}, "entity": {"guid": g, "status": "queued"}},
+                          202 if polls == 1 else 201)
 
 
 SUFFIX = {"cf": "", "database": "-diego-database", "brain-and-pals": "-diego-brain-and-pals",

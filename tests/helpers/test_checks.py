@@ -137,7 +137,7 @@ def test_smoke_passes_and_cleans_up(fast_budgets):
     assert [v.check for v in res.verdicts] == ["instances running", "instances routable", "logs visible",
                                                "ssh", "ssh", "route removed"]
     assert all(v.ok for v in res.verdicts)
-    assert cc.deleted_routes == ["route-guid-smoke-x"] and cc.apps["guid-smoke-x"].instances == 0
+    assert cc.deleted_routes == ["route-guid-smoke-x"] and "guid-smoke-x" not in cc.apps
 
 
 def _env(index: int) -> FetchResult:
@@ -192,7 +192,7 @@ def test_smoke_fails_naming_the_instance_the_router_never_reached(fast_budgets):
     cc.http = http
     with pytest.raises(CheckFailed, match=r"instances routable FAILED: app smoke-x: instance\(s\) \[1\] never answered"):
         run_smoke(cc)
-    assert cc.apps["guid-smoke-x"].instances == 0  # deleted all the same
+    assert "guid-smoke-x" not in cc.apps  # deleted all the same
 
 
 @pytest.mark.parametrize("breakage,expected", [
@@ -221,7 +221,7 @@ def test_smoke_failures_are_named_and_app_still_deleted(fast_budgets, breakage, 
     with pytest.raises(CheckFailed) as info:
         run_smoke(cc)
     assert expected in str(info.value) and "[upgrade D3]" in str(info.value)
-    assert cc.apps["guid-smoke-x"].instances == 0 and cc.deleted_routes
+    assert "guid-smoke-x" not in cc.apps and cc.deleted_routes
 
 
 def test_smoke_placement_hook_failure(fast_budgets):
@@ -240,7 +240,7 @@ def test_scale_check_up_and_down(fast_budgets):
     app = cc.push("A0", ".", "s", instances=1)
     verdicts = scale_check(cc, cc.http, step=STEP, app=app, timeout=5)
     assert [v.check for v in verdicts] == ["instances running", "instances routable", "scale down"]
-    assert cc.apps[app.guid].instances == 1
+    assert cc.apps[app.guid]["entity"]["instances"] == 1
 
 
 def test_scale_check_fails_when_second_instance_crashes(fast_budgets):

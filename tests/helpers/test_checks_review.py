@@ -41,7 +41,7 @@ def test_scale_down_is_not_proved_when_nothing_answers():
     def scale(guid, n):
         orig_scale(guid, n)
         if n == 1:  # the route breaks as the app scales down: no answer proves nothing
-            p.apps[guid].routed = False
+            p.route_table.clear()
 
     p.scale = scale
     with pytest.raises(CheckFailed) as info:
@@ -57,7 +57,7 @@ def test_scale_down_fails_when_the_router_still_round_robins_to_the_removed_inst
     turn = {"n": 0}
 
     def http(url, headers=None):
-        if "/id" in url and p.apps[app.guid].instances == 1:  # the router still holds the old endpoint
+        if "/id" in url and p.apps[app.guid]["entity"]["instances"] == 1:  # the router still holds the old endpoint
             turn["n"] += 1
             if turn["n"] % 2:
                 return FetchResult(200, {}, f"{app.guid}-1")
@@ -89,7 +89,7 @@ def test_smoke_fails_when_the_route_is_not_deleted(breakage, expected):
     msg = str(info.value)
     assert "[upgrade D3] route deleted FAILED: app smoke-x: expected its route deleted with it" in msg
     assert expected in msg
-    assert p.apps["guid-smoke-x"].instances == 0  # the app itself is gone all the same
+    assert "guid-smoke-x" not in p.apps  # the app itself is gone all the same
 
 
 def test_client_errors_in_push_and_scale_name_the_step_and_app():
