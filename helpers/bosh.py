@@ -299,6 +299,18 @@ class Director:
     def task(self, task_id: int) -> dict[str, Any]:
         return self._get_json(f"/tasks/{int(task_id)}")
 
+    def tasks(self, limit: int = 100, verbose: int = 2) -> list[dict[str, Any]]:
+        """`GET /tasks` as every era offers it: `limit`, and `verbose=2` for every type (1 keeps
+        the deployment/release/stemcell changes only). No `deployment=` filter: that came with
+        director 1.3213; a 2015 task names its deployment only in a finished deploy's or
+        delete's `result` (`/deployments/<name>`)."""
+        return self._get_json("/tasks", params={"limit": int(limit), "verbose": int(verbose)})
+
+    def locks(self) -> list[dict[str, Any]]:
+        """`GET /locks`: `[{type, resource, timeout}]`; a running deploy or delete holds
+        `{type: deployment, resource: [name]}` (both eras)."""
+        return self._get_json("/locks")
+
     def task_events(self, task_id: int) -> list[dict[str, Any]]:
         """The whole event log of a task (no Range), parsed line by line."""
         r = self._request("GET", f"/tasks/{int(task_id)}/output?type=event")

@@ -32,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "PromotionConfig",
+    "PromotionEnvironment",
     "S3Config",
     "UpgradeConfig",
     "load_config",
@@ -117,6 +118,7 @@ SECTION_KEYS: dict[str, set[str]] = {
 TOP_KEYS = {*SECTION_KEYS, "observers", "resolve", "timeout_scale", "timeouts", "artifacts_dir", "loopback_only",
             "skip_ssl_validation"}
 S3_KEYS = {"endpoint_url", "region", "access_key_id", "secret_access_key"}
+PROMOTION_ENVIRONMENTS = ("dev1", "dev2", "staging", "production")
 SECRET_KEYS = {"password", "client_secret", "admin_password", "secret_access_key", "access_key_id"}
 REDACTED = "[REDACTED]"
 
@@ -181,19 +183,30 @@ class UpgradeConfig:
 @dataclass(frozen=True)
 class S3Config:
     endpoint_url: str | None = None
-    region: str = "us-east-1"
+    region: str | None = None  # None: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
+class PromotionEnvironment:
+    """One Redis environment as the config states it. `deployment` and `director_uuid` are
+    the pipeline's policy (kept with the ledger): stating them here only asserts them.
+    `bosh`: the director of this environment when it is not the top-level `bosh` one."""
+
+    deployment: str | None = None
+    director_uuid: str | None = None
+    bosh: BoshConfig | None = None
+
+
+@dataclass(frozen=True)
 class PromotionConfig:
-    store: str = "./candidates"
+    store: str = "./promotion-store"
     s3: S3Config = field(default_factory=S3Config)
     upstream: str | None = None
-    allowed_diff_paths: tuple[str, ...] = ("name", "director_uuid", "networks", "jobs.*.networks",
-                                           "properties.redis.hostname")
-    environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # gate policy lives with the ledger: None = the config states none (see promotion/policy.py)
+    allowed_diff_paths: tuple[str, ...] | None = None
+    environments: Mapping[str, PromotionEnvironment] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -536,28 +549,34 @@ def _bosh(chk: _Checker, data: Mapping[str, Any], top_skip: bool) -> BoshConfig:
     sec = _section(chk, data, "bosh")
     if sec is None:
         return BoshConfig(skip_ssl_validation=top_skip)
-    url = chk.url("bosh.url", sec.get("url"), default_port=25555, required=True)
-    user, pw = chk.str_("bosh.username", sec.get("username")), chk.str_("bosh.password", sec.get("password"))
-    client = chk.str_("bosh.client", sec.get("client"))
-    secret = chk.str_("bosh.client_secret", sec.get("client_secret"))
+    return _bosh_fields(chk, sec, "bosh", top_skip)
+
+
+def _bosh_fields(chk: _Checker, sec: Mapping[str, Any], where: str, top_skip: bool) -> BoshConfig:
+    """A director's connection settings, at `where` (the `bosh` section, or an environment's
+    own director under `promotion.environments.<env>.bosh`)."""
+    url = chk.url(f"{where}.url", sec.get("url"), default_port=25555, required=True)
+    user, pw = chk.str_(f"{where}.username", sec.get("username")), chk.str_(f"{where}.password", sec.get("password"))
+    client = chk.str_(f"{where}.client", sec.get("client"))
+    secret = chk.str_(f"{where}.client_secret", sec.get("client_secret"))
     if (user or pw) and (client or secret):
-        chk.add("bosh: give either username/password (basic) or client/client_secret (UAA), not both")
+        chk.add(f"{where}: give either username/password (basic) or client/client_secret (UAA), not both")
     elif user or pw:
         if not user:
-            chk.add("bosh.username: required with bosh.password")
+            chk.add(f"{where}.username: required with {where}.password")
         if not pw:
-            chk.add("bosh.password: required with bosh.username")
+            chk.add(f"{where}.password: required with {where}.username")
     elif client or secret:
         if not client:
-            chk.add("bosh.client: required with bosh.client_secret")
+            chk.add(f"{where}.client: required with {where}.client_secret")
         if secret is None:
-            chk.add("bosh.client_secret: required with bosh.client")
+            chk.add(f"{where}.client_secret: required with {where}.client")
     else:
-        chk.add("bosh: credentials required: username + password, or client + client_secret")
-    skip = chk.bool_("bosh.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
-    ca = chk.ca("bosh.ca_cert", sec.get("ca_cert"))
+        chk.add(f"{where}: credentials required: username + password, or client + client_secret")
+    skip = chk.bool_(f"{where}.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
+    ca = chk.ca(f"{where}.ca_cert", sec.get("ca_cert"))
     if skip and ca:
-        chk.warnings.append("bosh: skip_ssl_validation is true, so ca_cert is not used")
+        chk.warnings.append(f"{where}: skip_ssl_validation is true, so ca_cert is not used")
     return BoshConfig(url, ca, skip, user, pw, client, secret)
 
 
@@ -688,7 +707,7 @@ def _promotion(chk: _Checker, data: Mapping[str, Any]) -> PromotionConfig:
     chk.keys("promotion.s3.", s3raw, S3_KEYS)
     s3 = S3Config(
         endpoint_url=chk.url("promotion.s3.endpoint_url", s3raw.get("endpoint_url")),
-        region=chk.str_("promotion.s3.region", s3raw.get("region")) or "us-east-1",
+        region=chk.str_("promotion.s3.region", s3raw.get("region")),
         access_key_id=chk.str_("promotion.s3.access_key_id", s3raw.get("access_key_id")),
         secret_access_key=chk.str_("promotion.s3.secret_access_key", s3raw.get("secret_access_key")),
     )
@@ -702,9 +721,19 @@ def _promotion(chk: _Checker, data: Mapping[str, Any]) -> PromotionConfig:
             chk.add("promotion.allowed_diff_paths: expected a list of dotted paths")
         else:
             paths = tuple(paths_raw)
-    envs: dict[str, dict[str, Any]] = {}
+    envs: dict[str, PromotionEnvironment] = {}
     for name, e in chk.mapping("promotion.environments", sec.get("environments")).items():
-        em = chk.mapping(f"promotion.environments.{name}", e)
-        chk.keys(f"promotion.environments.{name}.", em, {"director_uuid"})
-        envs[str(name)] = em
+        where = f"promotion.environments.{name}"
+        if name not in PROMOTION_ENVIRONMENTS:
+            chk.add(f"{where}: unknown environment (one of {', '.join(PROMOTION_ENVIRONMENTS)})")
+        em = chk.mapping(where, e)
+        chk.keys(f"{where}.", em, {"deployment", "director_uuid", "bosh"})
+        bosh_raw = em.get("bosh")
+        env_bosh = None
+        if bosh_raw is not None:
+            bm = chk.mapping(f"{where}.bosh", bosh_raw)
+            chk.keys(f"{where}.bosh.", bm, SECTION_KEYS["bosh"])
+            env_bosh = _bosh_fields(chk, bm, f"{where}.bosh", False)
+        envs[str(name)] = PromotionEnvironment(chk.str_(f"{where}.deployment", em.get("deployment")),
+                                               chk.str_(f"{where}.director_uuid", em.get("director_uuid")), env_bosh)
     return PromotionConfig(store, s3, upstream, paths, envs)

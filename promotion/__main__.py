@@ -1,11 +1,13 @@
 """`python -m promotion`: build Redis template candidates, deploy them through the gates
-dev1/dev2 -> staging -> production, compare environments, inspect the ledger, unlock.
+dev1/dev2 -> staging -> production, compare environments, keep the pipeline's policy,
+decide about production's drift, recover after a crash, inspect the ledger, unlock.
 
-Exit status: 0 done; 1 `diff` found differences outside the allowed paths; 2 usage,
-configuration or store access error, or `diff` of an environment with nothing deployed; 3 refused (a gate, the lock, an unknown, tampered or
-truncated candidate: the message names the rule and what would satisfy it); 4 a deploy,
-a staging reset or the checks failed (recorded in the ledger), or the director failed.
-Docs: docs/promotion.md.
+Exit status: 0 done; 1 `diff`/`diff-production` found differences (outside the allowed
+paths / from the recorded state); 2 usage, configuration or store access error, or `diff`
+of an environment with nothing deployed; 3 refused (a gate, the lock, the ledger's chain,
+an unknown, tampered or truncated candidate: the message names the rule and what would
+satisfy it); 4 a deploy, a staging reset or the checks failed (recorded in the ledger), or
+the director failed. Docs: docs/promotion.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from promotion import candidate as cand
 from promotion.store import Store, StoreError, open_store, s3_settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "manifests" / "redis"
+DEFAULT_STORE = "./promotion-store"  # holds candidates/, ledger/, locks/ (so never candidates/candidates/)
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -30,8 +33,8 @@ def _config(args: argparse.Namespace) -> Any:
 
 def _store(args: argparse.Namespace, config: Any) -> Store:
     pc = getattr(config, "promotion", None)
-    url = args.store or (pc.store if pc else "./candidates")
-    return open_store(url, s3_settings(pc.s3 if pc else None, args.s3_endpoint))
+    url = args.store or (pc.store if pc else DEFAULT_STORE)
+    return open_store(url, s3_settings(pc.s3 if pc else None, args.s3_endpoint, region=args.s3_region))
 
 
 class UsageError(Exception):
@@ -41,7 +44,6 @@ class UsageError(Exception):
 def _promoter(args: argparse.Namespace, config: Any):
     from helpers.bosh import Director
     from promotion.deploy import Promoter
-    from promotion.parity import DEFAULT_ALLOWED
 
     if config is None:
         raise UsageError(f"{args.command} needs a suite config (--config FILE or $CONFIG) naming the director")
@@ -51,13 +53,17 @@ def _promoter(args: argparse.Namespace, config: Any):
         for env in cand.ENVIRONMENTS
         if os.environ.get(f"REDIS_PASSWORD_{env.upper()}")
     }
-    allowed = tuple(config.promotion.allowed_diff_paths) if config.promotion else DEFAULT_ALLOWED
+    pc = config.promotion
+    stated = {env: {k: v for k, v in (("deployment", e.deployment), ("director_uuid", e.director_uuid)) if v}
+              for env, e in pc.environments.items()}
     return Promoter(
         store=_store(args, config),
         director=Director(config.bosh, resolver),
         resolve=resolver.resolve,
-        allowed_diff_paths=allowed,
         passwords=passwords,
+        env_directors={env: Director(e.bosh, resolver) for env, e in pc.environments.items() if e.bosh},
+        stated_allowed_diff_paths=pc.allowed_diff_paths,
+        stated_environments={env: v for env, v in stated.items() if v},
     )
 
 
@@ -76,6 +82,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     store = _store(args, config)
+    refusals = _binding_refusals(cand.read(data, digest), store)
+    if refusals:
+        for r in refusals:
+            print(str(r), file=sys.stderr)
+        return 3
     store.put(cand.key(digest), data)
     if args.digest_file:
         Path(args.digest_file).parent.mkdir(parents=True, exist_ok=True)
@@ -84,17 +95,93 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
-    from promotion.gates import GateRefused
+def _binding_refusals(c: cand.Candidate, store: Store) -> list:
+    """At build: every environment's manifest names its own bound deployment and no director
+    (the pipeline's policy from the store's ledger, or the built-in one)."""
+    from promotion import policy as pol
+    from promotion.deploy import UNBOUND
+    from promotion.ledger import Ledger
+    from promotion.manifest import render_all
 
+    policy = pol.current(Ledger(store).records())
+    uuids = {env: UNBOUND for env in c.environments}
+    return pol.render_refusals(render_all(c, uuids, "password-not-rendered"), policy, uuids, "the build")
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
     promoter = _promoter(args, _config(args))
-    try:
-        run_id = promoter.deploy(args.digest, args.env)
-    except GateRefused as exc:
-        for r in exc.refusals:
-            print(str(r), file=sys.stderr)
-        return 3
+    run_id = promoter.deploy(args.digest, args.env, allow_downgrade=args.allow_downgrade)
     print(f"candidate {args.digest[:12]} deployed to {args.env} and checked (run {run_id})")
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from promotion import policy as pol
+    from promotion.ledger import Ledger
+
+    store = _store(args, _config(args))
+    if args.action is None:
+        print(pol.current(Ledger(store).records()).describe())
+        return 0
+    if not args.reason:
+        raise UsageError(f"policy {args.action} records a decision: give its --reason")
+
+    def change(p: pol.Policy) -> pol.Policy:
+        if args.action == "allow-diff":
+            return pol.with_change(p, allow=tuple(args.paths))
+        if args.action == "disallow-diff":
+            return pol.with_change(p, disallow=tuple(args.paths))
+        old = p.binding(args.env)
+        return pol.with_change(p, bind={args.env: pol.Binding(args.deployment or old.deployment,
+                                                                args.director_uuid or old.director_uuid)})
+
+    old, new, record = pol.record_change(Ledger(store), change, args.reason)
+    if record is None:
+        print(f"no change: policy version {old.version} already says so")
+        return 0
+    print(f"policy version {new.version} recorded (ledger #{record.seq}): {'; '.join(pol.changed(old, new))}")
+    print(new.describe())
+    return 0
+
+
+def cmd_diff_production(args: argparse.Namespace) -> int:
+    promoter = _promoter(args, _config(args))
+    state, _running, lines = promoter.production_drift()
+    if state is None:
+        print("the ledger records no production state")
+        return 0
+    if not lines:
+        print(f"production runs its recorded state: {state.describe()}")
+        return 0
+    print(f"production drifted from its recorded state ({state.describe()}):")
+    for line in lines:
+        print(f"! {line}")
+    return 1
+
+
+def cmd_adopt_drift(args: argparse.Namespace) -> int:
+    _promoter(args, _config(args)).adopt_drift(args.reason)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    if not args.force:
+        raise UsageError("restore redeploys production's recorded state, reverting what production runs now; "
+                         "check `python -m promotion diff-production`, then add --force")
+    run_id = _promoter(args, _config(args)).restore()
+    print(f"production restored to its recorded state and checked (run {run_id})")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    if not args.force:
+        raise UsageError("recover completes what a crashed run left unfinished; check that the run is gone "
+                         "(its lock names host and pid), then add --force")
+    done = _promoter(args, _config(args)).recover(args.env, args.task)
+    for r in done:
+        print(f"ledger #{r.seq}: {r.kind} {r.outcome}: {r.detail}")
+    if not done:
+        print(f"{args.env} has no unfinished intent")
     return 0
 
 
@@ -125,9 +212,14 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
+    from promotion.gates import unfinished
     from promotion.ledger import Ledger
 
-    sys.stdout.write(Ledger(_store(args, _config(args))).lines())
+    ledger = Ledger(_store(args, _config(args)))
+    records = ledger.records()
+    sys.stdout.write(ledger.lines())
+    for refusal in unfinished(records, cand.ENVIRONMENTS):
+        print(f"warning: {refusal.reason}; {refusal.remedy}", file=sys.stderr)
     return 0
 
 
@@ -144,6 +236,8 @@ def _common(p: argparse.ArgumentParser, default: Any) -> None:
     p.add_argument("--store", default=default,
                    help="candidate store: a directory or s3://bucket/prefix (default promotion.store)")
     p.add_argument("--s3-endpoint", default=default, help="S3 endpoint URL (default promotion.s3.endpoint_url)")
+    p.add_argument("--s3-region", default=default,
+                   help="S3 region (default promotion.s3.region, else $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -177,6 +271,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("digest", help="the candidate's sha256, as printed by build")
     d.add_argument("--upstream", help="accepted for symmetry with build; ignored (a candidate carries its templates)")
     d.add_argument("--env", required=True, choices=cand.ENVIRONMENTS, help="target environment")
+    d.add_argument("--allow-downgrade", action="store_true",
+                   help="take staging or production to older release or stemcell versions than production runs "
+                        "(refused otherwise; recorded in the ledger)")
     d.set_defaults(func=cmd_deploy)
     f = add("diff", "manifest differences between two environments; exit 1 if any is outside the allowed paths")
     f.add_argument("left", choices=cand.ENVIRONMENTS, help="environment, e.g. staging")
@@ -188,7 +285,33 @@ def parser() -> argparse.ArgumentParser:
                    help="the environment the refused run wanted (both share one lock)")
     u.add_argument("--force", action="store_true", help="required: you checked that the holding run is gone")
     u.set_defaults(func=cmd_unlock)
-    add("ledger", "print the ledger (every deploy, check and test) as JSON lines").set_defaults(func=cmd_ledger)
+    add("ledger", "verify the ledger's chain and print it (every decision, deploy, check and test) as JSON "
+        "lines").set_defaults(func=cmd_ledger)
+    pp = add("policy", "show the pipeline's gate policy, or record a change to it (a versioned decision in the ledger)",
+             description="Without an action: print the policy in force. allow-diff/disallow-diff PATH...: widen or "
+                         "narrow the paths parity allows to differ between staging and production. bind ENV: "
+                         "change an environment's deployment name or director uuid. Every change needs --reason "
+                         "and is recorded in the ledger.")
+    pp.add_argument("action", nargs="?", choices=("allow-diff", "disallow-diff", "bind"))
+    pp.add_argument("paths", nargs="*", help="allow-diff/disallow-diff: dotted paths (`*` one step, `**` any)")
+    pp.add_argument("--env", choices=cand.ENVIRONMENTS, help="bind: the environment")
+    pp.add_argument("--deployment", help="bind: its deployment name")
+    pp.add_argument("--director-uuid", help="bind: its director's uuid")
+    pp.add_argument("--reason", help="why (recorded with the change)")
+    pp.set_defaults(func=cmd_policy)
+    add("diff-production", "show how production differs from its recorded state (exit 1 if it drifted)"
+        ).set_defaults(func=cmd_diff_production)
+    a = add("adopt-drift", "accept what production runs as its recorded state (a decision recorded in the ledger)")
+    a.add_argument("--reason", required=True, help="why the drift is accepted (recorded)")
+    a.set_defaults(func=cmd_adopt_drift)
+    r = add("restore", "redeploy production's recorded state, reverting a drift (recorded, then checked)")
+    r.add_argument("--force", action="store_true", help="required: you checked the drift with diff-production")
+    r.set_defaults(func=cmd_restore)
+    rc = add("recover", "complete what a crashed run left unfinished (an intent without an outcome)")
+    rc.add_argument("--env", required=True, choices=cand.ENVIRONMENTS, help="the environment of the crashed run")
+    rc.add_argument("--task", type=int, help="the director task the crashed run started, if known (verified)")
+    rc.add_argument("--force", action="store_true", help="required: you checked that the crashed run is gone")
+    rc.set_defaults(func=cmd_recover)
     s = add("show", "print a candidate's candidate.yml (after verifying it)")
     s.add_argument("digest", help="the candidate's sha256")
     s.set_defaults(func=cmd_show)
@@ -200,14 +323,18 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.config import ConfigError
     from helpers.net import REDACTOR
     from promotion.deploy import NotDeployed, PromotionFailed
-    from promotion.ledger import LedgerError
+    from promotion.ledger import LedgerBroken, LedgerError
     from promotion.lock import LockHeld
+    from promotion.refusal import GateRefused
 
     args = parser().parse_args(argv)
     if args.config is None:
         args.config = os.environ.get("CONFIG")
+    if args.command == "policy" and args.action == "bind" and not args.env:
+        print("policy bind needs --env", file=sys.stderr)
+        return 2
     statuses: list[tuple[type[BaseException] | tuple[type[BaseException], ...], int]] = [
-        ((LockHeld, cand.CandidateError), 3),
+        ((GateRefused, LockHeld, cand.CandidateError, LedgerBroken), 3),
         ((PromotionFailed, BoshError), 4),
         ((StoreError, LedgerError, ConfigError, UsageError, NotDeployed), 2),
     ]

@@ -11,8 +11,11 @@ Creation time versus determinism: a wall-clock time inside candidate.yml would g
 build of the same templates a new digest, so two builds of one commit would look like two
 candidates that each need their own trip through dev and staging. `created` is therefore
 the *source date* (the reproducible-builds convention): `SOURCE_DATE_EPOCH` when set, else
-the newest commit time of the sources (and, for a dirty checkout or a plain directory, the
-newest modification time of the template files taken from it). `created_from` says which.
+the newest committer date of the HEAD commits of the checkouts the templates come from.
+Nothing in a candidate depends on the checkout's file times, modes or directory order
+(members are sorted, mode 0644, mtime 0), so two clones of one commit, whatever their file
+times or clone depth, build the same digest. A directory that is not a git checkout has no
+source date (`created: null`) unless SOURCE_DATE_EPOCH gives one. `created_from` says which.
 """
 
 from __future__ import annotations
@@ -83,30 +86,22 @@ def _git(path: Path, *args: str) -> str | None:
     return r.stdout.strip() if r.returncode == 0 else None
 
 
-def source_date(sources: list[tuple[Path, list[Path]]], env: dict[str, str] | None = None) -> tuple[str, str]:
-    """(created, created_from): the candidate's creation time as a function of its inputs.
-
-    `sources` are (directory, files taken from it). `SOURCE_DATE_EPOCH` wins; otherwise the
-    newest of: each git source's commit time, and the mtimes of files from a source that is
-    not a clean git checkout (their content is not named by a commit)."""
+def source_date(checkouts: list[Path], env: dict[str, str] | None = None) -> tuple[str | None, str]:
+    """(created, created_from): the candidate's creation time as a function of its inputs:
+    `SOURCE_DATE_EPOCH` when set, else the newest committer date of the HEAD commit of each
+    git checkout (HEAD's own date: the same in a full clone and a shallow one, where the
+    history of single files is cut off). Never a file's modification time."""
     env = os.environ if env is None else env
     if env.get("SOURCE_DATE_EPOCH"):
-        stamp, origin = int(env["SOURCE_DATE_EPOCH"]), "SOURCE_DATE_EPOCH"
-    else:
-        stamps: list[int] = []
-        origins: list[str] = []
-        for directory, files in sources:
-            commit = _git(directory, "log", "-1", "--format=%ct", "--", *[str(f) for f in files])
-            if commit:
-                stamps.append(int(commit))
-                origins.append("commit")
-            dirty = _git(directory, "status", "--porcelain", "--", *[str(f) for f in files])
-            if commit is None or dirty:
-                stamps += [int(f.stat().st_mtime) for f in files]
-                origins.append("mtime")
-        stamp = max(stamps, default=0)
-        origin = "+".join(sorted(set(origins))) or "none"
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), origin
+        return _iso(int(env["SOURCE_DATE_EPOCH"])), "SOURCE_DATE_EPOCH"
+    stamps = [int(t) for t in (_git(d, "log", "-1", "--format=%ct", "HEAD") for d in checkouts) if t]
+    if not stamps:
+        return None, "none"
+    return _iso(max(stamps)), "commit"
+
+
+def _iso(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def upstream_templates_dir(upstream: Path) -> Path:
@@ -164,6 +159,10 @@ class Candidate:
     def stemcell(self) -> dict[str, Any]:
         return dict(self.meta.get("stemcell", DEFAULT_STEMCELL))
 
+    @property
+    def environments(self) -> tuple[str, ...]:
+        return tuple(self.meta.get("environments") or ENVIRONMENTS)
+
     def non_final_releases(self) -> list[str]:
         return [f"{r['name']}/{r['version']}" for r in self.releases if not is_final(str(r["version"]))]
 
@@ -195,17 +194,15 @@ def build(
     upstream_srcs = [tdir / name for name in UPSTREAM_FILES]
     for src in upstream_srcs:
         files[f"upstream/{src.name}"] = src.read_bytes()
-    project_srcs = []
     for env in environments:
         for part in ("networking", "scaling"):
             src = Path(env_templates) / f"{part}-{env}.yml"
             if not src.is_file():
                 raise CandidateError(f"missing per-deployment template {src}")
-            project_srcs.append(src)
             files[f"environments/{env}/{part}.yml"] = src.read_bytes()
     created_from = "given"
     if created is None:
-        created, created_from = source_date([(tdir, upstream_srcs), (Path(env_templates), project_srcs)])
+        created, created_from = source_date([tdir, Path(env_templates)])
     meta = {
         "format": 1,
         "created": created,

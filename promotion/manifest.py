@@ -10,6 +10,11 @@ leftmost stub supplies merged lists while the rightmost supplies leaves, so per-
 networks cannot be layered over it. The director stub is generated at deploy time: the
 director's uuid, the candidate's release versions and stemcell, the job templates, and the
 Redis password (a credential, never stored in a candidate).
+
+The deployment's name comes out of the templates (`meta.environment` of the networking
+template); the tool never takes it from there. It checks the name against the environment's
+binding in the pipeline's policy (promotion/policy.py) and talks to the director only about
+the bound deployment.
 """
 
 from __future__ import annotations
@@ -40,10 +45,7 @@ def render(candidate: Candidate, env: str, director_uuid: str, password: str) ->
     return merge(docs)
 
 
-def deployment_name(candidate: Candidate, env: str) -> str:
-    """The deployment name (`meta.environment` of the networking template) without a merge."""
-    docs = dict(candidate.template_docs(env))
-    name = (docs[f"environments/{env}/networking.yml"] or {}).get("meta", {}).get("environment")
-    if not name:
-        raise ValueError(f"networking template for {env} sets no meta.environment")
-    return str(name)
+def render_all(candidate: Candidate, director_uuids: dict[str, str], password: str) -> dict[str, dict[str, Any]]:
+    """Every environment's manifest as the candidate renders it (for the binding checks:
+    which deployment and which director each one would change)."""
+    return {env: render(candidate, env, director_uuids[env], password) for env in candidate.environments}

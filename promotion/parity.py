@@ -9,7 +9,9 @@ address them), other lists by index. Secrets (any key named `password`, `secret`
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,19 @@ DEFAULT_ALLOWED = (
     "jobs.*.properties.redis.hostname",
 )
 _MISSING = object()
+
+
+def _subnets(manifest: Any) -> list[tuple[str, ipaddress.IPv4Network]]:
+    subnets: list[tuple[str, ipaddress.IPv4Network]] = []
+    for net in (manifest.get("networks") if isinstance(manifest, dict) else None) or []:
+        if not isinstance(net, dict):
+            continue
+        for i, sub in enumerate(net.get("subnets") or []):
+            try:
+                subnets.append((f"{net.get('name')}/{i}", ipaddress.IPv4Network(str(sub.get("range")), strict=False)))
+            except (ValueError, AttributeError):
+                continue
+    return subnets
 
 
 def normalize(manifest: Any) -> Any:
@@ -29,15 +44,7 @@ def normalize(manifest: Any) -> Any:
     moved to another offset still shows up as a difference."""
     if not isinstance(manifest, dict):
         return manifest
-    subnets: list[tuple[str, ipaddress.IPv4Network]] = []
-    for net in manifest.get("networks") or []:
-        if not isinstance(net, dict):
-            continue
-        for i, sub in enumerate(net.get("subnets") or []):
-            try:
-                subnets.append((f"{net.get('name')}/{i}", ipaddress.IPv4Network(str(sub.get("range")), strict=False)))
-            except (ValueError, AttributeError):
-                continue
+    subnets = _subnets(manifest)
 
     def addr(value: Any) -> Any:
         if isinstance(value, dict):
@@ -77,6 +84,39 @@ class Difference:
 def _is_secret(key: str) -> bool:
     k = key.lower()
     return k in ("password", "secret") or k.endswith(("_password", "_secret"))
+
+
+def strip_secrets(value: Any) -> Any:
+    """`value` without any key that holds a secret (what may be stored or shown)."""
+    if isinstance(value, dict):
+        return {k: strip_secrets(v) for k, v in value.items() if not _is_secret(str(k))}
+    if isinstance(value, list):
+        return [strip_secrets(v) for v in value]
+    return value
+
+
+def public_view(manifest: Any) -> Any:
+    """What the tool compares, digests and stores of a manifest: normalized, no secrets."""
+    return strip_secrets(normalize(manifest))
+
+
+_RELATIVE = re.compile(r"<([^<>+]+)\+(\d+)>")
+
+
+def denormalize(value: Any, manifest: dict[str, Any]) -> Any:
+    """The inverse of `normalize` against another manifest's subnets: `<redis1/0+5>` becomes
+    the fifth address of that manifest's first `redis1` subnet (how a difference seen in one
+    environment is carried into another)."""
+    subnets = dict(_subnets(manifest))
+    if isinstance(value, dict):
+        return {k: denormalize(v, manifest) for k, v in value.items()}
+    if isinstance(value, list):
+        return [denormalize(v, manifest) for v in value]
+    if isinstance(value, str):
+        m = _RELATIVE.fullmatch(value)
+        if m and m.group(1) in subnets:
+            return str(subnets[m.group(1)].network_address + int(m.group(2)))
+    return value
 
 
 def _named(items: list[Any]) -> bool:
@@ -129,6 +169,47 @@ def _match(steps: tuple[str, ...], path: tuple[str, ...]) -> bool:
     if not path or (steps[0] != "*" and steps[0] != path[0]):
         return False
     return _match(steps[1:], path[1:])
+
+
+def apply(manifest: dict[str, Any], diffs: list[Difference]) -> dict[str, Any]:
+    """A copy of `manifest` with each difference's right-hand value set at its path (named
+    list items by name, `[i]` by index; an absent right-hand side removes the entry), with
+    relative addresses resolved against `manifest`'s own subnets."""
+    out = copy.deepcopy(manifest)
+    for d in diffs:
+        _set(out, d.path, d.right if d.right is _MISSING else denormalize(d.right, manifest))
+    return out
+
+
+def _set(node: Any, path: tuple[str, ...], value: Any) -> None:
+    step, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        if not rest:
+            if value is _MISSING:
+                node.pop(step, None)
+            else:
+                node[step] = value
+            return
+        _set(node.setdefault(step, {}), rest, value)
+        return
+    if isinstance(node, list):
+        if step.startswith("[") and step.endswith("]"):
+            index = int(step[1:-1])
+        else:
+            index = next((i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == step), -1)
+            if index < 0:
+                if value is not _MISSING and not rest:
+                    node.append(value)
+                return
+        if not rest:
+            if value is _MISSING:
+                del node[index]
+            else:
+                node[index] = value
+            return
+        _set(node[index], rest, value)
+        return
+    raise ValueError(f"cannot set {'.'.join(path)}: not a map or a list")
 
 
 def violations(diffs: list[Difference], allowed: tuple[str, ...] | list[str]) -> list[Difference]:

@@ -66,15 +66,23 @@ class LocalStore:
         return self._path(key).is_file()
 
     def create(self, key: str, data: bytes) -> bool:
+        """Exclusive and atomic: the content is written to a temp file first and hard-linked
+        into place (link fails if the name exists), so no reader ever sees a created object
+        half-written, and two creators never both win."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return True
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            os.unlink(tmp)
 
     def delete(self, key: str) -> None:
         try:
@@ -194,14 +202,17 @@ class S3Store:
 
 
 def s3_settings(s3_config: object | None, endpoint_url: str | None = None,
-                environ: dict[str, str] | None = None) -> S3Settings:
-    """S3Settings from the config's `promotion.s3` section (any object with its fields), an
-    endpoint override (`--s3-endpoint`) and `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`,
-    which win over the config so that CI can keep credentials out of config files."""
+                environ: dict[str, str] | None = None, region: str | None = None) -> S3Settings:
+    """S3Settings from the config's `promotion.s3` section (any object with its fields), the
+    overrides `--s3-endpoint` / `--s3-region`, and the environment: `AWS_ACCESS_KEY_ID` /
+    `AWS_SECRET_ACCESS_KEY` win over the config so that CI can keep credentials out of config
+    files; `AWS_REGION` / `AWS_DEFAULT_REGION` apply when neither flag nor config names a
+    region (else us-east-1)."""
     env = os.environ if environ is None else environ
     return S3Settings(
         endpoint_url=endpoint_url or getattr(s3_config, "endpoint_url", None),
-        region=getattr(s3_config, "region", None) or "us-east-1",
+        region=(region or getattr(s3_config, "region", None) or env.get("AWS_REGION")
+                or env.get("AWS_DEFAULT_REGION") or "us-east-1"),
         access_key_id=env.get("AWS_ACCESS_KEY_ID") or getattr(s3_config, "access_key_id", None),
         secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or getattr(s3_config, "secret_access_key", None),
     )

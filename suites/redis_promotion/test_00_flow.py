@@ -30,11 +30,16 @@ def test_build_stores_a_verified_candidate(cli, capsys, redis_upstream, promotio
     STATE["v1"] = digest
 
 
-def test_dev1_deploy_runs_checks_and_records_them(cli, promotion_store):
+def test_dev1_deploy_runs_checks_and_records_them(cli, platform, promotion_store):
     assert cli("deploy", STATE["v1"], "--env", "dev1") == 0
-    records = [r for r in Ledger(promotion_store).records() if r.env == "dev1"]
-    assert [(r.kind, r.outcome) for r in records] == [("deploy", "passed"), ("check", "passed")]
-    assert records[0].task_id is not None
+    records = [r for r in Ledger(promotion_store).records() if r.env == "dev1" and r.kind != "policy"]
+    assert [(r.kind, r.outcome) for r in records] == [("intent", "started"), ("deploy", "passed"), ("check", "passed")]
+    intent, deploy, _ = records
+    assert deploy.intent == intent.seq and intent.deployment == deploy.deployment == "redis-dev1"
+    # the record carries the director's own facts about its task, as the director still reports them
+    task = platform.director.task(deploy.task_id)
+    assert deploy.task == {k: task[k] for k in ("id", "state", "result", "timestamp", "user")}
+    assert (task["state"], task["result"]) == ("done", "/deployments/redis-dev1")
 
 
 def test_first_staging_and_production(cli, promotion_store):
@@ -48,20 +53,27 @@ def test_staging_is_reset_to_production_before_the_candidate(cli, capsys, redis_
     STATE["v2"] = v2
     assert cli("deploy", v2, "--env", "dev2") == 0
     assert cli("deploy", v2, "--env", "staging") == 0
-    staging = [r for r in Ledger(promotion_store).records() if r.env == "staging" and r.run_id ==
-               next(x for x in Ledger(promotion_store).records() if x.candidate == v2 and x.env == "staging").run_id]
+    records = Ledger(promotion_store).records()
+    run = next(x for x in records if x.candidate == v2 and x.env == "staging").run_id
+    staging = [r for r in records if r.env == "staging" and r.run_id == run and r.kind != "intent"]
     assert [(r.purpose, r.candidate, r.kind, r.outcome) for r in staging] == [
         ("reset", STATE["v1"], "deploy", "passed"),
         ("reset", STATE["v1"], "check", "passed"),
         ("candidate", v2, "deploy", "passed"),
         ("candidate", v2, "check", "passed"),
     ]
-    assert staging[2].reset_base == STATE["v1"]
+    production = next(r for r in reversed(records) if r.env == "production" and r.kind == "deploy")
+    assert staging[2].reset_base == production.manifest_digest  # reset to production's recorded state
+    # data written before the candidate's deploy was there after it, on the leader and every follower
+    assert "data survived the deploy: ok (leader and 3 followers)" in staging[3].detail
 
 
 def test_production_gets_the_candidate_and_parity_holds(cli, capsys, platform, promotion_store):
     assert cli("deploy", STATE["v2"], "--env", "production") == 0
     assert Ledger(promotion_store).current("production") == STATE["v2"]
+    check = [r for r in Ledger(promotion_store).records() if r.env == "production" and r.kind == "check"][-1]
+    assert "data survived the deploy: ok" in check.detail and check.passed
+    assert "production changes: releases.redis.version: running='9' candidate='9.1'" in capsys.readouterr().out
     releases = {r["name"]: r for r in platform.director.releases()}
     deployed = {rv["version"] for rv in releases["redis"]["release_versions"] if rv.get("currently_deployed")}
     assert "9.1" in deployed
@@ -92,7 +104,23 @@ def test_no_password_in_the_store_or_the_output(cli, capsys, platform, promotion
 
     stored = b"".join(gzip.decompress(p.read_bytes()) if p.suffix == ".tgz" else p.read_bytes()
                       for p in promotion_store.root.rglob("*") if p.is_file())
-    assert b"redis-production" in stored and b'"kind": "check"' in stored  # candidates and ledger read
+    assert b"redis-production" in stored and b'"kind":"check"' in stored  # candidates and ledger read
     for pw in passwords:
         assert pw.encode() not in stored
         assert pw not in printed.out + printed.err
+
+
+def test_no_check_key_is_left_behind_production_included(platform, promotion_store):
+    import redis
+    import yaml
+
+    from promotion.checks import target_from
+
+    for env in ("dev1", "dev2", "staging", "production"):
+        name = f"redis-{env}"
+        target = target_from(yaml.safe_load(platform.director.deployment_manifest(name)),
+                             platform.director.instances_full(name))
+        for ip in (target.leader, *target.followers):
+            host, port = platform.resolver.resolve(ip, target.port)
+            with redis.Redis(host=host, port=port, password=target.client_password, socket_timeout=5) as client:
+                assert client.keys("promotion-check-*") == [], f"{name} {ip}"

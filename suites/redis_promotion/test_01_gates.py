@@ -4,12 +4,11 @@ tarballs, parity violations, concurrent promotions."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 
 import pytest
 
-from fixtures.redis import REDIS_TEMPLATES, build_candidate, make_promoter
+from fixtures.redis import build_candidate, make_promoter
 from promotion import candidate as cand
 from promotion.ledger import Ledger
 from promotion.lock import LockHeld
@@ -19,20 +18,12 @@ pytestmark = pytest.mark.xdist_group("redis-promotion")
 
 
 @pytest.fixture
-def fresh(promotion_store, redis_upstream, tmp_path):
-    """`fresh(releases, change=None)` -> the digest of a candidate no earlier test built.
-    Builds are deterministic, so a new candidate needs new template bytes: a comment in
-    dev1's scaling file (no manifest changes), plus `change(templates_dir)` if given."""
-    counter = iter(range(1000))
+def fresh(promotion_store, redis_upstream, fresh_templates):
+    """`fresh(releases, change=None)` -> the digest of a candidate no earlier test built
+    (see `fresh_templates`)."""
 
     def build(releases: dict[str, str], change=None) -> str:
-        templates = tmp_path / f"templates-{next(counter)}"
-        shutil.copytree(REDIS_TEMPLATES, templates)
-        marker = templates / "scaling-dev1.yml"
-        marker.write_text(marker.read_text() + f"# {tmp_path.name} {templates.name}\n")
-        if change:
-            change(templates)
-        return build_candidate(promotion_store, redis_upstream, releases, templates=templates)
+        return build_candidate(promotion_store, redis_upstream, releases, templates=fresh_templates(change))
 
     return build
 

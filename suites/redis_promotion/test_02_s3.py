@@ -17,17 +17,20 @@ def test_build_deploy_and_ledger_in_s3(platform, redis_releases, redis_upstream,
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket="redis-pipeline")
-    common = ["--config", str(platform.config.source), "--store", "s3://redis-pipeline/candidates",
-              "--s3-endpoint", moto_server]
+    common = ["--config", str(platform.config.source), "--store", "s3://redis-pipeline/redis",
+              "--s3-endpoint", moto_server, "--s3-region", "eu-west-1"]
     assert main([*common, "build", "--upstream", str(redis_upstream), "--templates", str(REDIS_TEMPLATES),
                  "--release", "redis=9.1"]) == 0
     digest = capsys.readouterr().out.strip().splitlines()[-1]
     assert main([*common, "deploy", digest, "--env", "dev2"]) == 0
 
-    store = S3Store("s3://redis-pipeline/candidates", s3_settings)
+    store = S3Store("s3://redis-pipeline/redis", s3_settings)
     assert cand.read(store.get(cand.key(digest)), digest).digest == digest
+    assert store.list("candidates/") == [f"candidates/{digest}.tgz"]  # one level: no candidates/candidates/
     records = Ledger(store).records()
-    assert [(r.env, r.kind, r.outcome) for r in records] == [("dev2", "deploy", "passed"), ("dev2", "check", "passed")]
+    assert [(r.env, r.kind, r.outcome) for r in records] == [
+        ("", "policy", "recorded"), ("dev2", "intent", "started"), ("dev2", "deploy", "passed"),
+        ("dev2", "check", "passed")]
     capsys.readouterr()
     assert main([*common, "ledger"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert len(capsys.readouterr().out.splitlines()) == 4

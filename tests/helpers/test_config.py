@@ -155,8 +155,20 @@ def test_sections_defaults_and_values():
     assert c.upgrade.stubs == ("a.yml",) and c.upgrade.cell_stop == "delete"
     assert c.observers["a0_routable"]["interval"] == 0.2 and c.observers["push"] == {"enabled": False}
     assert c.observers["a0_routable"]["policy"]["cf"] == {"enforce": False, "max_outage": 0.0}
-    assert c.promotion.s3.endpoint_url == "http://127.0.0.1:9000" and c.promotion.s3.region == "us-east-1"
-    assert c.promotion.environments["dev1"]["director_uuid"] == "u"
+    assert c.promotion.s3.endpoint_url == "http://127.0.0.1:9000" and c.promotion.s3.region is None
+    assert c.promotion.environments["dev1"].director_uuid == "u"
+    assert c.promotion.allowed_diff_paths is None  # gate policy is the ledger's unless the config states it
+
+
+def test_promotion_environment_with_its_own_director():
+    c = parse_config({"cf": CF, "promotion": {"environments": {"dev1": {
+        "deployment": "redis-dev1", "bosh": {"url": "https://10.0.0.6", "username": "u", "password": "dev-pw-1"}}}}})
+    env = c.promotion.environments["dev1"]
+    assert (env.deployment, env.bosh.url, env.bosh.username) == ("redis-dev1", "https://10.0.0.6:25555", "u")
+    assert "dev-pw-1" not in str(c.redacted())
+    problems = _problems({"cf": CF, "promotion": {"environments": {"qa": {}, "dev2": {"bosh": {"url": "https://x"}}}}})
+    assert any("promotion.environments.qa: unknown environment" in p for p in problems)
+    assert any("promotion.environments.dev2.bosh: credentials required" in p for p in problems)
     assert any("promotion.s3.bucket: unknown key" in p
                for p in _problems({"cf": CF, "promotion": {"s3": {"bucket": "b"}}}))
 

@@ -28,6 +28,12 @@ class FakeTaskError(Exception):
         super().__init__(f"task {task_id} failed (injected)")
 
 
+class FakeNotFound(Exception):
+    """What helpers.bosh raises for a 404 (BoshApiError carries `.status`)."""
+
+    status = 404
+
+
 def _deep_merge(a: dict, b: dict) -> dict:
     out = dict(a)
     for k, v in b.items():
@@ -44,7 +50,8 @@ class FakeDirector:
         self.redis = redis_job.attach(self.world)
         self.manifests: dict[str, str] = {}
         self.instances_by_dep: dict[str, list[InstanceView]] = {}
-        self.tasks = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.task_table: dict[int, dict[str, Any]] = {}  # GET /tasks/:id as the 2015 director answers
         self.fail_next = 0
         self.deploy_log: list[tuple[str, str]] = []  # (deployment, redis release version)
 
@@ -54,16 +61,41 @@ class FakeDirector:
     def uuid(self) -> str:
         return "fake-director-uuid"
 
-    def deployment_manifest(self, name: str) -> str:
-        return self.manifests.get(name, "")
+    def _new_task(self, description: str) -> int:
+        task_id = next(self._ids)
+        self.task_table[task_id] = {"id": task_id, "state": "processing", "description": description,
+                                    "timestamp": 1_700_000_000 + task_id, "result": None, "user": "admin"}
+        return task_id
 
-    def instances(self, name: str) -> list[dict[str, Any]]:
-        return [{"job": i.group, "index": i.index, "id": i.id, "ips": i.ips} for i in self.instances_by_dep.get(name, [])]
+    def _end_task(self, task_id: int, state: str, result: str) -> None:
+        self.task_table[task_id].update(state=state, result=result, timestamp=1_700_000_000 + 10 * task_id)
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        if task_id not in self.task_table:
+            raise FakeNotFound(f"task {task_id} not found")
+        return dict(self.task_table[task_id])
+
+    def tasks(self, limit: int = 100, verbose: int = 2) -> list[dict[str, Any]]:
+        return [dict(t) for t in sorted(self.task_table.values(), key=lambda t: -t["id"])][:limit]
+
+    def locks(self) -> list[dict[str, Any]]:
+        return []
+
+    def deployment_manifest(self, name: str) -> str:
+        if name not in self.manifests:
+            raise FakeNotFound(f"deployment {name} not found")
+        return self.manifests[name]
+
+    def instances_full(self, name: str) -> list[dict[str, Any]]:
+        """`vms?format=full` rows as the 2015 director writes them (job_name, index, ips, job_state)."""
+        return [{"job_name": i.group, "index": i.index, "ips": i.ips, "job_state": "running"}
+                for i in self.instances_by_dep.get(name, [])]
 
     def deploy(self, manifest_yaml: str) -> FakeTask:
-        task = next(self.tasks)
+        task = self._new_task("create deployment")
         if self.fail_next:
             self.fail_next -= 1
+            self._end_task(task, "error", "injected failure")
             raise FakeTaskError(task)
         m = yaml.safe_load(manifest_yaml)
         name = m["name"]
@@ -90,14 +122,16 @@ class FakeDirector:
         self.instances_by_dep[name] = new
         self.manifests[name] = manifest_yaml
         self.deploy_log.append((name, versions.get("redis", "")))
+        self._end_task(task, "done", f"/deployments/{name}")
         return FakeTask(task)
 
     def delete_deployment(self, name: str) -> FakeTask:
-        task = next(self.tasks)
+        task = self._new_task(f"delete deployment {name}")
         for old in self.instances_by_dep.pop(name, []):
             self.world.bus.emit("deleted", old)
         self.manifests.pop(name, None)
         self.deploy_log.append((name, "deleted"))
+        self._end_task(task, "done", f"/deployments/{name}")
         return FakeTask(task)
 
     def stop_instance(self, name: str, job: str) -> None:

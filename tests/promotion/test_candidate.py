@@ -128,30 +128,75 @@ def test_default_build_is_reproducible_and_dated_by_its_sources(redis_upstream, 
     assert cand.read(data3, d3).meta["created_from"] == "SOURCE_DATE_EPOCH"
 
 
-def test_source_date_is_the_commit_time_unless_the_checkout_is_dirty(tmp_path):
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
+
+
+def _git(cwd, *argv, date="2024-01-02T03:04:05Z"):
     import os
     import subprocess
+
+    env = {**os.environ, **GIT_ENV, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    return subprocess.run(["git", *argv], cwd=cwd, check=True, env=env, capture_output=True, text=True).stdout
+
+
+def _touch_all(root, stamp):
+    import os
+
+    for path in [root, *root.rglob("*")]:
+        if ".git" not in path.parts:
+            os.utime(path, (stamp, stamp))
+
+
+def test_source_date_is_heads_commit_date_and_never_a_file_time(tmp_path):
+    import os
 
     repo = tmp_path / "repo"
     repo.mkdir()
     f = repo / "a.yml"
     f.write_text("a: 1\n")
-    env = {**os.environ, "GIT_AUTHOR_DATE": "2024-01-02T03:04:05Z", "GIT_COMMITTER_DATE": "2024-01-02T03:04:05Z",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com"}
-    for argv in (["init", "-q"], ["add", "a.yml"], ["commit", "-q", "-m", "x"]):
-        subprocess.run(["git", "-C", str(repo), *argv], check=True, env=env, capture_output=True)
-    os.utime(f, (1_800_000_000, 1_800_000_000))  # a later mtime must not matter while clean
-    assert cand.source_date([(repo, [f])], env={}) == ("2024-01-02T03:04:05Z", "commit")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "a.yml")
+    _git(repo, "commit", "-q", "-m", "x")
+    os.utime(f, (1_800_000_000, 1_800_000_000))  # file times never matter
+    assert cand.source_date([repo], env={}) == ("2024-01-02T03:04:05Z", "commit")
     assert cand.git_revision(repo) and not cand.git_revision(repo).endswith("-dirty")
-    f.write_text("a: 2\n")
-    os.utime(f, (1_800_000_000, 1_800_000_000))
-    assert cand.source_date([(repo, [f])], env={}) == ("2027-01-15T08:00:00Z", "commit+mtime")
+    f.write_text("a: 2\n")  # dirty: the content names it, the revision says -dirty, the date stays HEAD's
+    assert cand.source_date([repo], env={}) == ("2024-01-02T03:04:05Z", "commit")
     assert cand.git_revision(repo).endswith("-dirty")
-    plain = tmp_path / "plain.yml"
-    plain.write_text("b: 1\n")
-    os.utime(plain, (1_600_000_000, 1_600_000_000))
-    assert cand.source_date([(tmp_path / "nogit", [plain])], env={}) == ("2020-09-13T12:26:40Z", "mtime")
+    assert cand.source_date([tmp_path / "nogit"], env={}) == (None, "none")
+    assert cand.source_date([tmp_path / "nogit"], env={"SOURCE_DATE_EPOCH": "1700000000"}) == (
+        "2023-11-14T22:13:20Z", "SOURCE_DATE_EPOCH")
+
+
+def test_two_clean_clones_with_different_file_times_build_the_same_digest(tmp_path, redis_upstream, monkeypatch):
+    """What the pipeline does: clone the project at one commit (any depth, any file times)
+    and build. The digest depends on the commit, never on the checkout."""
+    import shutil
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    origin = tmp_path / "origin"
+    shutil.copytree(REDIS_TEMPLATES, origin / "manifests" / "redis")
+    _git(origin, "init", "-q")
+    _git(origin, "add", ".")
+    _git(origin, "commit", "-q", "-m", "templates")
+    (origin / "README").write_text("a later commit\n")
+    _git(origin, "add", "README")
+    _git(origin, "commit", "-q", "-m", "readme", date="2024-02-03T04:05:06Z")
+    head = _git(origin, "rev-parse", "HEAD").strip()
+    full, shallow = tmp_path / "clone-full", tmp_path / "clone-shallow"
+    _git(tmp_path, "clone", "-q", str(origin), str(full))
+    _git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(shallow))
+    _touch_all(full, 1_600_000_000)
+    _touch_all(shallow, 1_900_000_000)
+    releases = cand.parse_releases(["redis=9.1"])
+    built = [cand.build(redis_upstream, clone / "manifests" / "redis", releases) for clone in (full, shallow)]
+    assert built[0] == built[1]
+    meta = cand.read(built[0][1], built[0][0]).meta
+    assert meta["sources"]["project"]["revision"] == head
+    assert (meta["created"], meta["created_from"]) == ("2024-02-03T04:05:06Z", "commit")
+    with tarfile.open(fileobj=io.BytesIO(built[0][1]), mode="r:gz") as tar:
+        assert {(m.mtime, m.mode, m.uid, m.gid) for m in tar.getmembers()} == {(0, 0o644, 0, 0)}
 
 
 def test_refusals_name_the_rule_and_the_remedy(redis_upstream):

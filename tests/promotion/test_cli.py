@@ -76,8 +76,10 @@ def test_deploy_without_a_config_is_a_usage_error(tmp_path, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize(("command", "words"), [
-    ([], ["build", "deploy", "diff", "unlock", "ledger", "show"]),
-    (["deploy"], ["final releases", "resetting staging", "parity", "ledger"]),
+    ([], ["build", "deploy", "diff", "unlock", "ledger", "show", "policy", "adopt-drift", "restore", "recover",
+          "diff-production"]),
+    (["deploy"], ["final releases", "resetting staging", "parity", "ledger", "--allow-downgrade"]),
+    (["policy"], ["allow-diff", "bind", "--reason", "recorded in the ledger"]),
     (["build"], ["NAME=VERSION", "--stemcell-version", "final releases", "--digest-file"]),
     (["unlock"], ["--force", "share one lock"]),
     (["diff"], ["allowed paths", "--candidate"]),
@@ -148,3 +150,69 @@ def test_bad_build_input_is_a_usage_error(tmp_path, redis_upstream, capsys):
     assert "not a redis-boshrelease checkout" in capsys.readouterr().err
     assert main(["--store", str(tmp_path), "build", "--upstream", str(redis_upstream), "--release", "redis"]) == 2
     assert "NAME=VERSION" in capsys.readouterr().err
+
+
+def test_policy_is_shown_and_changed_only_as_a_recorded_decision(tmp_path, capsys):
+    from promotion.ledger import Ledger
+    from promotion.store import LocalStore
+
+    store = ["--store", str(tmp_path)]
+    assert main([*store, "policy"]) == 0
+    out = capsys.readouterr().out
+    assert "policy version 0 (built in)" in out and "production: deployment redis-production" in out
+    assert main([*store, "policy", "allow-diff", "jobs.*.persistent_disk"]) == 2  # no reason
+    assert "--reason" in capsys.readouterr().err
+    assert main([*store, "policy", "allow-diff", "jobs.*.persistent_disk", "--reason", "bigger prod disks"]) == 0
+    assert "policy version 1 recorded (ledger #0)" in capsys.readouterr().out
+    assert main([*store, "policy", "bind", "--env", "dev1", "--deployment", "redis-production", "--reason", "x"]) == 3
+    assert "one deployment bound to two environments: redis-production" in capsys.readouterr().err
+    [record] = Ledger(LocalStore(tmp_path)).records()
+    assert record.extra["reason"] == "bigger prod disks" and record.extra["policy"]["version"] == 1
+
+
+def test_build_refuses_a_candidate_whose_environment_names_another_deployment(tmp_path, redis_upstream, capsys):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REDIS_TEMPLATES, templates)
+    net = templates / "networking-dev2.yml"
+    net.write_text(net.read_text().replace("environment: redis-dev2", "environment: redis-staging"))
+    assert main(["--store", str(tmp_path / "store"), "build", "--upstream", str(redis_upstream), "--templates",
+                 str(templates), "--release", "redis=9.1"]) == 3
+    err = capsys.readouterr().err
+    assert "refused by rule 'bound-deployment': the build's dev2 manifest names deployment redis-staging, which " \
+           "is staging's" in err
+    assert not (tmp_path / "store" / "candidates").exists()  # nothing stored
+
+
+def test_the_s3_region_comes_from_the_flag_the_config_or_the_environment(monkeypatch):
+    from promotion.store import s3_settings
+
+    class Cfg:
+        endpoint_url, region, access_key_id, secret_access_key = None, None, None, None
+
+    assert s3_settings(Cfg(), environ={}).region == "us-east-1"
+    assert s3_settings(Cfg(), environ={"AWS_DEFAULT_REGION": "eu-central-1"}).region == "eu-central-1"
+    Cfg.region = "eu-west-1"
+    assert s3_settings(Cfg(), environ={"AWS_REGION": "ap-south-1"}).region == "eu-west-1"
+    assert s3_settings(Cfg(), region="us-west-2", environ={}).region == "us-west-2"
+    store = S3Store("s3://b/p", s3_settings(Cfg(), "http://127.0.0.1:1", environ={}, region="eu-north-1"))
+    assert store._client.meta.region_name == "eu-north-1"
+
+
+def test_ledger_warns_about_an_unfinished_intent(tmp_path, capsys):
+    from promotion.ledger import Ledger, Record
+    from promotion.store import LocalStore
+
+    Ledger(LocalStore(tmp_path)).append(Record("c" * 64, "dev2", "intent", "started", "run-9", deployment="redis-dev2"))
+    assert main(["--store", str(tmp_path), "ledger"]) == 0
+    out = capsys.readouterr()
+    assert len(out.out.splitlines()) == 1
+    assert "warning: run run-9 recorded at ledger #0" in out.err and "recover --env dev2 --force" in out.err
+
+
+@pytest.mark.parametrize("command", [["restore"], ["recover", "--env", "dev1"]])
+def test_decisions_about_production_need_force(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CONFIG", raising=False)
+    assert main(["--store", str(tmp_path), *command]) == 2
+    assert "--force" in capsys.readouterr().err

@@ -57,15 +57,22 @@ def test_whole_flow_with_reset(promoter, director, local_store, redis_upstream):
     promoter.deploy(v2, "production")
     assert ledger.current("production") == v2
     records = ledger.records()
-    assert all(r.passed for r in records)
-    assert {r.kind for r in records} == {"deploy", "check", "delete"}
+    assert all(r.passed for r in records if r.kind in ("deploy", "check", "delete"))
+    assert {r.kind for r in records} == {"intent", "deploy", "check", "delete", "policy"}
+    # every director task was announced before it started and completed after it ended
+    intents = [r for r in records if r.kind == "intent"]
+    assert [(r.kind, r.intent) for r in records if r.kind == "deploy"] == [("deploy", i.seq) for i in intents]
+    # each environment was bound to the director it was first deployed to, as a recorded decision
+    assert [r.detail.split(" at ")[0] for r in records if r.kind == "policy"] == [
+        f"{env} bound to director fake-director-uuid" for env in ("dev1", "staging", "production", "dev2")]
     # the first staging run reset staging to production's state: empty (nothing to delete)
     first_reset = next(r for r in records if r.purpose == "reset")
     assert (first_reset.kind, first_reset.candidate, first_reset.detail) == (
         "delete", "none", "redis-staging was already empty")
-    assert all(r.task_id for r in records if r.kind != "delete")
+    assert all(r.task["state"] == "done" and r.task["result"] == f"/deployments/redis-{r.env}"
+               for r in records if r.kind == "deploy")
     assert [r.purpose for r in records if r.env == "staging" and r.candidate == v1 and r.reset_base == v1] == []
-    resets = [r for r in records if r.purpose == "reset" and r.kind != "delete"]
+    resets = [r for r in records if r.purpose == "reset" and r.kind in ("deploy", "check")]
     assert [(r.env, r.candidate, r.kind) for r in resets] == [("staging", v1, "deploy"), ("staging", v1, "check")]
     # parity after promotion: production runs staging's manifest but for per-env paths
     assert promoter.diff_envs("staging", "production") != []
@@ -110,8 +117,10 @@ def test_failed_checks_block_promotion(promoter, director, local_store, redis_up
     director.fail_next = 1
     with pytest.raises(PromotionFailed):
         promoter.deploy(c, "dev1")
-    failed = Ledger(local_store).records()
-    assert [(r.kind, r.outcome, r.task_id) for r in failed] == [("deploy", "failed", 1)]
+    failed = [r for r in Ledger(local_store).records() if r.kind != "policy"]
+    assert [(r.kind, r.outcome, r.task_id) for r in failed] == [("intent", "started", None), ("deploy", "failed", 1)]
+    assert failed[1].task == {"id": 1, "state": "error", "result": "injected failure",
+                              "timestamp": 1_700_000_010, "user": "admin"}
     with pytest.raises(GateRefused):
         promoter.deploy(c, "staging")
 
@@ -173,7 +182,7 @@ def test_checks_that_cannot_run_are_recorded_as_failed(promoter, director, local
     def broken(name):
         raise ConnectionError("director went away")
 
-    monkeypatch.setattr(director, "instances", broken)
+    monkeypatch.setattr(director, "instances_full", broken)
     with pytest.raises(PromotionFailed):
         promoter.deploy(c, "dev1")
     check = [r for r in Ledger(local_store).records() if r.kind == "check"]
@@ -185,7 +194,7 @@ def test_a_staging_pass_does_not_count_once_staging_moved_on(promoter, director,
     what production would become with c, so production refuses c until c is staged again."""
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     other = build_candidate(local_store, redis_upstream, {"redis": "9"})
-    first = build_candidate(local_store, redis_upstream, {"redis": "9"}, stemcell_version="2777")
+    first = build_candidate(local_store, redis_upstream, {"redis": "9"}, stemcell_version="2775")
     for digest in (c, other, first):
         promoter.deploy(digest, "dev1")
     promoter.deploy(first, "staging")
@@ -315,3 +324,116 @@ def test_a_failed_first_production_deploy_can_be_retried(promoter, director, loc
     director.manifests["redis-production"] = "name: redis-production\n"  # what the failed task left behind
     promoter.deploy(c, "production")  # the ledger knows that deployment: no known-production refusal
     assert Ledger(local_store).current("production") == c
+
+
+# ---------------------------------------------------------------------- attacks (issue 10), on the fake director
+
+
+def _forge(store, *records):
+    """Append records as someone with the store's credentials can: computing the hashes."""
+    from promotion.ledger import digest, encode, key_of
+
+    keys = store.list("ledger/")
+    seq, prev = len(keys), digest(store.get(keys[-1]))
+    for r in records:
+        data = encode(r.__class__(**{**r.__dict__, "seq": seq, "prev": prev}))
+        store.put(key_of(seq), data)
+        seq, prev = seq + 1, digest(data)
+
+
+def test_forged_dev_records_are_caught_by_the_director_cross_check(promoter, director, local_store, redis_upstream):
+    from promotion.ledger import Record
+
+    other = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(other, "dev1")
+    c = build_candidate(local_store, redis_upstream, {"redis": "9"})
+    real = next(r for r in Ledger(local_store).records() if r.kind == "deploy")
+    seq = len(Ledger(local_store).records())
+    common = dict(deployment="redis-dev1", director_uuid="fake-director-uuid")
+    _forge(local_store, Record(c, "dev1", "intent", "started", "forged", **common),
+           Record(c, "dev1", "deploy", "passed", "forged", task=dict(real.task), intent=seq, **common),
+           Record(c, "dev1", "check", "passed", "forged", **common))
+    director.deploy_log.clear()
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "staging")
+    assert _rules(err.value) == ["director-task"]
+    assert f"claims task {real.task_id}, which record #{real.seq} claims too" in str(err.value)
+    assert director.deploy_log == []
+
+
+def test_a_crashed_staging_run_is_reported_and_recovered(promoter, director, local_store, redis_upstream):
+    """A run announced its staging reset (intent) and died holding the lock: the next run is
+    refused with the remedy, and `recover` records what the director shows and frees the lock."""
+    from promotion.drift import manifest_digest
+    from promotion.ledger import Record
+    from promotion.lock import read_holder
+
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.deploy(c, "dev1")
+    intended = promoter.manifest_for(promoter.load(c), "staging")
+    EnvLock(local_store, "staging", "crashed-run", c).acquire()
+    Ledger(local_store).append(Record(c, "staging", "intent", "started", "crashed-run", deployment="redis-staging",
+                                      director_uuid="fake-director-uuid", manifest_digest=manifest_digest(intended),
+                                      extra={"action": "deploy"}))
+    director.deploy(yaml.safe_dump(intended))  # the task it had started ended after the crash
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "staging")
+    assert _rules(err.value) == ["unfinished-intent"] and "recover --env staging --force" in str(err.value)
+    with pytest.raises(GateRefused):
+        promoter.deploy(c, "production")  # production waits for staging to be known too
+    [done] = promoter.recover("staging")
+    assert (done.kind, done.outcome, done.extra) == ("deploy", "passed", {"recovered": True})
+    assert "the director runs the intended manifest" in done.detail
+    assert read_holder(local_store, "staging") is None
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "production")  # a recovered deploy has no checks: it never counts as a pass
+    assert _rules(err.value) == ["passed-staging-after-reset"]
+    promoter.deploy(c, "staging")
+    promoter.deploy(c, "production")
+
+
+def test_a_config_cannot_widen_parity(promoter, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.stated_allowed_diff_paths = ("**",)
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "dev1")
+    assert _rules(err.value) == ["pipeline-policy"] and Ledger(local_store).records() == []
+
+
+def test_a_config_naming_another_director_for_an_environment_is_refused(promoter, director, local_store,
+                                                                        redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    promoter.stated_environments = {"dev1": {"director_uuid": "the-dev-director"}}
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "dev1")
+    assert _rules(err.value) == ["bound-director"]
+    assert "stated by the config to director the-dev-director, but this command's director for dev1 is " \
+           "fake-director-uuid" in str(err.value)
+    assert director.deploy_log == []
+
+
+def test_drift_refused_then_adopted_or_restored(promoter, director, local_store, redis_upstream):
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    for env in ("dev1", "staging", "production"):
+        promoter.deploy(c, env)
+    running = yaml.safe_load(director.deployment_manifest("redis-production"))
+    next(j for j in running["jobs"] if j["name"] == "redis_z1")["instances"] = 3
+    director.deploy(yaml.safe_dump(running))  # directly through the director
+    nxt = build_candidate(local_store, redis_upstream, {"redis": "12"})
+    promoter.deploy(nxt, "dev1")
+    director.deploy_log.clear()
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(nxt, "staging")
+    assert _rules(err.value) == ["production-drift"] and "jobs.redis_z1.instances: recorded=2 running=3" in str(err.value)
+    assert director.deploy_log == []
+
+    promoter.restore()  # the deliberate revert
+    assert sum(1 for i in director.instances_full("redis-production") if i["job_name"] == "redis_z1") == 2
+    director.deploy(yaml.safe_dump(running))  # drifts again
+    promoter.adopt_drift("keep three followers")
+    promoter.deploy(nxt, "staging")
+    reset = [m for m in promoter.messages if m.startswith("resetting staging")][-1]
+    assert "carrying the adopted drift (jobs.redis_z1.instances: candidate=2 adopted=3)" in reset
+    promoter.deploy(nxt, "production")
+    assert any("production changes:" in m and "jobs.redis_z1.instances: running=3 candidate=2" in m
+               for m in promoter.messages)

@@ -8,7 +8,7 @@ import yaml
 
 from fixtures.redis import build_candidate
 from promotion import candidate as cand
-from promotion.manifest import deployment_name, render
+from promotion.manifest import render
 from promotion.parity import DEFAULT_ALLOWED, diff, normalize, violations
 
 
@@ -31,7 +31,7 @@ def test_environment_manifest_has_upstreams_shape(candidate, upstream_expected, 
     m = render(candidate, env, "uuid-x", "pw")
     assert set(m) == set(upstream_expected)
     assert [j["name"] for j in m["jobs"]] == [j["name"] for j in upstream_expected["jobs"]]
-    assert m["name"] == deployment_name(candidate, env) == f"redis-{env}"
+    assert m["name"] == f"redis-{env}"
     assert m["director_uuid"] == "uuid-x"
     assert m["releases"] == [{"name": "redis", "version": "9.1"}]
     assert m["resource_pools"][0]["stemcell"]["name"] == "bosh-warden-boshlite-ubuntu-trusty-go_agent"
@@ -51,13 +51,16 @@ def test_staging_and_production_differ_only_per_environment(candidate):
     assert violations(d, DEFAULT_ALLOWED) == []
 
 
-def test_parity_holds_with_the_configs_default_allowed_paths(candidate):
-    """The CLI takes allowed_diff_paths from the config, whose default is shorter than ours."""
+def test_parity_holds_with_the_pipelines_default_policy(candidate):
+    """The allow-list is the ledger's policy (built-in version 0 = DEFAULT_ALLOWED), never a
+    default of the caller's config, which states none unless it is given."""
     from helpers.config import PromotionConfig
+    from promotion.policy import DEFAULT
 
-    allowed = PromotionConfig().allowed_diff_paths
+    assert PromotionConfig().allowed_diff_paths is None
+    assert DEFAULT.allowed_diff_paths == DEFAULT_ALLOWED
     d = diff(normalize(render(candidate, "staging", "u1", "a")), normalize(render(candidate, "production", "u2", "b")))
-    assert violations(d, allowed) == []
+    assert violations(d, DEFAULT.allowed_diff_paths) == []
 
 
 def test_dev_may_scale_differently(candidate):

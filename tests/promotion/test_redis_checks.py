@@ -8,7 +8,15 @@ import shutil
 import pytest
 from promotion_fakes import FakeDirector
 
-from promotion.checks import RedisTarget, check_replicated, check_wrong_password, run_checks, target_from
+from promotion.checks import (
+    RedisTarget,
+    check_replicated,
+    check_sentinel,
+    check_wrong_password,
+    run_checks,
+    target_from,
+    write_sentinel,
+)
 from simulator.world import InstanceView, JobTemplate
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
@@ -21,9 +29,10 @@ def sim(tmp_path):
     d.close()
 
 
-def _start(sim, ip, group, **props):
+def _start(sim, ip, group, version="12", **props):
+    """A redis server of redis-boshrelease `version` (12 applies redis.password; 9.1 does not)."""
     inst = InstanceView(deployment="redis-x", group=group, index=0, id=f"{group}-{ip}", ips=[ip],
-                        templates=[JobTemplate("redis", "redis", "9.1")], properties={"redis": props})
+                        templates=[JobTemplate("redis", "redis", version)], properties={"redis": props})
     sim.world.bus.emit("started", inst)
     return inst
 
@@ -45,7 +54,7 @@ def test_follower_that_does_not_replicate_fails_by_name(sim):
 
 
 def test_leader_without_password_fails_the_wrong_password_check(sim):
-    _start(sim, "10.244.40.2", "redis_leader_z1")
+    _start(sim, "10.244.40.2", "redis_leader_z1", password="")  # v12: an empty password removes auth
     r = check_wrong_password(RedisTarget("10.244.40.2", (), 6379, ""), sim.resolve)
     assert not r.passed
 
@@ -70,8 +79,9 @@ def test_target_from_manifest_and_instances():
         {"name": "redis_z1", "properties": {"redis": {"master": "10.244.40.2", "password": "pw", "port": 7000}}},
         {"name": "acceptance-tests", "lifecycle": "errand", "properties": {"redis": {"master": "10.244.40.2"}}},
     ]}
-    instances = [{"job": "redis_leader_z1", "ips": ["10.244.40.2"]}, {"job": "redis_z1", "ips": ["10.244.40.12"]},
-                 {"job": "redis_z1", "ips": ["10.244.40.11"]}, {"job": "acceptance-tests", "ips": ["10.244.40.13"]}]
+    instances = [{"job_name": "redis_leader_z1", "ips": ["10.244.40.2"]},  # vms?format=full rows (2015)
+                 {"job_name": "redis_z1", "ips": ["10.244.40.12"]}, {"job": "redis_z1", "ips": ["10.244.40.11"]},
+                 {"job_name": "acceptance-tests", "ips": ["10.244.40.13"]}]
     t = target_from(manifest, instances)
     assert (t.leader, t.followers, t.port, t.password) == ("10.244.40.2", ("10.244.40.11", "10.244.40.12"), 6379, "pw")
     assert "pw" not in repr(t)
@@ -110,3 +120,75 @@ def test_target_expects_the_manifests_follower_count():
         {"name": "redis_test_slave_z1", "instances": 1, "properties": {"redis": {"master": "10.244.40.2"}}},
     ]}
     assert target_from(manifest, []).expected_followers == 3
+
+
+def _keys(sim, ip, password="pw"):
+    import redis
+
+    host, port = sim.resolve(ip, 6379)
+    with redis.Redis(host=host, port=port, password=password, socket_timeout=3) as client:
+        return sorted(k.decode() for k in client.keys("promotion-check-*"))
+
+
+def test_checks_leave_no_key_behind(sim):
+    _start(sim, "10.244.40.2", "redis_leader_z1", password="pw")
+    _start(sim, "10.244.40.3", "redis_z1", password="pw", master="10.244.40.2")
+    target = RedisTarget("10.244.40.2", ("10.244.40.3",), 6379, "pw")
+    assert run_checks(target, sim.resolve, wait=5).passed
+    sentinel = write_sentinel(target, sim.resolve)
+    assert sentinel.written and _keys(sim, "10.244.40.2") == [sentinel.key]
+    assert check_sentinel(target, sim.resolve, sentinel, wait=5).passed
+    assert _keys(sim, "10.244.40.2") == []
+    import time
+
+    deadline = time.monotonic() + 5
+    while _keys(sim, "10.244.40.3") and time.monotonic() < deadline:  # the deletion replicates
+        time.sleep(0.05)
+    assert _keys(sim, "10.244.40.3") == []
+
+
+def test_a_key_a_crashed_run_leaves_expires(sim):
+    """Keys carry a TTL from the moment they are written: a run that dies before deleting
+    them still leaves nothing for long."""
+    import redis
+
+    from promotion.checks import CHECK_TTL, SENTINEL_TTL, check_write_read
+
+    _start(sim, "10.244.40.2", "redis_leader_z1", password="pw")
+    target = RedisTarget("10.244.40.2", (), 6379, "pw")
+    sentinel = write_sentinel(target, sim.resolve)
+    assert check_write_read(target, sim.resolve, "promotion-check-x", "v").passed
+    host, port = sim.resolve("10.244.40.2", 6379)
+    with redis.Redis(host=host, port=port, password="pw", socket_timeout=3) as client:
+        assert 0 < client.ttl(sentinel.key) <= SENTINEL_TTL
+        assert 0 < client.ttl("promotion-check-x") <= CHECK_TTL
+
+
+def test_sentinel_lost_in_a_restart_without_its_store_fails_by_name(sim):
+    leader = _start(sim, "10.244.40.2", "redis_leader_z1", password="pw")
+    _start(sim, "10.244.40.3", "redis_z1", password="pw", master="10.244.40.2")
+    target = RedisTarget("10.244.40.2", ("10.244.40.3",), 6379, "pw")
+    sentinel = write_sentinel(target, sim.resolve)
+    sim.world.bus.emit("deleted", leader)  # the leader's disk is gone: a new, empty leader
+    sim.world.bus.emit("started", leader)
+    r = check_sentinel(target, sim.resolve, sentinel, wait=1)
+    assert not r.passed and r.name == "data survived the deploy" and "gone" in r.detail
+
+
+def test_a_release_that_applies_no_password_is_checked_without_one(sim):
+    """redis-boshrelease 9.1 ignores redis.password: the checks connect without it and do not
+    expect a wrong one refused (there is nothing to refuse it)."""
+    _start(sim, "10.244.40.2", "redis_leader_z1", version="9.1", password="pw")
+    _start(sim, "10.244.40.3", "redis_z1", version="9.1", password="pw", master="10.244.40.2")
+    manifest = {"releases": [{"name": "redis", "version": "9.1"}], "jobs": [
+        {"name": "redis_leader_z1", "instances": 1, "templates": [{"name": "redis", "release": "redis"}],
+         "networks": [{"name": "n", "static_ips": ["10.244.40.2"]}], "properties": {"redis": {"password": "pw"}}},
+        {"name": "redis_z1", "instances": 1, "properties": {"redis": {"master": "10.244.40.2", "password": "pw"}}}]}
+    target = target_from(manifest, [{"job_name": "redis_z1", "ips": ["10.244.40.3"]}])
+    assert (target.auth, target.release) == (False, "redis/9.1")
+    report = run_checks(target, sim.resolve, wait=5)
+    assert report.passed, report.summary()
+    assert "wrong password refused: ok" in report.summary()
+    assert "not applicable: redis/9.1 does not apply redis.password" in report.results[-1].detail
+    # had the release applied it (v12), the same target would have to refuse a wrong one
+    assert target_from({**manifest, "releases": [{"name": "redis", "version": "12"}]}, []).auth is True

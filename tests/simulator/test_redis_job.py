@@ -27,10 +27,12 @@ def _world(tmp_path, net: ipaddress.IPv4Network) -> World:
     return World(profile=PROFILES["fast"], state_dir=tmp_path, addresses=AddressMap(loopback_network=net))
 
 
-def _inst(ip: str, group: str, index: int = 0, **props) -> InstanceView:
+def _inst(ip: str, group: str, index: int = 0, version: str = "12", **props) -> InstanceView:
+    """An instance of the `redis` job; by default of redis-boshrelease v12, which applies
+    `redis.password` (v9/v9.1 do not)."""
     return InstanceView(
         deployment="redis-test", group=group, index=index, id=f"{group}-{index}-0000-aaaa-bbbb",
-        ips=[ip], templates=[JobTemplate("redis", "redis", "9.1")], properties={"redis": props},
+        ips=[ip], templates=[JobTemplate("redis", "redis", version)], properties={"redis": props},
     )
 
 
@@ -130,3 +132,48 @@ def test_instances_without_the_template_are_ignored(world):
                          templates=[JobTemplate("gorouter", "cf", "220")], properties={})
     world.bus.emit("started", other)
     assert world.components["redis"].running() == {}
+
+
+@pytest.mark.parametrize("version", ["9", "9.1", "9+dev.1", "10"])
+def test_releases_before_v11_ignore_the_password(world, version):
+    """redis-boshrelease v9/v9.1/v10 write no requirepass: the password in the manifest is
+    not applied (@v9.1 jobs/redis/templates/config/redis.conf.erb)."""
+    leader = _inst("10.244.40.2", "redis_leader_z1", version=version, password=PASSWORD)
+    follower = _inst("10.244.40.3", "redis_z1", version=version, password=PASSWORD, master="10.244.40.2")
+    world.bus.emit("started", leader)
+    world.bus.emit("started", follower)
+    _client(world, "10.244.40.2", password=None).set("k", "v")
+    assert _wait_value(_client(world, "10.244.40.3", password=None), "k", b"v") == b"v"
+
+
+def test_v11_applies_the_spec_default_password_and_v12_drops_auth_for_an_empty_one(world):
+    world.bus.emit("started", _inst("10.244.40.2", "redis_leader_z1", version="11"))  # no password in the manifest
+    assert _client(world, "10.244.40.2", password="r3d!s").ping() is True
+    with pytest.raises(redis.AuthenticationError):
+        _client(world, "10.244.40.2", password=None).get("k")
+    world.bus.emit("started", _inst("10.244.40.4", "redis_leader_z1", index=1, version="12", password=""))
+    assert _client(world, "10.244.40.4", password=None).ping() is True
+
+
+def test_data_survives_a_restart_through_the_snapshot_on_its_store(world):
+    """As the release configures it: RDB save points, the snapshot written on SIGTERM and
+    read again on start, in the instance's store (its persistent disk)."""
+    inst = _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD)
+    world.bus.emit("started", inst)
+    conf = (world.components["redis"].instance_dir(inst) / "redis.conf").read_text()
+    assert "save 900 1\nsave 300 10\nsave 60 10000\n" in conf and "appendonly no" in conf
+    _client(world, "10.244.40.2").set("survivor", "yes")
+    world.bus.emit("stopped", inst)
+    assert (world.components["redis"].store_dir(inst) / "dump.rdb").is_file()
+    world.bus.emit("started", inst)
+    assert _client(world, "10.244.40.2").get("survivor") == b"yes"
+
+
+def test_deleting_the_instance_deletes_its_store(world):
+    inst = _inst("10.244.40.2", "redis_leader_z1", password=PASSWORD)
+    world.bus.emit("started", inst)
+    _client(world, "10.244.40.2").set("gone", "soon")
+    world.bus.emit("deleted", inst)
+    assert not world.components["redis"].store_dir(inst).exists()
+    world.bus.emit("started", inst)  # a new instance on the same address starts empty
+    assert _client(world, "10.244.40.2").get("gone") is None

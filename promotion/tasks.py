@@ -1,0 +1,97 @@
+"""Ledger records cross-checked with the director's own tasks.
+
+Anyone who can write the store can write a record saying "candidate X deployed to dev1 and
+passed". What they cannot write is the director's task list. So every deploy or delete
+record carries the facts the director gave about its task when it ended (`GET /tasks/:id`:
+id, state, result, timestamp, user), and before a gate trusts a record it asks the director
+again. Only what both eras of director offer is used: on the 2015 director a task has no
+`deployment` field, but a finished deploy or delete task's `result` is
+`/deployments/<name>` (bosh@5ea8a74f9d:bosh-director/lib/bosh/director/jobs/
+update_deployment.rb:37, delete_deployment.rb:64), and its `timestamp` is the time it
+finished (job_runner.rb:154-157). A director keeps only its newest `director.max_tasks` tasks
+(500 by default: release/jobs/director/spec:70-72, api/task_remover.rb), so a record older
+than that can no longer be confirmed and is not trusted: the remedy is a fresh run.
+
+Task ids only grow on one director, so the chain's order can be checked against them too:
+a task recorded by an intent's completion was started after the intent was written, so its
+id is higher than that of every task whose outcome was recorded before the intent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promotion.ledger import COMPLETIONS, Record, completions
+from promotion.policy import Policy
+from promotion.refusal import Refusal
+
+RULE = "director-task"
+FACTS = ("id", "state", "result", "timestamp", "user")
+
+
+def facts(director: Any, task_id: int) -> dict[str, Any]:
+    """What the director says about a task, reduced to what every era reports."""
+    task = director.task(int(task_id))
+    return {k: task.get(k) for k in FACTS}
+
+
+def expected_result(record: Record) -> str:
+    return f"/deployments/{record.deployment}"
+
+
+def _refusal(record: Record, why: str) -> Refusal:
+    return Refusal(RULE, f"ledger record {record.label()} {why}, so the gates do not trust it",
+                   "if the record is genuine, give this command the director it names; otherwise the ledger was "
+                   "written by someone other than this tool: restore it from the bucket's versioning or backup "
+                   "(docs/promotion.md, 'Threat model')")
+
+
+def verify(record: Record, director: Any, records: list[Record], policy: Policy) -> Refusal | None:
+    """None when the director confirms the record; else a refusal naming the record and
+    what was expected versus seen."""
+    if record.task is None or record.task_id is None:
+        return _refusal(record, "names no director task")
+    uuid = str(director.uuid())
+    if record.director_uuid != uuid:
+        return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
+                        f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+    bound = policy.binding(record.env).deployment if record.env in policy.environments else None
+    if record.deployment != bound:
+        return _refusal(record, f"says it changed deployment {record.deployment}, but {record.env} is deployment {bound}")
+    try:
+        seen = facts(director, record.task_id)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404:
+            return Refusal(RULE, f"ledger record {record.label()} names task {record.task_id}, which director {uuid} "
+                           "does not have, so the gates do not trust it",
+                           "a director keeps only its newest tasks (director.max_tasks, 500 by default): if the "
+                           f"record is old, deploy the candidate to {record.env} again for a run the director can "
+                           "confirm; if the task never existed, the ledger was written by someone other than this "
+                           "tool: restore it from the bucket's versioning or backup (docs/promotion.md, 'Threat model')")
+        raise
+    want = dict(record.task)
+    if record.passed:
+        want["state"] = "done"
+        want["result"] = expected_result(record)
+    wrong = [f"{k} {want.get(k)!r} expected, director says {seen.get(k)!r}" for k in FACTS if want.get(k) != seen.get(k)]
+    if wrong:
+        return _refusal(record, f"does not match the director's task {record.task_id}: {'; '.join(wrong)}")
+    for other in records:
+        if (other.kind in COMPLETIONS and other.seq != record.seq and other.task_id == record.task_id
+                and other.director_uuid == record.director_uuid):
+            return _refusal(record, f"claims task {record.task_id}, which record #{other.seq} claims too")
+    intent = next((r for r in records if r.seq == record.intent and r.kind == "intent"), None)
+    if intent is None:
+        return _refusal(record, f"completes intent #{record.intent}, which is not an intent record")
+    if (intent.run_id, intent.env, intent.candidate, intent.deployment) != (
+            record.run_id, record.env, record.candidate, record.deployment) or intent.seq > record.seq:
+        return _refusal(record, f"completes intent #{intent.seq}, which announced another run, environment, "
+                        "candidate or deployment")
+    done = completions(records)
+    for other in records:
+        if (other.seq < intent.seq and other.kind in COMPLETIONS and other.task_id is not None
+                and other.director_uuid == record.director_uuid and other.task_id >= record.task_id
+                and done.get(other.intent) is other):
+            return _refusal(record, f"names task {record.task_id}, but record #{other.seq}, written before its "
+                            f"intent #{intent.seq}, already names the later task {other.task_id} (task ids only grow)")
+    return None
