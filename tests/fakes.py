@@ -1,6 +1,7 @@
 """The test doubles of tests/: one FakeDirector, one FakeCC.
 
-FakeDirector stands in for the client surface of `helpers.bosh.Director`, in memory.
+FakeDirector stands in for `helpers.bosh.Director` as the helpers and the promotion code
+call it, in memory, optionally driving the simulator's real jobs.
 FakeCC is one Cloud Controller model seen three ways: over the wire (for the CF client's
 tests), as the helpers call their client (for the checks' and the conductor's tests) and
 as the simulator's parts call the CC component (for the simulator's tests). Both have
@@ -9,11 +10,13 @@ switches for the failures the tests need.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
@@ -30,47 +33,86 @@ CELL_IPS = {"cell1": "10.244.16.2", "cell2": "10.244.16.6"}  # by deployment nam
 @dataclass
 class Task:
     id: int
-    deployment: str
+    deployment: str | None = None
     state: str = "done"
     description: str = "create deployment"
 
 
 class TaskFailed(RuntimeError):
+    """A task that ended in error; `task_id` like helpers.bosh.BoshTaskError."""
+
     def __init__(self, task_id: int, deployment: str, message: str) -> None:
         super().__init__(f"BOSH task {task_id} for deployment {deployment} ended in state 'error': {message}")
         self.task_id = task_id
 
 
-class FakeDirector:
-    """A director's deployments, releases and tasks, in memory.
+class NotFound(Exception):
+    """What helpers.bosh raises for a 404 (BoshApiError carries `.status`)."""
 
-    `existing`: deployment -> release -> version. `fail_on`: a substring of
-    "<action> <deployment>" (action: deploy | stopped | started | delete) whose task fails.
-    `calls` lists every task as (action, deployment). `ips` maps deployment -> instance IPs
-    (default: by its name's cell suffix).
+    status = 404
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+class FakeDirector:
+    """A director's deployments, releases, stemcells and tasks, in memory, as the helpers call
+    `helpers.bosh.Director`; with a `world` (`FakeDirector(world_dir=...)`) its deployments
+    also start and stop the simulator's real jobs (the `redis` job: real redis-servers), as
+    the promotion flow tests need.
+
+    `existing`: deployment -> release -> version (also what `deployments()` lists).
+    `fail_on`: a substring of "<action> <deployment>" (action: deploy | stopped | started |
+    delete) whose task fails; `fail_next`: that many next deploys fail. `calls` lists every
+    task as (action, deployment); `deploy_log` every deploy as (deployment, redis version);
+    `task_table` every task as `GET /tasks/:id` of the 2015 director answers it. Instances
+    come from the manifest's jobs and networks when it has them, else one per deployment
+    (IP by its cell suffix, or `ips`).
     """
 
-    def __init__(self, existing: dict[str, dict[str, str]] | None = None,
+    def __init__(self, world_dir: Path | None = None, *, existing: dict[str, dict[str, str]] | None = None,
                  uploaded: list[tuple[str, str]] | None = None, authenticated: str | None = "admin",
-                 ips: dict[str, list[str]] | None = None) -> None:
+                 ips: dict[str, list[str]] | None = None, uuid: str = "fake-director-uuid") -> None:
         self.existing = dict(existing or {})
         self.uploaded = list(uploaded if uploaded is not None else
                              [(n, v) for vs in (V0, V_PRIME) for n, v in vs.items()])
         self.authenticated = authenticated
         self.ips = dict(ips or {})
+        self._uuid = uuid
         self.state: dict[str, str] = {}  # deployment -> started | stopped
+        self.manifests: dict[str, str] = {}
+        self.instances_by_dep: dict[str, list[Any]] = {}
         self.calls: list[tuple[str, str]] = []
-        self.events: list[dict[str, Any]] = []
+        self.deploy_log: list[tuple[str, str]] = []
+        self.task_table: dict[int, dict[str, Any]] = {}
         self.fail_on: str | None = None
+        self.fail_next = 0
         self._ids = itertools.count(1)
+        self.world: Any = None
+        self.redis: Any = None
+        self._reservation: Any = None
+        if world_dir is not None:
+            from simulator.jobs import redis as redis_job
+            from simulator.server import reserve_loopback_network
+            from simulator.world import PROFILES, AddressMap, World
+
+            # a loopback /16 reserved like the simulator does, so parallel runs never collide
+            self._reservation = reserve_loopback_network()
+            self.world = World(profile=PROFILES["fast"], state_dir=world_dir,
+                               addresses=AddressMap(loopback_network=self._reservation.network))
+            self.redis = redis_job.attach(self.world)
 
     # -- reads --------------------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        return {"name": "fake", "uuid": "uuid-1", "version": "1.3262.0"}
+        return {"name": "fake", "uuid": self._uuid, "version": "1.3262.0"}
 
     def uuid(self) -> str:
-        return "uuid-1"
+        return self._uuid
 
     def authenticated_user(self) -> str | None:
         return self.authenticated
@@ -91,38 +133,129 @@ class FakeDirector:
         return [{"name": n, "releases": [{"name": k, "version": v} for k, v in r.items()]}
                 for n, r in self.existing.items()]
 
+    def deployment_manifest(self, name: str) -> str:
+        if name not in self.manifests:
+            raise NotFound(f"deployment {name} not found")
+        return self.manifests[name]
+
     def instances(self, name: str) -> list[dict[str, Any]]:
+        if self.instances_by_dep.get(name):
+            return [{"job": i.group, "index": i.index, "id": i.id, "ips": i.ips} for i in self.instances_by_dep[name]]
         ips = self.ips.get(name) or [ip for suffix, ip in CELL_IPS.items() if name.endswith(suffix)] or ["10.244.0.2"]
         return [{"job": "cell", "index": 0, "ips": ips}]
 
+    def instances_full(self, name: str) -> list[dict[str, Any]]:
+        """`vms?format=full` rows as the 2015 director writes them (job_name, index, ips, job_state)."""
+        return [{"job_name": i.group, "index": i.index, "ips": i.ips, "job_state": "running"}
+                for i in self.instances_by_dep.get(name, [])]
+
+    def resolve(self, host: str, port: int) -> tuple[str, int]:
+        return self.world.addresses.to_loopback(host), port
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        if task_id not in self.task_table:
+            raise NotFound(f"task {task_id} not found")
+        return dict(self.task_table[task_id])
+
+    def tasks(self, limit: int = 100, verbose: int = 2) -> list[dict[str, Any]]:
+        return [dict(t) for t in sorted(self.task_table.values(), key=lambda t: -t["id"])][:limit]
+
+    def locks(self) -> list[dict[str, Any]]:
+        return []
+
     # -- tasks --------------------------------------------------------------------------------
 
-    def _task(self, action: str, name: str) -> Task:
+    def _task(self, action: str, name: str, description: str) -> Task:
         task_id = next(self._ids)
         self.calls.append((action, name))
-        if self.fail_on and self.fail_on in f"{action} {name}":
+        self.task_table[task_id] = {"id": task_id, "state": "processing", "description": description,
+                                    "timestamp": 1_700_000_000 + task_id, "result": None, "user": "admin"}
+        failing = (self.fail_on and self.fail_on in f"{action} {name}") or (action == "deploy" and self.fail_next)
+        if failing:
+            if action == "deploy" and self.fail_next:
+                self.fail_next -= 1
+            self._end(task_id, "error", "injected failure")
             raise TaskFailed(task_id, name, "injected")
-        return Task(task_id, name)
+        return Task(task_id, name, description=description)
+
+    def _end(self, task_id: int, state: str, result: str) -> None:
+        self.task_table[task_id].update(state=state, result=result, timestamp=1_700_000_000 + 10 * task_id)
 
     def deploy(self, manifest_yaml: str, on_event: Any = None) -> Task:
         doc = yaml.safe_load(manifest_yaml)
+        name = doc["name"]
         if on_event:
-            on_event({"stage": "Updating instance", "task": doc["name"], "state": "started"})
-        task = self._task("deploy", doc["name"])
-        self.existing[doc["name"]] = {r["name"]: str(r["version"]) for r in doc.get("releases") or []}
-        self.state[doc["name"]] = "started"
+            on_event({"stage": "Updating instance", "task": name, "state": "started"})
+        task = self._task("deploy", name, "create deployment")
+        versions = {str(r["name"]): str(r["version"]) for r in doc.get("releases") or []}
+        self._replace_instances(name, self._instances_of(doc, versions))
+        self.existing[name] = versions
+        self.manifests[name] = manifest_yaml
+        self.state[name] = "started"
+        self.deploy_log.append((name, versions.get("redis", "")))
+        self._end(task.id, "done", f"/deployments/{name}")
         return task
 
     def change_job_state(self, name: str, state: str, on_event: Any = None) -> Task:
-        task = self._task(state, name)
+        task = self._task(state, name, f"{state} deployment {name}")
         self.state[name] = state
+        self._end(task.id, "done", f"/deployments/{name}")
         return task
 
     def delete_deployment(self, name: str, on_event: Any = None, force: bool = False) -> Task:
-        task = self._task("delete", name)
+        task = self._task("delete", name, f"delete deployment {name}")
+        for old in self.instances_by_dep.pop(name, []):
+            self._emit("deleted", old)
         self.existing.pop(name, None)
         self.state.pop(name, None)
+        self.manifests.pop(name, None)
+        self.deploy_log.append((name, "deleted"))
+        self._end(task.id, "done", f"/deployments/{name}")
         return task
+
+    def stop_instance(self, name: str, job: str) -> None:
+        """Stop one instance's processes but keep it in the director's list (a VM whose job
+        died): what the promotion's replication check must notice."""
+        self._emit("stopped", next(i for i in self.instances_by_dep[name] if i.group == job))
+
+    def close(self) -> None:
+        if self.redis is not None:
+            self.redis.close()
+        if self._reservation is not None:
+            self._reservation.close()
+
+    # -- instances from a manifest ----------------------------------------------------------
+
+    def _instances_of(self, doc: dict[str, Any], versions: dict[str, str]) -> list[Any]:
+        jobs = [j for j in doc.get("jobs") or [] if j.get("lifecycle") != "errand"]
+        if not jobs or not doc.get("networks"):
+            return []
+        from simulator.world import InstanceView, JobTemplate
+
+        subnet = doc["networks"][0]["subnets"][0]
+        dynamic = (str(ip) for ip in list(ipaddress.IPv4Network(subnet["range"]).hosts())[9:])
+        out = []
+        for job in jobs:
+            statics = job["networks"][0].get("static_ips") or []
+            for index in range(job["instances"]):
+                ip = statics[index] if index < len(statics) else next(dynamic)
+                out.append(InstanceView(
+                    deployment=doc["name"], group=job["name"], index=index, id=f"{doc['name']}-{job['name']}-{index}",
+                    ips=[ip], templates=[JobTemplate(t["name"], t["release"], versions[t["release"]])
+                                         for t in job.get("templates") or []],
+                    properties=_deep_merge(doc.get("properties") or {}, job.get("properties") or {})))
+        return out
+
+    def _replace_instances(self, name: str, new: list[Any]) -> None:
+        for old in self.instances_by_dep.pop(name, []):
+            self._emit("stopped", old)
+        for inst in new:
+            self._emit("started", inst)
+        self.instances_by_dep[name] = new
+
+    def _emit(self, event: str, inst: Any) -> None:
+        if self.world is not None:
+            self.world.bus.emit(event, inst)
 
 
 @dataclass
@@ -203,7 +336,7 @@ class FakeCC:
         self.deleted_routes: list[str] = []
         self.app_logs: dict[str, list[Line]] = {}
         self.crash: set[tuple[str, int]] = set()
-        self.rr = 0
+        self.rr: dict[str, int] = {}  # per app, like the gorouter's per-route round robin
         self.drop_logs = False
         self.ssh_exit = 0
         self.wrong_index_ssh = False
@@ -308,8 +441,8 @@ class FakeCC:
                 return FetchResult(404, {"X-Cf-Routererror": "unknown_route"}, "")
             n = self.apps[guid]["entity"]["instances"]
             pool = n + 1 if self.stale_after_scale_down else n  # the router still knows a removed instance
-            idx = self.rr % max(pool, 1)
-            self.rr += 1
+            idx = self.rr.get(guid, 0) % max(pool, 1)
+            self.rr[guid] = self.rr.get(guid, 0) + 1
             if self.stale_after_scale_down:
                 self.stale_after_scale_down -= 1
             if (guid, idx) in self.crash:
@@ -554,4 +687,4 @@ def fake_manifests(directory: Any, **config: Any) -> Any:
     """Manifest sets for a fake director, generated by `fake_generate`."""
     from manifests.sets import prepare
 
-    return prepare(upgrade_config(**config), "uuid-1", directory, generate=fake_generate)
+    return prepare(upgrade_config(**config), "fake-director-uuid", directory, generate=fake_generate)

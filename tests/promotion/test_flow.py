@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promotion_fakes import FakeDirector
+from fakes import FakeDirector
 
 from fixtures.redis import REDIS_TEMPLATES, build_candidate
 from promotion import candidate as cand
