@@ -83,11 +83,20 @@ class Prober:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        """True once `stop()` began: a long attempt may cut its waiting short."""
+        return self._stop.is_set()
+
+    def request_stop(self) -> None:
+        """Stop scheduling attempts; `stop()` then waits for the ones in flight."""
+        self._stop.set()
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop sampling and wait for attempts in flight (bounded by their own timeouts). Safe
         to call twice. The sink is its owner's to close (several probers may share one)."""
-        self._stop.set()
-        self._wake.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join()
         self._finish()

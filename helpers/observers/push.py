@@ -86,6 +86,10 @@ class PushAbility(Observer):
                 last = f"{error} {resp.status_code}"
             except Exception as exc:
                 last = classify_exception(exc)
+            if self.prober is not None and self.prober.stopping:
+                sample.conclusive, sample.error = False, "stopped"  # the run ends: no verdict
+                sample.detail = f"{app.name}: the run ended before it answered ({last})"
+                return
             if time.monotonic() >= deadline:
                 sample.error = "not_routable"
                 sample.detail = f"{app.name} running but never answered at {url} ({last})"
