@@ -33,6 +33,10 @@ from helpers.steps import StepRecorder
 from helpers.verdicts import CheckFailed, Verdict, require
 
 
+class StepOrderError(RuntimeError):
+    """A step was asked for before the steps the story puts before it ran in this run."""
+
+
 @dataclass
 class CheckResult:
     """One after-step check's outcome: its verdicts, or the failure that stopped it."""
@@ -85,7 +89,18 @@ class Conductor:
 
     def operate(self, step: story.Step) -> None:
         """Record the step, tell the observers, run its BOSH operations; after CF, wait for the
-        CF API. Raises the driver's `StepFailed` (or `CheckFailed`) naming the step."""
+        CF API. Raises the driver's `StepFailed` (or `CheckFailed`) naming the step, and
+        `StepOrderError` before touching anything when an earlier step of the story has not
+        run in this run (selecting a later step alone would, say, deploy D3 at V-prime from
+        nothing on the user's director)."""
+        earlier = story.STORY[:story.STORY.index(step)] if step in story.STORY else ()
+        missing = [s.title for s in earlier if self.record.step_data(s.id).get("outcome") not in ("operated", "passed")]
+        if missing:
+            raise StepOrderError(
+                f"step {step.title!r} cannot start: {', '.join(repr(m) for m in missing)} did not run (or did not "
+                f"pass) in this run, and the story runs in order ({' -> '.join(s.title for s in story.STORY)}); "
+                "run the whole suite: selecting a later step alone would change deployments this run did not "
+                "bring to that point. Nothing was changed.")
         try:
             with self.recorder.step(step.title, kind=step.kind, data={"story": step.id}):
                 for observer in self.observers:

@@ -13,7 +13,7 @@ from fakes import CELL_IPS, FakeCC, FakeDirector, fake_manifests
 from helpers import story
 from helpers.a0 import A0
 from helpers.after_checks import ScaleCheck, SmokeCheck, expected_placement
-from helpers.conductor import Conductor
+from helpers.conductor import Conductor, StepOrderError
 from helpers.driver import Driver, StepFailed
 from helpers.observers import Observer, ObserverContext
 from helpers.prober import LoopProber
@@ -169,3 +169,18 @@ def test_smoke_cells_and_diego_versions_follow_the_issue_table(tmp_path):
         cells, allowed, expected = expected_placement(st, manifests)
         assert cells == [D3, D4]
         assert set(allowed) == set(PLACEMENT_TABLE[st.title]) and expected == PLACEMENT_TABLE[st.title], st.title
+
+
+def test_a_later_step_alone_is_refused_before_any_bosh_operation(tmp_path):
+    conductor, director, *_ = rig(tmp_path, checks=[])
+    with pytest.raises(StepOrderError) as info:
+        conductor.operate(story.UPGRADE_D3)
+    message = str(info.value)
+    assert "step 'upgrade D3' cannot start: 'deploy V0', 'upgrade D1' did not run" in message
+    assert "Nothing was changed" in message and director.calls == []
+    conductor.operate(story.DEPLOY_V0)
+    with pytest.raises(StepOrderError, match="'upgrade D1' did not run"):
+        conductor.operate(story.UPGRADE_D3)
+    conductor.operate(story.UPGRADE_D1)
+    conductor.operate(story.UPGRADE_D3)  # in order, it runs
+    assert ("stopped", D4) in director.calls

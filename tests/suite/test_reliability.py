@@ -261,6 +261,7 @@ def test_interrupt_stops_poller_writes_report_deletes_org_and_leaves_no_process(
     assert proc.returncode == 2, out[-3000:]
     report = yaml.safe_load((art / "report.json").read_text())
     assert report["meta"]["finished_because"] == "interrupted"
+    assert report["outcome"] == "interrupted"  # the tests that passed before do not make a passed run
     assert report["measurements"]["a0_routable"]["attempted"] > 0  # measured, then stopped (summary written)
     assert "deleted the test org DUSTPY-" in out
     time.sleep(0.5)
