@@ -1,11 +1,17 @@
 """BOSH Director client over its HTTP API (no `bosh` CLI, no output scraping).
 
-Why the details matter (wire-contracts §2, §8): the director routes deploy and state-change
-requests on `Content-Type: text/yaml` (anything else, even on an empty body, is a 404);
-every long operation answers 302 to `/tasks/<id>`, which must not be followed; task output
-is read incrementally with `Range: bytes=N-` so live progress reaches the terminal while a
-deploy runs; and the 2015 director has `/vms` where later ones have `/instances`. Every error
-names the deployment, the task id, its state and the director's own message.
+Why the details matter (wire-contracts §2, §8; docs/architecture.md, Era: BOSH director):
+the director routes deploy and state-change requests on `Content-Type: text/yaml`
+(anything else, even on an empty body, is a 404); every long operation answers 302 to
+`/tasks/<id>`, which must not be followed (a 2015 director behind nginx names no port in it);
+task output is read incrementally with `Range: bytes=N-` so live progress reaches the
+terminal while a deploy runs. Every error names the deployment, the task id, its state and
+the director's own message.
+
+One client for directors of every era, deciding by what the director says, never by what
+it is: its `/info` version (job-level state changes carry the manifest before build 3181;
+`GET /tasks?deployment=` filters only from build 3213) and the 404 of a route it lacks
+(`/instances`, from 1.3213: before, instances come from the `/vms?format=full` task).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ __all__ = [
     "BoshTaskError",
     "BoshTaskTimeout",
     "Director",
+    "DirectorVersion",
     "TaskResult",
 ]
 
@@ -42,6 +49,35 @@ RUNNING_STATES = {"queued", "processing", "cancelling"}
 FAILED_STATES = {"error", "cancelled", "timeout"}
 MAX_POLL_ERRORS = 5  # consecutive transport failures tolerated while watching a task
 _TASK_IN_LOCATION = re.compile(r"/tasks/(\d+)/?$")
+_OLD_SCHEME = re.compile(r"^\s*1\.(\d+)\.")  # "1.3098.0 (00000000)": the build is 3098
+_NEW_SCHEME = re.compile(r"^\s*(\d+)\.\d+")  # "283.1.6 (00000000)": v255 and later (builds >= 3232)
+FIRST_NEW_SCHEME_MAJOR = 255
+BUILD_EMPTY_BODY_JOB_STATE = 3181  # job-level PUT ?state= with an empty body uses the stored manifest
+BUILD_TASKS_DEPLOYMENT_FILTER = 3213  # GET /tasks?deployment=
+
+
+@dataclass(frozen=True)
+class DirectorVersion:
+    """What a director's `/info` version says about the API it serves. An unknown version
+    counts as old: the requests made for old directors work on new ones too."""
+
+    text: str
+    build: int | None = None  # 1.<build>.0 directors
+    new_scheme: bool = False  # v255+ (2016 on)
+
+    @classmethod
+    def parse(cls, text: str | None) -> DirectorVersion:
+        text = str(text or "")
+        old = _OLD_SCHEME.match(text)
+        if old:
+            return cls(text, build=int(old.group(1)))
+        new = _NEW_SCHEME.match(text)
+        if new and int(new.group(1)) >= FIRST_NEW_SCHEME_MAJOR:
+            return cls(text, new_scheme=True)
+        return cls(text)
+
+    def at_least(self, build: int) -> bool:
+        return self.new_scheme or (self.build is not None and self.build >= build)
 
 
 class BoshError(HelperError):
@@ -144,6 +180,8 @@ class Director:
         self._info: dict[str, Any] | None = None
         self._token: str | None = None
         self._token_expiry = 0.0
+        self._has_instances_route: bool | None = None  # learnt from the first answer
+        self._started: dict[int, str | None] = {}  # task id -> deployment, for tasks this client started
 
     # ------------------------------------------------------------------ plumbing
 
@@ -232,6 +270,7 @@ class Director:
                 f"got {r.status_code} Location={loc!r} body={r.text[:200]!r}"
             )
         task_id = int(m.group(1))
+        self._started[task_id] = deployment
         log.info("task %s started: %s %s (deployment %s)", task_id, method, path, deployment or "-")
         return task_id
 
@@ -245,6 +284,9 @@ class Director:
 
     def uuid(self) -> str:
         return str(self.info()["uuid"])
+
+    def version(self) -> DirectorVersion:
+        return DirectorVersion.parse(self.info().get("version"))
 
     def authenticated_user(self) -> str | None:
         """Who the director thinks we are (None = credentials rejected)."""
@@ -263,48 +305,97 @@ class Director:
     def stemcells(self) -> list[dict[str, Any]]:
         return self._get_json("/stemcells")
 
+    def release(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """What the director keeps of a release: `GET /releases/<name>` (every version's jobs
+        and packages with sha1 and version, and the versions) or, with `version`, that
+        version's jobs and packages with their `fingerprint`, `sha1` and blobstore ids."""
+        params = {"version": version} if version is not None else None
+        return self._get_json(f"/releases/{quote(name)}", params=params)
+
     def deployment_manifest(self, name: str) -> str:
         return str(self._get_json(f"/deployments/{quote(name)}").get("manifest") or "")
 
+    @staticmethod
+    def _route_missing(e: BoshApiError) -> bool:
+        """A 404 that is not the director's DeploymentNotFound (70000): no such route."""
+        return e.status == 404 and e.code != 70000
+
     def instances(self, name: str) -> list[dict[str, Any]]:
-        """`/instances` on directors that have it, `/vms` on 2015 directors (404 fallback)."""
-        try:
-            return self._get_json(f"/deployments/{quote(name)}/instances")
-        except BoshApiError as e:
-            if e.status != 404 or e.code == 70000:
-                raise
-        return self._get_json(f"/deployments/{quote(name)}/vms")
+        """Each instance as `/instances` lists it (`job`, `index`, `id`, `ips`, `cid`,
+        `agent_id`, `az`). A director without that route (before 1.3213, a 404) lists only
+        agent ids and cids in `/vms`; there the instances come from its `/vms?format=full`
+        task, with `id` and `az` None (it has neither) and only the instances that have a VM."""
+        return self._by_instances_route(
+            lambda: self._get_json(f"/deployments/{quote(name)}/instances"),
+            lambda: [{"agent_id": r.get("agent_id"), "cid": r.get("vm_cid"), "job": r.get("job_name"),
+                      "index": r.get("index"), "id": r.get("id"), "az": r.get("az"),
+                      "ips": list(r.get("ips") or [])} for r in self._full_state(name, "vms")])
 
     def instances_full(self, name: str, on_event: EventCallback | None = None) -> list[dict[str, Any]]:
-        """Process-level state (`format=full`): a task whose result output is NDJSON."""
-        for kind in ("instances", "vms"):
+        """Process-level state (`format=full`, rows as the director writes them: `job_name`,
+        `job_state`, `processes`, ...): `/instances?format=full` where the director has it,
+        else `/vms?format=full` (VMs only)."""
+        return self._by_instances_route(lambda: self._full_state(name, "instances", on_event),
+                                        lambda: self._full_state(name, "vms", on_event))
+
+    def _by_instances_route(self, with_route: Callable[[], list[dict[str, Any]]],
+                            without: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """`with_route()` on a director that has `/deployments/:d/instances`, else `without()`;
+        the first 404 of the route (not a DeploymentNotFound) is remembered."""
+        if self._has_instances_route is not False:
             try:
-                tid = self._start_task("GET", f"/deployments/{quote(name)}/{kind}?format=full", deployment=name)
+                rows = with_route()
+                self._has_instances_route = True
+                return rows
             except BoshApiError as e:
-                if kind == "instances" and e.status == 404 and e.code != 70000:
-                    continue
-                raise
-            self.wait_task(tid, on_event, deployment=name, timeout=self._timeout("bosh_task"))
-            out = self._request("GET", f"/tasks/{tid}/output?type=result").text
-            rows = []
-            for line in out.splitlines():
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except ValueError:
-                        raise BoshError(f"task {tid} (deployment {name}): result line is not JSON: {line[:200]!r}")
+                if not self._route_missing(e):
+                    raise
+                self._has_instances_route = False
+        return without()
+
+    def _full_state(self, name: str, kind: str, on_event: EventCallback | None = None) -> list[dict[str, Any]]:
+        tid = self._start_task("GET", f"/deployments/{quote(name)}/{kind}?format=full", deployment=name)
+        self.wait_task(tid, on_event, deployment=name, timeout=self._timeout("bosh_task"))
+        out = self._request("GET", f"/tasks/{tid}/output?type=result").text
+        rows = []
+        for line in out.splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    raise BoshError(f"task {tid} (deployment {name}): result line is not JSON: {line[:200]!r}")
+        return rows
+
+    def tasks(self, *, deployment: str | None = None, states: tuple[str, ...] = (), limit: int | None = None,
+              all_types: bool = False) -> list[dict[str, Any]]:
+        """`GET /tasks`, newest first. For `deployment`, directors from build 3213 filter
+        themselves; an older one ignores the parameter and its task hashes do not name their
+        deployment, so only the tasks this client started for it can be attributed to it."""
+        params: dict[str, str] = {"verbose": "2" if all_types else "1"}
+        if states:
+            params["state"] = ",".join(states)
+        if limit is not None:
+            params["limit"] = str(limit)
+        filters = deployment is not None and self.version().at_least(BUILD_TASKS_DEPLOYMENT_FILTER)
+        if filters:
+            params["deployment"] = str(deployment)
+        rows = self._get_json("/tasks", params=params)
+        if deployment is None:
             return rows
-        raise AssertionError("unreachable")  # pragma: no cover
+        return [t for t in rows if t.get("deployment") == deployment
+                or ("deployment" not in t and self._started.get(int(t.get("id", -1))) == deployment)]
+
+    def cancel_task(self, task_id: int) -> bool:
+        """`DELETE /task/<id>`: True when the director accepted (204); False when the task can no
+        longer be cancelled (400 `Cannot cancel task N: invalid state (S)`)."""
+        r = self._request("DELETE", f"/task/{int(task_id)}", ok=(400,))
+        if r.status_code == 400:
+            log.info("task %s: %s", task_id, r.text.strip()[:200])
+            return False
+        return True
 
     def task(self, task_id: int) -> dict[str, Any]:
         return self._get_json(f"/tasks/{int(task_id)}")
-
-    def tasks(self, limit: int = 100, verbose: int = 2) -> list[dict[str, Any]]:
-        """`GET /tasks` as every era offers it: `limit`, and `verbose=2` for every type (1 keeps
-        the deployment/release/stemcell changes only). No `deployment=` filter: that came with
-        director 1.3213; a 2015 task names its deployment only in a finished deploy's or
-        delete's `result` (`/deployments/<name>`)."""
-        return self._get_json("/tasks", params={"limit": int(limit), "verbose": int(verbose)})
 
     def locks(self) -> list[dict[str, Any]]:
         """`GET /locks`: `[{type, resource, timeout}]`; a running deploy or delete holds
@@ -435,8 +526,8 @@ class Director:
         params = {}
         if recreate:
             params["recreate"] = "true"
-        if skip_drain:
-            params["skip_drain"] = "true"
+        if skip_drain:  # bosh's SkipDrain: `*` is every instance group (`true` would name one)
+            params["skip_drain"] = "*"
         body = manifest_yaml.encode("utf-8") if isinstance(manifest_yaml, str) else manifest_yaml
         tid = self._start_task("POST", "/deployments", deployment=name, params=params, data=body,
                                headers={"Content-Type": "text/yaml"})
@@ -444,7 +535,13 @@ class Director:
 
     def change_job_state(self, deployment: str, state: str, job: str = "*", index: int | str | None = None,
                          on_event: EventCallback | None = None, *, skip_drain: bool = False) -> TaskResult:
-        """Start/stop/restart/recreate/detach jobs (`PUT .../jobs/<job>[/<index>]?state=`, empty text/yaml)."""
+        """Start/stop/restart/recreate/detach jobs (`PUT .../jobs/<job>[/<index>]?state=`, text/yaml).
+
+        The body is empty (the director uses the deployment's stored manifest), except for a
+        job-level change on a director before build 3181, which reads the manifest from the
+        body: it gets the stored manifest (`GET /deployments/<d>`), as the Ruby CLI sent it.
+        `skip_drain`: from build 3146 the drain of the job is skipped; 1.3098 ignores it at
+        job level and always skips it at instance level."""
         if state not in ("started", "stopped", "detached", "restart", "recreate"):
             raise ValueError(f"unknown job state {state!r}")
         path = f"/deployments/{quote(deployment)}/jobs/{quote(job, safe='*')}"
@@ -453,7 +550,10 @@ class Director:
         params = {"state": state}
         if skip_drain:
             params["skip_drain"] = "true"
-        tid = self._start_task("PUT", path, deployment=deployment, params=params, data=b"",
+        body = b""
+        if index is None and not self.version().at_least(BUILD_EMPTY_BODY_JOB_STATE):
+            body = self.deployment_manifest(deployment).encode("utf-8")
+        tid = self._start_task("PUT", path, deployment=deployment, params=params, data=body,
                                headers={"Content-Type": "text/yaml"})
         return self.wait_task(tid, on_event, deployment=deployment, timeout=self._timeout("bosh_task"))
 

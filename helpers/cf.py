@@ -22,7 +22,14 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 
 from helpers.config import TIMEOUT_DEFAULTS, CfConfig
-from helpers.net import REDACTOR, HelperError, Resolver, http_session, redacting_logger
+from helpers.net import (
+    REDACTOR,
+    HelperError,
+    Resolver,
+    http_session,
+    redacting_logger,
+    tls_verification_failed,
+)
 
 __all__ = [
     "App",
@@ -174,7 +181,7 @@ class CloudFoundry:
                 self._token_request(data)
                 return
             except CFError as e:
-                transient = e.http_status is None or e.http_status >= 500
+                transient = (e.http_status is None or e.http_status >= 500) and not tls_verification_failed(e)
                 last = str(e)
                 if not transient or time.monotonic() >= deadline:
                     if transient:

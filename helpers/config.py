@@ -16,14 +16,14 @@ import os
 import re
 import ssl
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from helpers.net import REDACTOR, Resolver, TlsSettings, parse_resolve_map
+from helpers.net import REDACTOR, Resolver, TlsSettings, parse_resolve_map, pem_certificates
 
 __all__ = [
     "TIMEOUT_DEFAULTS",
@@ -108,9 +108,10 @@ IGNORED_KEYS: dict[str, str] = {
 }
 IGNORED_PREFIXES = ("include_", "persistent_app_")
 
+TLS_KEYS = {"ca_cert", "skip_ssl_validation", "tls_allow_sha1", "tls_hostname_from_cn"}
 SECTION_KEYS: dict[str, set[str]] = {
-    "bosh": {"url", "ca_cert", "skip_ssl_validation", "username", "password", "client", "client_secret"},
-    "cf": {"api", "apps_domain", "system_domain", "admin_user", "admin_password", "ca_cert", "skip_ssl_validation"},
+    "bosh": {"url", "username", "password", "client", "client_secret", *TLS_KEYS},
+    "cf": {"api", "apps_domain", "system_domain", "admin_user", "admin_password", *TLS_KEYS},
     "upgrade": {"deployment_prefix", "versions", "manifests", "stubs", "cell_stop"},
     "poller": {"interval", "connect_timeout", "read_timeout", "workers", "policy"},  # = observers.a0_routable
     "promotion": {"store", "s3", "upstream", "allowed_diff_paths", "environments"},
@@ -150,10 +151,14 @@ class BoshConfig:
     password: str | None = None
     client: str | None = None
     client_secret: str | None = None
+    tls_allow_sha1: bool = False  # a 2015 BOSH-Lite director's certificate is SHA-1 signed
+    tls_hostname_from_cn: bool = False
+    section: str = "bosh"  # where these settings are in the config (TLS messages name its keys)
 
     @property
     def tls(self) -> TlsSettings:
-        return TlsSettings(self.ca_cert, self.skip_ssl_validation)
+        return TlsSettings(self.ca_cert, self.skip_ssl_validation, self.tls_allow_sha1,
+                           self.tls_hostname_from_cn, self.section)
 
 
 @dataclass(frozen=True)
@@ -165,10 +170,13 @@ class CfConfig:
     admin_password: str | None = None
     ca_cert: str | None = None
     skip_ssl_validation: bool = False
+    tls_allow_sha1: bool = False
+    tls_hostname_from_cn: bool = False  # cf v231's BOSH-Lite HAProxy certificate has no SAN
 
     @property
     def tls(self) -> TlsSettings:
-        return TlsSettings(self.ca_cert, self.skip_ssl_validation)
+        return TlsSettings(self.ca_cert, self.skip_ssl_validation, self.tls_allow_sha1,
+                           self.tls_hostname_from_cn, "cf")
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,15 @@ class Config:
 
     def resolver(self) -> Resolver:
         return Resolver(self.resolve, loopback_only=self.loopback_only)
+
+    def with_cf_trust(self, certificates: Iterable[str]) -> Config:
+        """This config, trusting also `certificates` (PEM) for CF: how the suite trusts exactly
+        the HAProxy certificate it deploys (`ha_proxy.ssl_pem`) without any user setting."""
+        known = pem_certificates(self.cf.ca_cert or "")
+        extra = [c for c in dict.fromkeys(certificates) if c not in known]
+        if not extra:
+            return self
+        return replace(self, cf=replace(self.cf, ca_cert="".join([*known, *extra])))
 
     def redacted(self) -> dict[str, Any]:
         """The config as plain data with every secret replaced (safe to print or archive)."""
@@ -573,11 +590,8 @@ def _bosh_fields(chk: _Checker, sec: Mapping[str, Any], where: str, top_skip: bo
             chk.add(f"{where}.client_secret: required with {where}.client")
     else:
         chk.add(f"{where}: credentials required: username + password, or client + client_secret")
-    skip = chk.bool_(f"{where}.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
-    ca = chk.ca(f"{where}.ca_cert", sec.get("ca_cert"))
-    if skip and ca:
-        chk.warnings.append(f"{where}: skip_ssl_validation is true, so ca_cert is not used")
-    return BoshConfig(url, ca, skip, user, pw, client, secret)
+    ca, skip, sha1, from_cn = _tls_options(chk, where, sec, top_skip)
+    return BoshConfig(url, ca, skip, user, pw, client, secret, sha1, from_cn, where)
 
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
@@ -602,11 +616,25 @@ def _cf(chk: _Checker, data: Mapping[str, Any], top_skip: bool) -> CfConfig:
             domains["system_domain"] = host.split(".", 1)[1]
     user = chk.str_("cf.admin_user", sec.get("admin_user"), required=True)
     pw = chk.str_("cf.admin_password", sec.get("admin_password"), required=True)
-    skip = chk.bool_("cf.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
-    ca = chk.ca("cf.ca_cert", sec.get("ca_cert"))
+    ca, skip, sha1, from_cn = _tls_options(chk, "cf", sec, top_skip)
+    return CfConfig(api, domains["apps_domain"], domains["system_domain"], user, pw, ca, skip, sha1, from_cn)
+
+
+def _tls_options(chk: _Checker, name: str, sec: Mapping[str, Any],
+                 top_skip: bool) -> tuple[str | None, bool, bool, bool]:
+    """ca_cert, skip_ssl_validation, tls_allow_sha1, tls_hostname_from_cn of one section."""
+    skip = chk.bool_(f"{name}.skip_ssl_validation", sec.get("skip_ssl_validation"), top_skip)
+    ca = chk.ca(f"{name}.ca_cert", sec.get("ca_cert"))
+    sha1 = chk.bool_(f"{name}.tls_allow_sha1", sec.get("tls_allow_sha1"), False)
+    from_cn = chk.bool_(f"{name}.tls_hostname_from_cn", sec.get("tls_hostname_from_cn"), False)
     if skip and ca:
-        chk.warnings.append("cf: skip_ssl_validation is true, so ca_cert is not used")
-    return CfConfig(api, domains["apps_domain"], domains["system_domain"], user, pw, ca, skip)
+        chk.warnings.append(f"{name}: skip_ssl_validation is true, so ca_cert is not used")
+    if sha1 and not ca and not skip:
+        chk.add(f"{name}.tls_allow_sha1: needs {name}.ca_cert (SHA-1 signatures are accepted only in a chain "
+                "that ends at a CA you name, never from the system trust store)")
+    if skip and (sha1 or from_cn):
+        chk.warnings.append(f"{name}: skip_ssl_validation is true, so the tls_* options are not used")
+    return ca, skip, sha1, from_cn
 
 
 def _is_ip(host: str) -> bool:

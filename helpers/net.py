@@ -35,11 +35,16 @@ __all__ = [
     "Resolver",
     "ResolverError",
     "TlsSettings",
+    "TlsVerificationError",
+    "describe_tls_failure",
     "http_session",
     "make_ssl_context",
     "parse_resolve_map",
+    "pem_certificates",
     "redact",
     "resolve_socket",
+    "tls_connection",
+    "tls_verification_failed",
 ]
 
 REDACTED = "[REDACTED]"
@@ -318,17 +323,40 @@ def resolve_socket(resolver: Resolver | None, host: str, port: int) -> tuple[str
 # --------------------------------------------------------------------------- TLS + HTTP
 
 
+# Python's default client cipher string without DHE (a lowered security level must not let a
+# 1024-bit DH group in) and with the level spelled out by the caller.
+_STRONG_CIPHERS = "ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+ENDPOINT_NAMES = {"bosh": "BOSH director", "cf": "CF"}
+
+
 @dataclass(frozen=True)
 class TlsSettings:
-    """How to verify a server: CA PEM text (None = system store) or no verification at all."""
+    """How to verify one endpoint's server (docs/configuration.md, "TLS").
+
+    `ca_cert`: PEM text of the trust anchors (None = the system store). Every certificate in it
+    is an anchor, a CA or a server certificate itself (partial chains, as Python 3.13 does).
+    `allow_sha1`: accept SHA-1 signatures in a chain that ends at `ca_cert`: OpenSSL's security
+    level 0 for this endpoint's context only (TLS >= 1.2 and ECDHE AEAD/AES ciphers are kept).
+    `hostname_from_cn`: when a certificate has no subjectAltName, check the host name against
+    its CN (off by default, as in urllib3 2 and browsers; the stdlib alone would fall back).
+    `section`: the config section ("bosh", "cf") that failure messages name in their fix.
+    """
 
     ca_cert: str | None = None
     skip_ssl_validation: bool = False
+    allow_sha1: bool = False
+    hostname_from_cn: bool = False
+    section: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        """"BOSH director" for `bosh` and for `promotion.environments.<env>.bosh` alike."""
+        return ENDPOINT_NAMES.get(self.section.rsplit(".", 1)[-1], "server")
 
 
 @functools.lru_cache(maxsize=32)
 def make_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
-    """An SSLContext verifying against the given CA PEM text (or skipping verification).
+    """An SSLContext verifying per `tls` (or skipping verification when the config says so).
 
     Cached per setting: loading a CA costs milliseconds, and the poller and checks build
     sessions often; an SSLContext is safe to share between connections and threads."""
@@ -340,12 +368,107 @@ def make_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
+    try:
+        ctx = ssl.create_default_context(cadata=tls.ca_cert) if tls.ca_cert else ssl.create_default_context()
+    except (ssl.SSLError, ValueError) as e:
+        raise HelperError(f"CA certificate is not valid PEM: {e}")
+    # urllib3 2 turns the CN fallback off only in contexts it builds itself; ours must say it.
+    ctx.hostname_checks_common_name = tls.hostname_from_cn
     if tls.ca_cert:
-        try:
-            return ssl.create_default_context(cadata=tls.ca_cert)
-        except (ssl.SSLError, ValueError) as e:
-            raise HelperError(f"CA certificate is not valid PEM: {e}")
-    return ssl.create_default_context()
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    if tls.allow_sha1 and tls.ca_cert:
+        ctx.set_ciphers(_STRONG_CIPHERS + ":@SECLEVEL=0")
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def pem_certificates(text: str) -> list[str]:
+    """Each `-----BEGIN CERTIFICATE-----` block of `text`, normalised to end with a newline;
+    never anything else (an `ha_proxy.ssl_pem` also holds the private key)."""
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", text, re.DOTALL)
+    return [b.replace("\r\n", "\n") + "\n" for b in blocks]
+
+
+class TlsVerificationError(requests.exceptions.SSLError):
+    """The server's certificate did not verify; the message says which endpoint, what was
+    seen and which config key would accept it (if any may)."""
+
+
+def tls_verification_failed(exc: BaseException) -> bool:
+    """Whether `exc` is, or was raised while handling, a failed certificate verification: never
+    transient, so callers that retry connection errors must not retry it."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, TlsVerificationError):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The `ssl.SSLCertVerificationError` somewhere inside a requests/urllib3 error."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return e
+        todo.extend([*e.args, getattr(e, "reason", None), e.__cause__, e.__context__])
+    return None
+
+
+def peer_certificate(host: str, port: int, resolver: Resolver | None = None,
+                     timeout: float = 5.0) -> bytes | None:
+    """The DER certificate `host:port` presents (SNI = host), read without verifying it: only
+    to explain a verification failure, never to trust anything."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    try:
+        with (resolver or Resolver()).create_connection(host, port, timeout=timeout) as raw, \
+                ctx.wrap_socket(raw, server_hostname=host) as conn:
+            return conn.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError, ResolverError):
+        return None
+
+
+def describe_tls_failure(url: str, tls: TlsSettings, error: ssl.SSLCertVerificationError,
+                         resolver: Resolver | None = None) -> str:
+    """One message for a certificate that did not verify: the endpoint, what its certificate
+    is, why it failed, and the config key that accepts it (when one may)."""
+    from helpers import tls_diagnosis  # cryptography is only needed when something went wrong
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 443)
+    where = f"the {tls.endpoint} at {parts.scheme}://{parts.netloc}"
+    openssl = error.verify_message or str(error)
+    der = peer_certificate(host, port, resolver)
+    if der is None:
+        return f"TLS: cannot verify {where}: {openssl} (the certificate could not be read again to say more)"
+    return f"TLS: cannot verify {where}: " + tls_diagnosis.diagnose(der, host, tls, openssl)
+
+
+def tls_connection(tls: TlsSettings, host: str, port: int, resolver: Resolver | None = None,
+                   timeout: float | None = 10.0) -> ssl.SSLSocket:
+    """A TLS socket to `host:port` through the resolve map, verified per `tls` against the
+    original host name: for clients that are not HTTP requests (a websocket, say). A failed
+    verification raises TlsVerificationError with the same message as an HTTP request gets."""
+    raw = (resolver or Resolver()).create_connection(host, port, timeout=timeout)
+    try:
+        return make_ssl_context(tls).wrap_socket(raw, server_hostname=host)
+    except ssl.SSLCertVerificationError as exc:
+        raw.close()
+        raise TlsVerificationError(describe_tls_failure(f"https://{host}:{port}", tls, exc, resolver)) from exc
+    except BaseException:
+        raw.close()
+        raise
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -410,7 +533,14 @@ class ResolvingAdapter(HTTPAdapter):
         parts = urlsplit(request.url)
         netloc = parts.netloc.rpartition("@")[2]
         request.headers["Host"] = netloc
-        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        try:
+            return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        except requests.exceptions.SSLError as exc:
+            failure = verification_error(exc)
+            if failure is None or isinstance(exc, TlsVerificationError):
+                raise
+            raise TlsVerificationError(describe_tls_failure(request.url, self.tls, failure, self.resolver),
+                                       request=request) from exc
 
 
 def _transient(exc: BaseException) -> bool:
@@ -447,17 +577,23 @@ def http_session(
     *,
     retries: int = 2,
     pool_maxsize: int = 10,
+    tls_by_prefix: Mapping[str, TlsSettings] | None = None,
 ) -> requests.Session:
     """A Session that goes through `resolver`, verifies TLS per `tls`, and always has timeouts.
 
     `retries` applies to GET/HEAD/OPTIONS on connection errors only (pass 0 for measurements
     such as the route poller). Environment proxies are ignored: the resolve map, not
-    HTTP(S)_PROXY, decides where a connection goes.
+    HTTP(S)_PROXY, decides where a connection goes. `tls_by_prefix` gives other URL prefixes
+    (e.g. the director's `https://192.168.50.4:25555`) their own TLS settings, for a client
+    that talks to several endpoints through one session.
     """
     session = ResolvingSession()
     session.retries = retries
     session.trust_env = False
-    adapter = ResolvingAdapter(resolver or Resolver(), tls or TlsSettings(), timeout, pool_maxsize)
+    resolver = resolver or Resolver()
+    adapter = ResolvingAdapter(resolver, tls or TlsSettings(), timeout, pool_maxsize)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    for prefix, settings in (tls_by_prefix or {}).items():
+        session.mount(prefix, ResolvingAdapter(resolver, settings, timeout, pool_maxsize))
     return session

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     director.add_argument("--director-password", help="or env BOSH_CLIENT_SECRET")
     director.add_argument("--ca-cert", help="CA certificate file (or PEM text) for the director")
     director.add_argument("--skip-ssl-validation", action="store_true")
+    director.add_argument("--tls-allow-sha1", action="store_true",
+                          help="accept SHA-1 signatures in a chain that ends at --ca-cert (a 2015 BOSH-Lite director)")
     director.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT=ADDR:PORT",
                           help="connect to ADDR:PORT for HOST:PORT (repeatable; like curl --resolve)")
     checkout = gen.add_argument_group("release-checkout mode")
@@ -82,7 +84,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         try:
             uuid = director_uuid(args.director_url, username=args.director_user, password=args.director_password,
                                  ca_cert=args.ca_cert, skip_ssl_validation=args.skip_ssl_validation,
-                                 resolve=resolve)
+                                 tls_allow_sha1=args.tls_allow_sha1, resolve=resolve)
         except DirectorLookupError as exc:
             problems.append(str(exc))
     if problems:

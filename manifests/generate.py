@@ -316,9 +316,11 @@ def build_all(
     if out is not None:
         problems.extend(check_out_dir(Path(out)))
     secrets: dict[str, Any] = {}
+    secrets_path = Path(secrets_file) if secrets_file else None
     if not problems:
-        try:
-            secrets = secrets_mod.load_or_create(Path(secrets_file) if secrets_file else None)
+        assert target_desc is not None
+        try:  # the HAProxy certificate for the target's domain: right unless a stub moves the domain
+            secrets = secrets_mod.load_or_create(secrets_path, str(target_desc.values.get("system_domain") or ""))
         except secrets_mod.SecretsError as exc:
             problems.append(str(exc))
     if problems:
@@ -333,6 +335,10 @@ def build_all(
     try:
         manifests["cf"] = build_cf(spiff, version_set, target_desc, director_uuid, prefix, secrets,
                                    user + per_piece["cf"])
+        domain = str((manifests["cf"].get("properties") or {}).get("system_domain") or "")
+        if secrets_mod.fit_haproxy_certificate(secrets, domain, secrets_path):  # a stub moved the domain
+            manifests["cf"] = build_cf(spiff, version_set, target_desc, director_uuid, prefix, secrets,
+                                       user + per_piece["cf"])
         config = config_from_cf(spiff, manifests["cf"])
     except spiff.SpiffError as exc:
         raise GenerationError([_unresolved(spiff, "cf.yml", exc)])

@@ -3,7 +3,8 @@
 Upstream BOSH-Lite stubs carry public development credentials; we never use them. Instead
 every password, key and certificate is generated once and kept in a secrets YAML file, so
 that the V-prime manifests (deployed over V0) keep the same passwords, the same ssh-proxy
-host key (whose fingerprint CF publishes) and the same CA that running instances trust.
+host key (whose fingerprint CF publishes), the same CA that running instances trust and the
+same HAProxy certificate (`ha_proxy.ssl_pem`, what clients of the CF API verify).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 
 import yaml
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PASSWORD_KEYS = (
     "admin_password",
@@ -53,7 +55,12 @@ TLS_KEYS = (
     "bbs_server_cert", "bbs_server_key", "bbs_client_cert", "bbs_client_key",
 )
 SSH_KEYS = ("ssh_proxy_host_key", "ssh_proxy_host_key_fingerprint")
-SECRET_KEYS = tuple(FIXED_DEFAULTS) + PASSWORD_KEYS + TLS_KEYS + SSH_KEYS + ("ca_key",)
+# HAProxy's certificate: a CA of its own (not the internal CA of consul/etcd/BBS, whose trust
+# must not extend to the public API), and `ha_proxy_ssl_pem` = leaf certificate + its key for
+# `*.<system domain>`, as cf-release's haproxy job takes it.
+# The leaf, `ha_proxy_ssl_pem`, names the system domain, so it is issued once that is known.
+HAPROXY_KEYS = ("ha_proxy_ca_cert", "ha_proxy_ca_key")
+SECRET_KEYS = tuple(FIXED_DEFAULTS) + PASSWORD_KEYS + TLS_KEYS + SSH_KEYS + ("ca_key",) + HAPROXY_KEYS
 
 
 class SecretsError(Exception):
@@ -123,6 +130,75 @@ def _issue(ca_cert_pem: str, ca_key_pem: str, cn: str, sans: list[str]) -> tuple
     return _pem_cert(builder.sign(ca_key, hashes.SHA256())), _pem_key(key)
 
 
+def _rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _new_haproxy_ca() -> tuple[str, str]:
+    """RSA, so that every cipher of the era's `ha_proxy.ssl_ciphers` (ECDHE-RSA, AES128-SHA)
+    and every client of 2015 can use the chain."""
+    key = _rsa_key()
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "bosh-upgrade-acceptance"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "bosh-upgrade-acceptance HAProxy CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return _pem_cert(cert), _pem_key(key)
+
+
+def issue_haproxy_pem(ca_cert_pem: str, ca_key_pem: str, system_domain: str) -> str:
+    """`ha_proxy.ssl_pem` for `*.<system_domain>` and `<system_domain>`: the leaf certificate
+    (RSA 2048, SHA-256, subjectAltName) followed by its private key, issued by the given CA."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+    ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
+    key = _rsa_key()
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"*.{system_domain}"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"*.{system_domain}"),
+                                                    x509.DNSName(system_domain)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return _pem_cert(cert) + _pem_key(key)
+
+
+def _issued_for(ssl_pem: str, ca_cert_pem: str) -> set[str] | None:
+    """The DNS names of the leaf in `ssl_pem` if our HAProxy CA issued it, else None (a
+    certificate the user brought is kept whatever it names)."""
+    try:
+        leaf = x509.load_pem_x509_certificate(ssl_pem.encode())
+        ca = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+        leaf.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return None
+    try:
+        return set(leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                   .get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        return set()
+
+
 CERTS: dict[str, tuple[str, list[str]]] = {
     "consul_server": ("server.dc1.cf.internal", ["server.dc1.cf.internal"]),
     "consul_agent": ("consul agent", []),
@@ -134,8 +210,12 @@ CERTS: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def complete(values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Fill in whatever is missing; returns (secrets, changed). Existing values are kept."""
+def complete(values: dict[str, Any], system_domain: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Fill in whatever is missing; returns (secrets, changed). Existing values are kept.
+
+    With `system_domain`, `ha_proxy_ssl_pem` is made to cover `*.<system_domain>`: issued if
+    missing, re-issued if our HAProxy CA issued it for another domain, kept if the user put a
+    certificate of their own there."""
     out = dict(values)
     changed = False
 
@@ -158,7 +238,20 @@ def complete(values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         if not out.get(f"{prefix}_cert") or not out.get(f"{prefix}_key"):
             out[f"{prefix}_cert"], out[f"{prefix}_key"] = _issue(out["ca_cert"], out["ca_key"], cn, sans)
             changed = True
-    need("ssh_proxy_host_key", lambda: _pem_key(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    need("ssh_proxy_host_key", lambda: _pem_key(_rsa_key()))
+    if not out.get("ha_proxy_ca_cert") or not out.get("ha_proxy_ca_key"):
+        old_ca, pem = out.get("ha_proxy_ca_cert"), out.get("ha_proxy_ssl_pem")
+        if old_ca and pem and _issued_for(pem, old_ca) is not None:
+            out.pop("ha_proxy_ssl_pem")  # issued by the CA being replaced: re-issue it below
+        out["ha_proxy_ca_cert"], out["ha_proxy_ca_key"] = _new_haproxy_ca()
+        changed = True
+    if system_domain:
+        pem = out.get("ha_proxy_ssl_pem")
+        names = _issued_for(pem, out["ha_proxy_ca_cert"]) if pem else set()
+        if names is not None and {f"*.{system_domain}", system_domain} - names:
+            out["ha_proxy_ssl_pem"] = issue_haproxy_pem(out["ha_proxy_ca_cert"], out["ha_proxy_ca_key"],
+                                                        system_domain)
+            changed = True
     fingerprint = ssh_md5_fingerprint(out["ssh_proxy_host_key"])
     if out.get("ssh_proxy_host_key_fingerprint") != fingerprint:
         out["ssh_proxy_host_key_fingerprint"] = fingerprint
@@ -166,24 +259,41 @@ def complete(values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return out, changed
 
 
-def load_or_create(path: Path | None) -> dict[str, Any]:
-    """Read the secrets file (creating or completing it), or make throw-away secrets if None."""
+def fit_haproxy_certificate(values: dict[str, Any], system_domain: str, path: Path | None) -> bool:
+    """Make `values["ha_proxy_ssl_pem"]` cover `system_domain` (see `complete`), saving the
+    secrets file when it changed. True when it changed (the CF manifest must be rebuilt)."""
+    completed, changed = complete(values, system_domain)
+    if not changed:
+        return False
+    fitted = {key: completed[key] for key in (*HAPROXY_KEYS, "ha_proxy_ssl_pem")}
+    values.update(fitted)
+    if path is not None:  # only these keys: values given on the command line stay out of the file
+        write(path, {**_read(path), **fitted})
+    return True
+
+
+def load_or_create(path: Path | None, system_domain: str | None = None) -> dict[str, Any]:
+    """Read the secrets file (creating or completing it), or make throw-away secrets if None.
+    `system_domain`: the domain the HAProxy certificate must cover (see `complete`)."""
     if path is None:
-        return complete({})[0]
+        return complete({}, system_domain)[0]
     path = Path(path)
-    existing: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise SecretsError(f"cannot read secrets file {path}: {exc.__class__.__name__}")
-        if data is not None and not isinstance(data, dict):
-            raise SecretsError(f"secrets file {path} is not a map")
-        existing = {str(k): v for k, v in (data or {}).items()}
-    values, changed = complete(existing)
+    values, changed = complete(_read(path), system_domain)
     if changed:
         write(path, values)
     return values
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SecretsError(f"cannot read secrets file {path}: {exc.__class__.__name__}")
+    if data is not None and not isinstance(data, dict):
+        raise SecretsError(f"secrets file {path} is not a map")
+    return {str(k): v for k, v in (data or {}).items()}
 
 
 def write(path: Path, values: dict[str, Any]) -> None:

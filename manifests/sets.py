@@ -12,13 +12,14 @@ never import manifests; the suite's fixtures hand a `ManifestSets` to the driver
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from helpers.net import pem_certificates
 from helpers.story import CF, D1, D2, D3, D4, DEPLOYMENTS, V0, V_PRIME, VERSIONS
 from manifests.generate import generate as generate_pieces
 from manifests.generate import write_domain_stub
@@ -81,10 +82,29 @@ class ManifestSets:
                 stemcells |= self.stemcells(d, version)
         return releases, stemcells
 
+    def haproxy_certificates(self) -> list[str]:
+        """The HAProxy certificates of the CF manifests of both sets (`haproxy_certificates`)."""
+        return haproxy_certificates(self.path(CF, v) for v in VERSIONS)
+
     def digest(self, deployment: str, version: str) -> str:
         """sha256 of the manifest text: what the run state records, so a resumed run can tell
         that it deploys the very manifests the first invocation deployed."""
         return hashlib.sha256(self.path(deployment, version).read_bytes()).hexdigest()
+
+
+def haproxy_certificates(cf_manifests: Iterable[Path]) -> list[str]:
+    """The certificates (never the key) of `ha_proxy.ssl_pem` in these CF manifests, global or
+    job-level: what the suite trusts for CF once it deploys them, so that TLS verification
+    stays on with no user setting (docs/manifests.md, "The HAProxy certificate")."""
+    found: list[str] = []
+    for path in cf_manifests:
+        doc = yaml.load(Path(path).read_text(), Loader=_LOADER) or {}
+        for props in [doc.get("properties") or {}, *((job or {}).get("properties") or {}
+                                                      for job in doc.get("jobs") or [])]:
+            pem = (props.get("ha_proxy") or {}).get("ssl_pem") if isinstance(props, Mapping) else None
+            if isinstance(pem, str):
+                found.extend(c for c in pem_certificates(pem) if c not in found)
+    return found
 
 
 def prepare(config: Any, director_uuid: str, out_dir: Path,

@@ -8,33 +8,66 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import requests
 import yaml
 
-from helpers.net import Resolver, TlsSettings, http_session
+from helpers.config import parse_config
+from helpers.net import Resolver, http_session
 
 DIRECTOR = "https://192.168.50.4:25555"
 
 
 class SimulatorClient:
-    def __init__(self, config: dict[str, Any]) -> None:
+    """`cf_trust`: PEM certificates of the HAProxy certificate(s) the caller deploys
+    (`ha_proxy.ssl_pem`), trusted for CF and app hosts as the suite trusts what it deploys."""
+
+    def __init__(self, config: dict[str, Any], cf_trust: Iterable[str] = ()) -> None:
         self.config = config
+        self.cf_trust = list(cf_trust)
         self.http = self.session()
+        self._token: str | None = None
 
     def session(self) -> requests.Session:
-        """A new session honouring the resolve map, verifying TLS against the simulator's CA
-        with the original host names, never leaving 127.0.0.0/8."""
-        return http_session(TlsSettings(ca_cert=self.config["bosh"]["ca_cert"]),
-                            Resolver(self.config["resolve"], loopback_only=True), timeout=(5.0, 30.0), retries=0)
+        """A new session honouring the resolve map, verifying the director with the config's
+        `bosh` TLS settings and everything else with its `cf` ones (plus `cf_trust`), with the
+        original host names, never leaving 127.0.0.0/8."""
+        config = parse_config(self.config).with_cf_trust(self.cf_trust)
+        return http_session(config.cf.tls, Resolver(self.config["resolve"], loopback_only=True),
+                            timeout=(5.0, 30.0), retries=0, tls_by_prefix={DIRECTOR: config.bosh.tls})
 
     @property
     def bosh_auth(self) -> tuple[str, str]:
-        return self.config["bosh"]["username"], self.config["bosh"]["password"]
+        """The director's credentials: basic, or the UAA client when the director uses UAA."""
+        bosh = self.config["bosh"]
+        if bosh.get("client"):
+            return bosh["client"], bosh["client_secret"]
+        return bosh["username"], bosh["password"]
+
+    @property
+    def uses_uaa(self) -> bool:
+        return bool(self.config["bosh"].get("client"))
+
+    def bosh_token(self) -> str:
+        """A fresh access token from the director's token endpoint (UAA mode)."""
+        resp = self.http.post(DIRECTOR + "/oauth/token", data={"grant_type": "client_credentials"},
+                              auth=self.bosh_auth, timeout=30)
+        resp.raise_for_status()
+        return str(resp.json()["access_token"])
 
     def bosh(self, method: str, path: str, **kw: Any) -> requests.Response:
-        kw.setdefault("auth", self.bosh_auth)
+        """A director request with its credentials (`auth=` overrides them; in UAA mode a
+        bearer token is fetched once and kept)."""
+        if self.uses_uaa and "auth" not in kw:
+            if self._token is None:
+                self._token = self.bosh_token()
+            headers = dict(kw.pop("headers", None) or {})
+            headers.setdefault("Authorization", f"bearer {self._token}")
+            kw["headers"] = headers
+        else:
+            kw.setdefault("auth", self.bosh_auth)
         kw.setdefault("allow_redirects", False)
         kw.setdefault("timeout", 30)
         return self.http.request(method, DIRECTOR + path, **kw)

@@ -66,10 +66,13 @@ class SimulatorProcess:
 
 
 def start(state_dir: str | Path, profile: str = "fast", preload: Iterable[str] = ("v0", "v_prime"),
-          timeout: float = 60.0, python: str = sys.executable, director_auth: str = "basic",
-          wrapper: Sequence[str] = ()) -> SimulatorProcess:
+          timeout: float = 60.0, python: str = sys.executable, director_auth: str | None = None,
+          wrapper: Sequence[str] = (), director_era: str | None = None,
+          vm_network_native: bool = False) -> SimulatorProcess:
     """Start the simulator and wait for its config. `wrapper` prefixes the command line, e.g.
-    `nsenter ...` to run it inside a network namespace a test made (tests/oracles/)."""
+    `nsenter ...` to run it inside a network namespace a test made (tests/oracles/), where
+    `vm_network_native` may give the VMs their own addresses. `director_era` None is the
+    default era (2015); `director_auth` None is the era's own (2015 basic, current uaa)."""
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = state_dir / "simulator-config.yml"
@@ -77,7 +80,9 @@ def start(state_dir: str | Path, profile: str = "fast", preload: Iterable[str] =
     log_path = state_dir / "simulator.log"
     cmd = [*wrapper, python, "-m", "simulator", "serve", "--config-out", str(config_path), "--state-dir", str(state_dir),
            "--profile", profile, "--preload", ",".join(preload), "--parent-pid", str(os.getpid()),
-           "--director-auth", director_auth]
+           *(["--director-era", director_era] if director_era else []),
+           *(["--director-auth", director_auth] if director_auth else []),
+           *(["--vm-network-native"] if vm_network_native else [])]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -28,6 +28,7 @@ import yaml
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from simulator import tls as tlsmod
+from simulator.director import era as director_eras
 from simulator.world import PROFILES, VM_NETWORK, AddressMap, World
 
 # docs/architecture.md §3: the order in which parts are attached (closed in reverse)
@@ -148,17 +149,21 @@ def reserve_loopback_network(rng: random.Random | None = None) -> LoopbackReserv
 
 
 def build_world(state_dir: Path, profile: str, loopback: ipaddress.IPv4Network,
-                preload: list[str], director_auth: str = "basic") -> World:
+                preload: list[str], director_auth: str | None = None, director_era: str | None = None) -> World:
+    """`loopback` is where the VM network is mapped; the VM network itself (10.244.0.0/16)
+    means the VM addresses are used natively (`--vm-network-native`)."""
     world = World(profile=PROFILES[profile], state_dir=state_dir,
                   addresses=AddressMap(VM_NETWORK, loopback))
     world.tls = tlsmod.generate(state_dir / "tls")
-    world.components["tls"] = world.tls  # also found here by parts that look it up by name
     world.credentials = {
         "bosh_username": "admin", "bosh_password": secrets.token_urlsafe(18),
         "cf_admin_user": "admin", "cf_admin_password": secrets.token_urlsafe(18),
     }
-    world.settings = {"preload": preload, "director_auth": director_auth}
+    era = director_eras.era(director_era)
+    world.settings = {"preload": preload, "director_auth": director_auth or era.default_auth,
+                      "director_era": era.name, "vm_network_native": loopback == VM_NETWORK}
     return world
+
 
 
 def attach_parts(world: World, parts: tuple[str, ...] = PARTS, warn: Callable[[str], None] | None = None) -> None:
@@ -194,25 +199,33 @@ def close_components(world: World) -> None:
 
 
 def suite_config(world: World) -> dict[str, Any]:
-    """The suite config (docs/architecture.md §1) describing this simulator."""
+    """The suite config (docs/architecture.md §1) describing this simulator.
+
+    Its TLS keys are what a user of a real 2015 BOSH-Lite needs: the director's CA with
+    `tls_allow_sha1` (its certificate is SHA-1 signed), and no CF CA at all: the CF that the
+    suite talks to is the one it deploys, and it trusts the HAProxy certificate it deploys."""
     creds = world.credentials
     resolve = dict(world.published)
-    resolve[str(world.addresses.vm_network)] = str(world.addresses.loopback_network)
+    native = world.addresses.vm_network == world.addresses.loopback_network
+    if not native:
+        resolve[str(world.addresses.vm_network)] = str(world.addresses.loopback_network)
     config = {
         "bosh": {"url": DIRECTOR_URL, "ca_cert": world.tls.ca_pem, "skip_ssl_validation": False,
+                 "tls_allow_sha1": True, "tls_hostname_from_cn": False,
                  "username": creds["bosh_username"], "password": creds["bosh_password"],
                  "client": None, "client_secret": None},
         "cf": {"api": f"https://api.{world.system_domain}", "apps_domain": world.apps_domain,
                "system_domain": world.system_domain, "admin_user": creds["cf_admin_user"],
-               "admin_password": creds["cf_admin_password"], "ca_cert": world.tls.ca_pem,
-               "skip_ssl_validation": False},
+               "admin_password": creds["cf_admin_password"], "ca_cert": None,
+               "skip_ssl_validation": False, "tls_allow_sha1": False, "tls_hostname_from_cn": False},
         "resolve": resolve,
-        # everything this simulator serves is on loopback: refuse anything else outright
-        "loopback_only": True,
+        # everything this simulator serves is on loopback: refuse anything else outright (with
+        # native VM addresses it runs inside a network namespace a test made, which owns 10.244/16)
+        "loopback_only": not native,
     }
-    if world.settings.get("director_auth") == "uaa":  # UAA client credentials (director's token endpoint)
-        config["bosh"]["client"] = creds["bosh_username"]
-        config["bosh"]["client_secret"] = creds["bosh_password"]
+    if world.settings["director_auth"] == "uaa":  # UAA client credentials (director's token endpoint) only
+        config["bosh"].update({"client": creds["bosh_username"], "client_secret": creds["bosh_password"],
+                               "username": None, "password": None})
     return config
 
 
@@ -282,8 +295,28 @@ def _kill_children() -> None:
                 pass
 
 
+class NativeNetworkMissing(RuntimeError):
+    """`--vm-network-native` outside a network namespace that owns 10.244.0.0/16."""
+
+
+def native_vm_network() -> ipaddress.IPv4Network:
+    """The VM network itself, after checking this host owns it (an address of it can be
+    bound): true only inside a network namespace a test made (tests/oracles/privatehost.py)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind((str(VM_NETWORK.broadcast_address - 1), 0))
+    except OSError as exc:
+        raise NativeNetworkMissing(
+            f"--vm-network-native needs {VM_NETWORK} on a local interface (inside a network namespace made "
+            f"for it, e.g. `ip addr add {VM_NETWORK} dev lo`): {exc.strerror}") from None
+    finally:
+        probe.close()
+    return VM_NETWORK
+
+
 def serve(config_out: Path, state_dir: Path | None, profile: str, preload: list[str],
-          parent_pid: int | None, director_auth: str = "basic") -> int:
+          parent_pid: int | None, director_auth: str | None = None, director_era: str | None = None,
+          vm_network_native: bool = False) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -302,15 +335,16 @@ def serve(config_out: Path, state_dir: Path | None, profile: str, preload: list[
 
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="bosh-lite-sim-")).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    reservation = reserve_loopback_network()
-    world = build_world(state_dir, profile, reservation.network, preload, director_auth)
+    reservation = None if vm_network_native else reserve_loopback_network()
+    network = native_vm_network() if reservation is None else reservation.network
+    world = build_world(state_dir, profile, network, preload, director_auth, director_era)
     try:
         attach_parts(world)
         if stop.is_set() or parent_gone():
             return 0
         write_atomically(config_out, dump_config(suite_config(world)))
-        print(f"simulator: ready (profile {profile}, VM network {reservation.network}); "
-              f"config written to {config_out}", file=sys.stderr, flush=True)
+        print(f"simulator: ready (profile {profile}, director era {world.settings['director_era']}, "
+              f"VM network {network}); config written to {config_out}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             if parent_gone():
                 print("simulator: parent process is gone; shutting down", file=sys.stderr, flush=True)
@@ -318,5 +352,6 @@ def serve(config_out: Path, state_dir: Path | None, profile: str, preload: list[
         return 0
     finally:
         close_components(world)
-        reservation.close()
+        if reservation is not None:
+            reservation.close()
         _kill_children()

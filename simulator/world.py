@@ -214,8 +214,9 @@ class World:
     faults: Faults = field(default_factory=Faults)
     # public "host:port" (or "*.domain:port") -> "127.0.0.1:port"; becomes the config's resolve map
     published: dict[str, str] = field(default_factory=dict)
-    # simulator.tls.TlsMaterial of this run: `world.tls.context("system")` is the SSLContext of the
-    # `*.bosh-lite.com` front, `world.tls.context("director")` the director's; `world.tls.ca_pem`
+    # simulator.tls.TlsMaterial of this run: `world.tls.director_context()` is the director's
+    # SSLContext and `world.tls.ca_pem` its CA. HAProxy serves what the CF deployment deploys
+    # (`ha_proxy.ssl_pem`, simulator/router/front.py HaproxyTls).
     tls: Any = None
     # generated credentials of this run (never logged): bosh_username, bosh_password,
     # cf_admin_user, cf_admin_password (the suite puts the CF ones into the CF manifest)

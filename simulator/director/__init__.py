@@ -1,5 +1,7 @@
-"""The simulated BOSH Director: models.py (state and rules), updater.py (update engine),
-manifest.py (parse/validate), tasks.py (task outputs), api.py (HTTP handlers).
+"""The simulated BOSH Director: era.py (which director: 2015 or current), models.py (state
+and rules), updater.py (update engine), manifest.py (parse/validate), tasks.py (task outputs),
+releases.py (release archives and contents), agents.py + sshd.py + vmfs.py (what the VMs'
+agents do: ssh, logs), events.py, presenters.py (JSON per era), api.py (HTTP handlers).
 
 `attach(world)` builds it, registers `world.components["director"]`, serves the HTTPS
 listener published as `192.168.50.4:25555` and preloads the version sets named in
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.director.api import DirectorApp
+from simulator.director.era import era as director_era
 from simulator.director.models import Director
 from simulator.world import World
 
@@ -32,11 +35,13 @@ class DirectorComponent:
 def attach(world: World) -> None:
     from simulator.server import start_wsgi_listener
 
+    era = director_era(world.settings.get("director_era"))
     director = Director(world, world.credentials.get("bosh_username", "admin"),
-                        world.credentials.get("bosh_password", "admin"))
+                        world.credentials.get("bosh_password", "admin"), era=era)
     director.preload(list(world.settings.get("preload", ["v0", "v_prime"])))
-    app = DirectorApp(director, str(world.settings.get("director_auth", "basic")), f"https://{PUBLIC_ADDRESS}")
-    ssl_context = world.tls.context("director") if world.tls is not None else None
+    app = DirectorApp(director, str(world.settings.get("director_auth") or era.default_auth),
+                      f"https://{PUBLIC_ADDRESS}")
+    ssl_context = world.tls.director_context() if world.tls is not None else None
     listener = start_wsgi_listener(app, ssl_context, name="director")
     world.components["director"] = DirectorComponent(director, app, listener)
     world.publish(PUBLIC_ADDRESS, listener.address)

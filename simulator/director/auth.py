@@ -1,10 +1,11 @@
 """Director authentication: basic credentials, and UAA-style bearer tokens.
 
 A real director either checks basic credentials or verifies JWTs from its UAA
-(wire-contracts §2.1). The simulator always accepts basic; it also serves a minimal
-token endpoint (`POST /oauth/token` on the director listener: client_credentials with the
-director credentials as client id/secret, or the password grant with client `bosh_cli`) and
-accepts the HS256 JWTs it issued. Refresh tokens (jti ending in `-r`) are refused, as on a
+(wire-contracts §2.1), never both: in "basic" mode only basic credentials count, in "uaa"
+mode only bearer tokens. For "uaa" the simulator serves a minimal token endpoint, standing
+in for the director's UAA (`POST /oauth/token` on the director listener: client_credentials
+with the director credentials as client id/secret, or the password grant with client
+`bosh_cli`), and accepts the HS256 JWTs it issued. Refresh tokens (jti ending in `-r`) are refused, as on a
 real director. In "uaa" mode `/info` advertises `user_authentication.type: uaa` with the
 director's own URL, so the Go CLI fetches tokens there.
 """

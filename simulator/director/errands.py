@@ -67,22 +67,22 @@ def run_errand(director: Director, task: Task, name: str, errand: str, keep_aliv
 
     profile = director.world.profile
     try:
-        stage = Stage(task, "Creating missing vms", len(created))
+        stage = Stage(task, director.era.create_vms_stage, len(created))
         for inst in created:
-            step = stage.step(inst.label)
+            step = stage.step(director.label(inst))
             step.started()
             task.sleep(profile.stage_step)
             step.finished()
         task.checkpoint()
         stage = Stage(task, "Running errand", len(created))
         for inst in created:
-            step = stage.step(inst.label)
+            step = stage.step(director.label(inst))
             step.started()
             inst.view.job_state = "running"
             director.world.bus.emit("started", inst.view)
             task.sleep(profile.instance_update)
             inst.view.job_state = "stopped"
-            task.result_line({"exit_code": 0, "stdout": f"errand {errand} ran on {inst.label}\n", "stderr": "",
+            task.result_line({"exit_code": 0, "stdout": f"errand {errand} ran on {director.label(inst)}\n", "stderr": "",
                               "logs": {"blobstore_id": None}, "errand_name": errand,
                               "instance": {"group": group.name, "id": inst.view.id}})
             step.finished()
@@ -90,7 +90,7 @@ def run_errand(director: Director, task: Task, name: str, errand: str, keep_aliv
         if not keep_alive:
             stage = Stage(task, "Deleting errand instances", len(created))
             for inst in created:
-                step = stage.step(inst.label)
+                step = stage.step(director.label(inst))
                 step.started()
                 delete_instance(director, dep, inst, skip_drain=True, force=True)
                 step.finished()

@@ -6,6 +6,19 @@ HTTP status; raised inside a task it becomes the task's `error` entry and `resul
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+Quote = Callable[[object], str]
+
+
+def _q(name: object) -> str:
+    """Today's quoting of names in messages; a 2015 director passes `DirectorEra.q` (`name')."""
+    return f"'{name}'"
+
+
+class ServerError(Exception):
+    """Not a DirectorError (e.g. a database error): the director answers 500 with no body."""
+
 
 class DirectorError(Exception):
     def __init__(self, code: int, description: str, status: int = 400) -> None:
@@ -19,12 +32,12 @@ def task_not_found(task_id: object) -> DirectorError:
     return DirectorError(10000, f"Task {task_id} not found", 404)
 
 
-def release_not_found(name: str) -> DirectorError:
-    return DirectorError(30005, f"Release '{name}' doesn't exist", 404)
+def release_not_found(name: str, q: Quote = _q) -> DirectorError:
+    return DirectorError(30005, f"Release {q(name)} doesn't exist", 404)
 
 
-def release_version_not_found(name: str, version: str) -> DirectorError:
-    return DirectorError(30006, f"Release version '{name}/{version}' doesn't exist", 404)
+def release_version_not_found(name: str, version: str, q: Quote = _q) -> DirectorError:
+    return DirectorError(30006, f"Release version {q(f'{name}/{version}')} doesn't exist", 404)
 
 
 def release_invalid(message: str) -> DirectorError:
@@ -47,15 +60,18 @@ def stemcell_invalid(message: str) -> DirectorError:
     return DirectorError(50001, message, 400)
 
 
-def deployment_not_found(name: str) -> DirectorError:
-    return DirectorError(70000, f"Deployment '{name}' doesn't exist", 404)
+def deployment_not_found(name: str, q: Quote = _q) -> DirectorError:
+    return DirectorError(70000, f"Deployment {q(name)} doesn't exist", 404)
 
 
-def instance_not_found(deployment: str, job: str, index_or_id: str) -> DirectorError:
-    return DirectorError(70001, f"'{deployment}/{job}/{index_or_id}' doesn't exist", 404)
+def instance_not_found(deployment: str, job: str, index_or_id: str, q: Quote = _q) -> DirectorError:
+    return DirectorError(70001, f"{q(f'{deployment}/{job}/{index_or_id}')} doesn't exist", 404)
 
 
-def invalid_instance_index(value: str) -> DirectorError:
+def invalid_instance_index(value: str, q: Quote | None = None) -> DirectorError:
+    """Today: "Invalid instance index or id 'x'"; 1.3098 took an index only: "Invalid instance index `x'"."""
+    if q is not None:
+        return DirectorError(70002, f"Invalid instance index {q(value)}", 400)
     return DirectorError(70002, f"Invalid instance index or id '{value}'", 400)
 
 
@@ -85,7 +101,15 @@ NETWORK_IP_IN_USE = 130003
 NETWORK_NO_CAPACITY = 130004
 DIRECTOR_UUID_MISMATCH = 440002
 INSTANCE_NOT_RUNNING = 400007
+INSTANCE_VM_MISSING = 70004
+RPC_REMOTE_EXCEPTION = 450001
 JOB_NOT_FOUND = 70009
 SIMULATED_FAILURE = 100
+# any exception that is not a DirectorError (`DirectorError.create_from_exception`)
+NON_DIRECTOR_ERROR = 100
 # Lock::TimeoutError is not a DirectorError: the event log reports it with the generic code 100
 LOCK_TIMEOUT = 100
+
+
+def resource_not_found(blobstore_id: str, q: Quote = _q) -> DirectorError:
+    return DirectorError(100002, f"Resource {q(blobstore_id)} not found in the blobstore", 404)

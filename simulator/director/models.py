@@ -8,30 +8,28 @@ update engine itself lives in updater.py.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import tarfile
 import threading
 import time
 import traceback
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
-from urllib.parse import unquote, urlparse
-
-import yaml
+from typing import Any
 
 from simulator.catalog import Catalog, load_catalog
-from simulator.director import errors
+from simulator.director import errors, vmfs
+from simulator.director.agents import Agents
+from simulator.director.era import ERA_2015, DirectorEra
 from simulator.director.errors import DirectorError
+from simulator.director.events import EventLog
 from simulator.director.manifest import Plan, bind, parse_manifest_text
+from simulator.director.releases import Archive, ReleaseVersion, from_archive, read_location, synthetic
 from simulator.director.tasks import Task, TaskCancelled
 from simulator.world import InstanceView, World
 
-# an upload: tarball bytes, its already-read manifest, the error reading it, or None (location)
-Upload = bytes | dict[str, Any] | DirectorError | None
+# an upload: the archive read from the request, the error reading it, or None (a location)
+Upload = Archive | DirectorError | None
 UUID_RE = re.compile(r"^[A-Fa-f0-9]{8}-[A-Fa-f0-9-]{27}$")
 STATES = ("started", "stopped", "detached", "restart", "recreate")
 # seconds a task waits for a deployment lock, per profile (bosh: `with_deployment_lock` timeout 10)
@@ -42,15 +40,6 @@ def version_key(version: str) -> tuple:
     """Order release/stemcell versions like the director ("latest" = highest)."""
     parts = re.split(r"[.+\-]", version)
     return tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts)
-
-
-@dataclass
-class ReleaseVersion:
-    name: str
-    version: str
-    jobs: tuple[str, ...]
-    commit_hash: str = "00000000"
-    uncommitted_changes: bool = False
 
 
 @dataclass
@@ -98,8 +87,11 @@ class Deployment:
 class Director:
     """All director state. Thread-safe: API threads read, task threads mutate."""
 
-    def __init__(self, world: World, username: str, password: str, catalog: Catalog | None = None) -> None:
+    def __init__(self, world: World, username: str, password: str, catalog: Catalog | None = None,
+                 era: DirectorEra = ERA_2015) -> None:
         self.world = world
+        self.era = era
+        self.events = EventLog()
         self.username = username
         self.password = password
         self.uuid = str(uuidlib.uuid4())
@@ -118,6 +110,10 @@ class Director:
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
         world.set_instance_source(self.instance_views)
+        # the VMs' sshds listen on their own addresses only where the simulator owns 10.244.0.0/16
+        self.agents = Agents(self, world.state_dir, listen=bool(world.settings.get("vm_network_native")))
+        vmfs.attach(world, self.agents.disks)
+        world.bus.subscribe("deleted", self.agents.sshd.forget)
 
     # ------------------------------------------------------------------ world API
 
@@ -155,7 +151,7 @@ class Director:
             for rname, version in vs.releases.items():
                 facts = self.catalog.release(rname, version)
                 commit = hashlib.sha1(f"{rname}/{version}".encode()).hexdigest()[:8]
-                self.add_release(ReleaseVersion(rname, version, facts.jobs, commit))
+                self.add_release(synthetic(rname, version, facts.jobs, commit))
             st = self.catalog.stemcell(*vs.stemcell)
             self.add_stemcell(st.name, st.version, st.operating_system)
 
@@ -163,11 +159,11 @@ class Director:
         with self._lock:
             versions = self.releases.get(name)
             if not versions:
-                raise errors.release_not_found(name)
+                raise errors.release_not_found(name, self.era.q)
             if version == "latest":
                 version = max(versions, key=version_key)
             if version not in versions:
-                raise errors.release_version_not_found(name, version)
+                raise errors.release_version_not_found(name, version, self.era.q)
             return version, versions[version].jobs
 
     def resolve_stemcell(self, name: str | None, os: str | None, version: str) -> tuple[str, str]:
@@ -323,6 +319,7 @@ class Director:
     def close(self, timeout: float = 5.0) -> None:
         """Cancel running tasks and wait (bounded) for their threads."""
         self._closed.set()
+        self.agents.close()
         with self._lock:
             tasks = list(self.tasks.values())
             threads = list(self._threads)
@@ -338,30 +335,47 @@ class Director:
         task = self.new_task("update_release", "create release", user)
 
         def work(t: Task) -> str | None:
-            mf = _upload_manifest(data, location, "release")
-            try:
-                rv = ReleaseVersion(str(mf["name"]), str(mf["version"]),
-                                    tuple(str(j["name"] if isinstance(j, dict) else j) for j in mf.get("jobs") or []),
-                                    str(mf.get("commit_hash", "00000000")), bool(mf.get("uncommitted_changes", False)))
-            except (KeyError, TypeError):
-                raise errors.release_invalid("Release manifest (release.MF) must have 'name', 'version' and 'jobs'")
-            stage = _simple_stage(t, "Extracting release", "Extracting release")
-            stage()
+            rv = from_archive(_archive(data, location, "release"))
+            _simple_stage(t, "Extracting release", "Extracting release")()
             added = self.add_release(rv)
             if not added:
                 t.event({"type": "warning", "message": f"Release '{rv.name}/{rv.version}' has been previously uploaded"})
-            for job in rv.jobs:
-                _simple_stage(t, "Creating new jobs", f"{job}/{rv.commit_hash}")()
+            for p in rv.packages:
+                _simple_stage(t, "Creating new packages", f"{p.name}/{p.version}")()
+            for job in rv.job_details:
+                _simple_stage(t, "Creating new jobs", f"{job.name}/{job.version or rv.commit_hash}")()
             _simple_stage(t, "Release has been created", f"{rv.name}/{rv.version}")()
+            self.events.record(user, "create", "release", rv.name, task=t.id, context={"version": rv.version})
             return f"Created release '{rv.name}/{rv.version}'"
 
         return self.run_task(task, work, "releases")
+
+    def release_versions(self, name: str) -> list[ReleaseVersion]:
+        """Every version of release `name` in version order (404 when there is none)."""
+        with self._lock:
+            versions = self.releases.get(name)
+            if not versions:
+                raise errors.release_not_found(name, self.era.q)
+            return sorted(versions.values(), key=lambda r: version_key(r.version))
+
+    def compiled_packages(self, rv: ReleaseVersion) -> dict[str, list[tuple[str, str, str]]]:
+        """package name -> [(stemcell name, os, version)] it was compiled for: the packages of
+        every job of `rv` that a deploy compiled (updater.py)."""
+        with self._lock:
+            compiled = [(job, st) for (r, v, job, st) in self.compiled if (r, v) == (rv.name, rv.version)]
+            os_of = {(s.name, s.version): s.operating_system for s in self.stemcells}
+        out: dict[str, set[tuple[str, str, str]]] = {}
+        for job, (st_name, st_version) in compiled:
+            details = rv.job(job)
+            for package in details.packages if details else ():
+                out.setdefault(package, set()).add((st_name, os_of.get((st_name, st_version), ""), st_version))
+        return {k: sorted(v) for k, v in out.items()}
 
     def submit_stemcell_upload(self, user: str, data: Upload = None, location: str | None = None) -> Task:
         task = self.new_task("update_stemcell", "create stemcell", user)
 
         def work(t: Task) -> str | None:
-            mf = _upload_manifest(data, location, "stemcell")
+            mf = _archive(data, location, "stemcell").manifest
             if not mf.get("name") or mf.get("version") is None:
                 raise errors.stemcell_invalid("Stemcell manifest (stemcell.MF) must have 'name' and 'version'")
             name, version = str(mf["name"]), str(mf["version"])
@@ -377,21 +391,52 @@ class Director:
     def get_deployment(self, name: str) -> Deployment:
         with self._lock:
             if name not in self.deployments:
-                raise errors.deployment_not_found(name)
+                raise errors.deployment_not_found(name, self.era.q)
             return self.deployments[name]
+
+    def label(self, inst: Instance) -> str:
+        """How the event log names an instance: `job/index` (1.3098) or `group/uuid (index)`."""
+        if self.era.name == "2015":
+            return f"{inst.view.group}/{inst.view.index}"
+        return inst.label
 
     def bind(self, manifest: dict[str, Any]) -> Plan:
         return bind(manifest, self)
 
     def submit_deploy(self, manifest_text: str, user: str, options: dict[str, Any], context_id: str = "") -> Task:
-        manifest = parse_manifest_text(manifest_text)
-        name = str(manifest["name"])
+        """`POST /deployments`. Today's director parses the manifest in the request (400s);
+        1.3098 wrote the body to a file unread and the task found its problems."""
+        if self.era.validates_manifest_in_request:
+            name: str | None = str(parse_manifest_text(manifest_text)["name"])
+        else:
+            name = _manifest_name(manifest_text)
         desc = "create deployment (dry run)" if options.get("dry_run") else "create deployment"
         task = self.new_task("update_deployment", desc, user, name, context_id)
+        return self._run_update(task, manifest_text, options, None)
+
+    def _run_update(self, task: Task, manifest_text: str, options: dict[str, Any],
+                    state_change: tuple[tuple[str, str | None], str] | None, deployment: str | None = None) -> Task:
+        """The update_deployment job. `deployment` (today's state changes) overrides the
+        manifest's name. Where the era parses in the task (1.3098), a manifest without a
+        usable name fails the task before any lock is taken, as `Psych.load(text)['name']` does."""
         from simulator.director.updater import Updater
 
+        if deployment is None and not self.era.validates_manifest_in_request:
+            try:
+                parse_manifest_text(manifest_text)
+            except DirectorError as exc:
+                problem = _ruby_load_error(manifest_text, exc)
+
+                def fail(t: Task) -> str | None:
+                    raise problem
+
+                return self.run_task(task, fail, None)
+        manifest = parse_manifest_text(manifest_text)
+        name = deployment or str(manifest["name"])
+        manifest["name"] = name
+
         def work(t: Task) -> str | None:
-            Updater(self, t, name, manifest_text, manifest, options).run()
+            Updater(self, t, name, manifest_text, manifest, options, state_change=state_change).run()
             return f"/deployments/{name}"
 
         return self.run_task(task, work, name, deployment_lock=True)
@@ -399,37 +444,41 @@ class Director:
     def submit_state_change(self, deployment: str, job: str, index_or_id: str | None, state: str,
                             body: str, user: str, options: dict[str, Any], context_id: str = "",
                             description: str = "create deployment") -> Task:
+        """`PUT /deployments/:d/jobs/:job[/:index]?state=`. An empty body means the stored
+        manifest, except at job level before 1.3181, where the body is always the manifest
+        (an empty one fails the task as Ruby fails on it)."""
         if state not in STATES:
             raise errors.DirectorError(40000, f"Unknown state '{state}'", 400)
         dep = self.get_deployment(deployment)
-        if body.strip():
-            manifest = parse_manifest_text(body)
-            manifest["name"] = deployment
-            manifest_text = body
-        else:
-            manifest_text = dep.manifest_text
-            manifest = parse_manifest_text(manifest_text)
-        if job != "*":
+        target: tuple[str, str | None] = (job, None)
+        if index_or_id is not None:
+            inst = self._find_instance(dep, job, index_or_id)
+            target = (job, inst.view.id)
+        elif job != "*" and self.era.validates_manifest_in_request:
             groups = {i.view.group for i in dep.instances} | {g.name for g in dep.plan.groups}
             if job not in groups:
                 raise errors.job_not_found(deployment, job)
-        target: tuple[str, str | None] = (job, None)
-        if index_or_id is not None:
+        task = self.new_task("update_deployment", description, user, deployment, context_id)
+        if body.strip() or (index_or_id is None and not self.era.empty_body_job_state):
+            # the body is the manifest; today the URL names the deployment, 1.3098 took the body's name
+            return self._run_update(task, body, options, (target, state),
+                                    deployment if self.era.validates_manifest_in_request else None)
+        return self._run_update(task, dep.manifest_text, options, (target, state), deployment)
+
+    def _find_instance(self, dep: Deployment, job: str, index_or_id: str) -> Instance:
+        """An instance by index (or, from 2016, uuid), with the era's 400/404 answers."""
+        if self.era.instance_uuid_paths:
             if not (index_or_id.isdigit() or UUID_RE.match(index_or_id)):
                 raise errors.invalid_instance_index(index_or_id)
+        elif not re.fullmatch(r"[+-]?\d+", index_or_id.strip()):  # Ruby's Integer()
+            raise errors.invalid_instance_index(index_or_id, self.era.q)
+        with self._lock:
             match = [i for i in dep.instances if i.view.group == job
-                     and (str(i.view.index) == index_or_id or i.view.id == index_or_id)]
-            if not match:
-                raise errors.instance_not_found(deployment, job, index_or_id)
-            target = (job, match[0].view.id)
-        task = self.new_task("update_deployment", description, user, deployment, context_id)
-        from simulator.director.updater import Updater
-
-        def work(t: Task) -> str | None:
-            Updater(self, t, deployment, manifest_text, manifest, options, state_change=(target, state)).run()
-            return f"/deployments/{deployment}"
-
-        return self.run_task(task, work, deployment, deployment_lock=True)
+                     and ((index_or_id.strip().lstrip("+").isdigit() and i.view.index == int(index_or_id))
+                          or (self.era.instance_uuid_paths and i.view.id == index_or_id))]
+        if not match:
+            raise errors.instance_not_found(dep.name, job, index_or_id, self.era.q)
+        return match[0]
 
     def submit_delete(self, name: str, user: str, force: bool = False) -> Task:
         self.get_deployment(name)
@@ -454,17 +503,21 @@ class Director:
         return self.run_task(task, work, name, deployment_lock=True)
 
     def submit_vm_state(self, name: str, user: str, kind: str) -> Task:
+        """`GET /deployments/:d/{vms,instances}?format=full`: one result line per VM (per
+        instance for `instances`). 1.3098's task result is empty."""
+        from simulator.director import presenters
+
         self.get_deployment(name)
         task = self.new_task("vms", "retrieve vm-stats", user, name)
 
         def work(t: Task) -> str | None:
             with self._lock:
                 instances = list(self.get_deployment(name).instances)
-            for inst in sorted(instances, key=lambda i: (i.view.group, i.view.index)):
-                if kind == "vms" and inst.vm_cid is None:
-                    continue
-                t.result_line(vm_state(inst))
-            return f"Found {len(instances)} instances"
+            shown = [i for i in sorted(instances, key=lambda i: (i.view.group, i.view.index))
+                     if kind == "instances" or i.vm_cid is not None]
+            for inst in shown:
+                t.result_line(presenters.vm_state(self.era, inst))
+            return None if self.era.name == "2015" else f"Found {len(shown)} instances"
 
         return self.run_task(task, work, None)
 
@@ -482,84 +535,27 @@ def _simple_stage(task: Task, stage: str, label: str) -> Callable[[], None]:
     return run
 
 
-def _upload_manifest(data: Upload, location: str | None, what: str) -> dict[str, Any]:
+def _archive(data: Upload, location: str | None, what: str) -> Archive:
     if isinstance(data, DirectorError):
         raise data
-    if isinstance(data, dict):
+    if isinstance(data, Archive):
         return data
-    payload = data if data is not None else _read_location(location or "", what)
-    return _read_mf(payload, "release.MF" if what == "release" else "stemcell.MF", what)
+    return read_location(location or "", what)
 
 
-def _read_location(location: str, what: str) -> bytes:
-    """Remote uploads: only file:// is read; the simulator never fetches from the network."""
-    url = urlparse(location)
-    if url.scheme != "file":
-        raise DirectorError(
-            30003 if what == "release" else 50005,
-            f"Downloading remote {what} failed: the simulator only accepts file:// locations "
-            f"(it never connects to '{url.netloc or location}')", 400)
-    path = Path(unquote(url.path))
+def _manifest_name(text: str) -> str | None:
+    """The deployment a manifest names, if it parses (for the task's own record only)."""
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DirectorError(30003 if what == "release" else 50005,
-                            f"Downloading remote {what} failed: {exc.strerror}", 400)
+        doc = parse_manifest_text(text)
+    except DirectorError:
+        return None
+    return str(doc["name"])
 
 
-def _read_mf(payload: bytes | BinaryIO, member: str, what: str) -> dict[str, Any]:
-    """The YAML of `member` (release.MF / stemcell.MF) from a tarball, read as a stream so a
-    multi-GB upload never sits in memory."""
-    fileobj = io.BytesIO(payload) if isinstance(payload, bytes | bytearray) else payload
-    try:
-        with tarfile.open(fileobj=fileobj, mode="r|*") as tar:
-            for m in tar:
-                if m.isfile() and m.name.lstrip("./") == member:
-                    fh = tar.extractfile(m)
-                    data = yaml.safe_load(fh.read() if fh else b"")
-                    if not isinstance(data, dict):
-                        break
-                    return data
-    except (tarfile.TarError, yaml.YAMLError, EOFError, OSError) as exc:
-        raise DirectorError(30001 if what == "release" else 50001,
-                            f"Invalid {what} archive: {exc}", 400)
-    raise DirectorError(30001 if what == "release" else 50001,
-                        f"Invalid {what} archive: {member} not found or not a hash", 400)
-
-
-def read_upload_manifest(stream: BinaryIO, what: str) -> dict[str, Any] | DirectorError:
-    """Read release.MF/stemcell.MF from an upload stream, then drain the rest of the body."""
-    try:
-        return _read_mf(stream, "release.MF" if what == "release" else "stemcell.MF", what)
-    except DirectorError as exc:
-        return exc
-    finally:
-        while stream.read(1 << 20):
-            pass
-
-
-def vm_state(inst: Instance) -> dict[str, Any]:
-    """One NDJSON line of vms/instances format=full (types as the Go CLI expects)."""
-    v = inst.view
-    has_vm = inst.vm_cid is not None
-    uptime = int(time.monotonic() - inst.running_since)
-    proc_state = {"running": "running", "failing": "failing"}.get(v.job_state, "stopped") if has_vm else None
-    return {
-        "vm_cid": inst.vm_cid, "active": has_vm, "vm_created_at": inst.vm_created_at or "",
-        "cloud_properties": {}, "disk_cid": None, "disk_cids": [], "ips": list(v.ips), "dns": [],
-        "agent_id": inst.agent_id, "job_name": v.group, "index": v.index,
-        "job_state": v.job_state if has_vm else None, "state": v.state,
-        "resource_pool": inst.vm_type, "vm_type": inst.vm_type,
-        "vitals": {"cpu": {"sys": "0.3", "user": "1.2", "wait": "0.0"},
-                   "mem": {"kb": "123456", "percent": "12"}, "swap": {"kb": "0", "percent": "0"},
-                   "load": ["0.01", "0.02", "0.00"],
-                   "disk": {"system": {"percent": "40", "inode_percent": "20"},
-                            "ephemeral": {"percent": "1", "inode_percent": "0"}},
-                   "uptime": {"secs": uptime}} if has_vm else {},
-        "processes": [{"name": t.name, "state": proc_state, "uptime": {"secs": uptime},
-                       "mem": {"kb": 2048, "percent": 0.1}, "cpu": {"total": 0.5}}
-                      for t in v.templates] if has_vm else [],
-        "resurrection_paused": False, "az": inst.az, "id": v.id, "bootstrap": inst.bootstrap,
-        "ignore": False,
-        "stemcell": {"name": inst.stemcell[0], "version": inst.stemcell[1], "api_version": 2},
-    }
+def _ruby_load_error(text: str, problem: DirectorError) -> DirectorError:
+    """What 1.3098's UpdateDeployment job fails with on a manifest it cannot use: an empty
+    body loads as `false`, and `false['name']` is Ruby's NoMethodError (a generic error,
+    code 100); other problems are the validation errors the planner raises."""
+    if not text.strip():
+        return DirectorError(errors.NON_DIRECTOR_ERROR, "undefined method `[]' for false:FalseClass", 500)
+    return problem

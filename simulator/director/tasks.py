@@ -55,10 +55,15 @@ class Task:
 
     # ----- JSON form of GET /tasks/:id
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "state": self.state, "description": self.description,
-                "timestamp": self.timestamp, "started_at": self.started_at, "result": self.result,
-                "user": self.user, "deployment": self.deployment, "context_id": self.context_id}
+    def to_json(self, keys: tuple[str, ...] | None = None, timestamp_null_while_running: bool = False) -> dict[str, Any]:
+        """The task hash, with the keys of the director's era (`DirectorEra.task_keys`): a 2015
+        director knows no `started_at`, `deployment` or `context_id`."""
+        timestamp = None if timestamp_null_while_running and self.state in ("queued", "processing") \
+            else self.timestamp
+        full = {"id": self.id, "state": self.state, "description": self.description, "timestamp": timestamp,
+                "started_at": self.started_at, "result": self.result, "user": self.user,
+                "deployment": self.deployment, "context_id": self.context_id}
+        return {k: full[k] for k in keys} if keys is not None else full
 
     # ----- state transitions
 

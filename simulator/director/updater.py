@@ -99,6 +99,28 @@ class Updater:
     # ------------------------------------------------------------------ top level
 
     def run(self) -> None:
+        """The deploy, recorded as a begin/end pair of deployment events (`/events`)."""
+        with self.d._lock:
+            existed = self.name in self.d.deployments
+        begin = self.d.events.record(self.task.user, "update" if existed else "create", "deployment", self.name,
+                                     task=self.task.id, deployment=self.name)
+        error: str | None = None
+        try:
+            self._run()
+        except DirectorError as exc:
+            error = exc.description
+            raise
+        except TaskCancelled:
+            error = "task cancelled"
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.d.events.record(self.task.user, begin.action, "deployment", self.name, task=self.task.id,
+                                 deployment=self.name, parent=begin, error=error)
+
+    def _run(self) -> None:
         task = self.task
         fail_message = consume_task_faults(self.d, task, self.name)
         prep = Stage(task, "Preparing deployment", len(BINDING_STEPS))
@@ -284,7 +306,7 @@ class Updater:
         stage = Stage(self.task, "Deleting unneeded instances", len(removals))
         for inst in sorted(removals, key=lambda i: (i.view.group, i.view.index)):
             self.task.checkpoint()
-            step = stage.step(inst.label)
+            step = stage.step(self.d.label(inst))
             step.started()
             delete_instance(self.d, dep, inst, skip_drain=self._skip_drain(inst.view.group))
             step.finished()
@@ -292,10 +314,10 @@ class Updater:
     def _create_missing(self, dep: Deployment, new: list[Change]) -> None:
         if not new:
             return
-        stage = Stage(self.task, "Creating missing vms", len(new))
+        stage = Stage(self.task, self.d.era.create_vms_stage, len(new))
         for change in new:
             self.task.checkpoint()
-            step = stage.step(change.instance.label)
+            step = stage.step(self.d.label(change.instance))
             step.started()
             create_vm(change.instance)
             with self.d._lock:
@@ -345,7 +367,7 @@ class Updater:
         n = len(changes)
         canaries = update.canary_count(n)
         in_flight = update.in_flight(n)
-        stage = Stage(self.task, "Updating instance", n, [g.name])
+        stage = Stage(self.task, self.d.era.update_stage, n, [g.name])
         failed: list[BaseException] = []
         lock = threading.Lock()
 
@@ -353,21 +375,29 @@ class Updater:
             with lock:
                 if failed or self.task.cancel_requested:
                     return
-            label = change.instance.label + (" (canary)" if canary else "")
+            label = self.d.label(change.instance) + (" (canary)" if canary else "")
             step = stage.step(label)
             step.started()
+            view = change.instance.view
+            name = f"{view.group}/{view.id}"
+            begin = self.d.events.record(self.task.user, self._instance_action(change), "instance", name,
+                                         task=self.task.id, deployment=self.name, instance=name)
             try:
                 self._apply(change, step, canary)
             except TaskCancelled:
                 return
             except Exception as exc:
                 message = exc.description if isinstance(exc, DirectorError) else f"{type(exc).__name__}: {exc}"
+                self.d.events.record(self.task.user, begin.action, "instance", name, task=self.task.id,
+                                     deployment=self.name, instance=name, parent=begin, error=message)
                 step.failed(message)
                 with lock:
                     failed.append(exc if isinstance(exc, DirectorError)
                                   else DirectorError(errors.INSTANCE_NOT_RUNNING,
-                                                     f"'{change.instance.label}' is not running after update: {message}"))
+                                                     f"{self.d.era.q(self.d.label(change.instance))} is not running after update: {message}"))
                 return
+            self.d.events.record(self.task.user, begin.action, "instance", name, task=self.task.id,
+                                 deployment=self.name, instance=name, parent=begin)
             step.finished()
 
         def run(batch: list[Change], canary: bool, width: int) -> None:
@@ -389,6 +419,13 @@ class Updater:
         if failed:
             raise failed[0]
         self.task.checkpoint()
+
+    def _instance_action(self, change: Change) -> str:
+        """The event action of an instance update: the state change asked for, else create/update."""
+        override = self._override(change.group.name, change.instance.view.id)
+        if override is not None:
+            return {"started": "start", "stopped": "stop", "detached": "stop"}.get(override, override)
+        return "create" if change.new else ("recreate" if change.recreate else "update")
 
     def _apply(self, change: Change, step: StageStep, canary: bool) -> None:
         inst, spec, view = change.instance, change.spec, change.instance.view
@@ -472,6 +509,19 @@ def delete_instance(director: Director, dep: Deployment, inst: Instance, skip_dr
 
 
 def delete_deployment(director: Director, task: Task, name: str, force: bool) -> None:
+    begin = director.events.record(task.user, "delete", "deployment", name, task=task.id, deployment=name)
+    error: str | None = None
+    try:
+        _delete_deployment(director, task, name, force)
+    except Exception as exc:
+        error = exc.description if isinstance(exc, DirectorError) else f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        director.events.record(task.user, "delete", "deployment", name, task=task.id, deployment=name, parent=begin,
+                               error=error)
+
+
+def _delete_deployment(director: Director, task: Task, name: str, force: bool) -> None:
     fail_message = consume_task_faults(director, task, name)
     if fail_message is not None:
         raise DirectorError(errors.SIMULATED_FAILURE, fail_message)
@@ -481,7 +531,7 @@ def delete_deployment(director: Director, task: Task, name: str, force: bool) ->
         stage = Stage(task, "Deleting instances", len(instances))
         for inst in instances:
             task.checkpoint()
-            step = stage.step(inst.label)
+            step = stage.step(director.label(inst))
             step.started()
             try:
                 delete_instance(director, dep, inst, force=force)

@@ -6,6 +6,7 @@ loop), keep-alive HTTP/1.1 parsing, closing connections while `haproxy` is down,
 answer, and tunnels: an upgrade request (websocket) that the router hands back as a `Tunnel`
 becomes a byte-for-byte relay to the backend, as gorouter's `serveWebSocket` hijacks the
 connection. What to answer is decided by `Router.handle` (see `simulator/router/router.py`).
+Which certificate the TLS frontends present is decided by what is deployed (`HaproxyTls`).
 
 HAProxy's frontends (cf-release@v220 jobs/haproxy/templates/haproxy.conf.erb:25-48): `:80`
 and `:443` in http mode (`FrontServer`), `:4443` TLS in **tcp** mode to the routers' port 80
@@ -14,17 +15,22 @@ and `:443` in http mode (`FrontServer`), `:4443` TLS in **tcp** mode to the rout
 
 from __future__ import annotations
 
+import hashlib
 import select
 import socket
 import ssl
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from socketserver import TCPServer, ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 
+from simulator.tls import era_server_context, haproxy_default_ciphers, write_private
+
 if TYPE_CHECKING:
     from simulator.router.router import Router
+    from simulator.world import InstanceView, World
 
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 75.0
@@ -73,6 +79,98 @@ class Tunnel:
 
 class DropConnection(Exception):
     """Close the client connection without an answer (HAProxy is down)."""
+
+
+class HaproxyTlsError(RuntimeError):
+    """The deployed `ha_proxy.ssl_pem` / `ha_proxy.ssl_ciphers` cannot be used: the real
+    haproxy process fails to start on it, so the instance fails its update."""
+
+
+class HaproxyTls:
+    """HAProxy's TLS, read from what is deployed (cf-release v220 and v231, jobs/haproxy).
+
+    `templates/haproxy.conf.erb` renders the `:443` (http) and `:4443` (tcp) `ssl` frontends
+    only `if p("ha_proxy.ssl_pem")` (spec default `~`): without a certificate there is no
+    HTTPS at all, and both listeners refuse connections here (reset before any TLS byte). With
+    one, both present it (`crt` = the PEM, certificate chain and key), TLS 1.0 to 1.2
+    (`no-sslv3`; the stemcell's OpenSSL 1.0.1 had no TLS 1.3) and `ha_proxy.ssl_ciphers`,
+    whose default depends on the cf-release version. A value that is set but unusable (Ruby
+    truthiness: even `""`) makes haproxy fail to start, so the instance fails its update.
+
+    `context()` is the one place that builds HAProxy's server context; every TLS frontend
+    (`:443`, `:4443`) asks it per connection (`wrap`), so a deploy that changes the
+    certificate takes effect for the next connection, as HAProxy's reload does.
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._dir = Path(world.state_dir) / "haproxy-tls"
+        self._contexts: dict[tuple[str, str], ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def attach(cls, world: World) -> HaproxyTls:
+        tls = cls(world)
+        world.bus.subscribe("started", tls.on_started)
+        return tls
+
+    @staticmethod
+    def settings(instance: InstanceView) -> tuple[str, str] | None:
+        """(ssl_pem, ssl_ciphers) of a haproxy instance, or None when no HTTPS frontend renders."""
+        pem = instance.prop("ha_proxy.ssl_pem")
+        if pem is None or pem is False:
+            return None
+        ciphers = instance.prop("ha_proxy.ssl_ciphers") or haproxy_default_ciphers(instance.release_version("cf"))
+        return str(pem), str(ciphers)
+
+    def context(self) -> ssl.SSLContext | None:
+        """The server context of the running haproxy, or None: no haproxy running, or no
+        `ha_proxy.ssl_pem` deployed (then there is no TLS frontend to connect to)."""
+        running = self.world.running_with("haproxy")
+        settings = self.settings(running[0]) if running else None
+        if settings is None:
+            return None
+        try:
+            return self._context(*settings)
+        except HaproxyTlsError:
+            return None  # the instance failed to start on it: nothing listens
+
+    def wrap(self, sock: socket.socket) -> ssl.SSLSocket | None:
+        """The server side of a TLS frontend's connection, or None when it is over: reset
+        before any TLS byte when no certificate is deployed, dropped when the handshake fails."""
+        ctx = self.context()
+        if ctx is None:
+            _reset(sock)
+            return None
+        try:
+            return ctx.wrap_socket(sock, server_side=True)
+        except (ssl.SSLError, OSError):
+            return None
+
+    def on_started(self, instance: InstanceView) -> None:
+        """Fail a haproxy instance whose certificate or ciphers cannot be loaded."""
+        if instance.has_template("haproxy"):
+            settings = self.settings(instance)
+            if settings is not None:
+                self._context(*settings)
+
+    def _context(self, pem: str, ciphers: str) -> ssl.SSLContext:
+        key = (pem, ciphers)
+        with self._lock:
+            ctx = self._contexts.get(key)
+            if ctx is not None:
+                return ctx
+            self._dir.mkdir(parents=True, exist_ok=True)
+            path = self._dir / f"{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
+            write_private(path, pem.encode())
+            try:
+                ctx = era_server_context(path, None, ciphers)
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                # the reason names OpenSSL's complaint, never the PEM's content
+                raise HaproxyTlsError(f"ha_proxy.ssl_pem unusable (with ha_proxy.ssl_ciphers): "
+                                      f"{getattr(exc, 'reason', None) or type(exc).__name__}") from None
+            self._contexts[key] = ctx
+            return ctx
 
 
 def _readable(sock: socket.socket) -> bool:
@@ -211,36 +309,38 @@ class FrontHandler(BaseHTTPRequestHandler):
         pass  # the RTR log lines are the access log
 
 
+def _reset(sock: socket.socket) -> None:
+    """Make the coming close a TCP reset (what a client of a port nobody serves sees first)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+
+
 class FrontServer(ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], router: Router,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, address: tuple[str, int], router: Router, tls: HaproxyTls | None = None) -> None:
         self.router = router
-        self.ssl_context = ssl_context
-        self.scheme = "https" if ssl_context is not None else "http"
+        self.tls = tls
+        self.scheme = "https" if tls is not None else "http"
         super().__init__(address, FrontHandler)
         self._thread: threading.Thread | None = None
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         if self.router.haproxy_up():
             return True
-        # HAProxy is down: the connection dies at once (reset, as a dead listener would).
-        try:
-            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
+        _reset(request)  # HAProxy is down: the connection dies at once, as a dead listener's would
         return False
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(HANDSHAKE_TIMEOUT)
         conn = request
-        if self.ssl_context is not None:
-            try:
-                conn = self.ssl_context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
+        if self.tls is not None:
+            conn = self.tls.wrap(request)
+            if conn is None:
                 return
         try:
             conn.settimeout(IDLE_TIMEOUT)
@@ -270,7 +370,8 @@ class FrontServer(ThreadingMixIn, HTTPServer):
 class TlsTcpFront(ThreadingMixIn, TCPServer):
     """HAProxy's `frontend ssl-in`: `bind :4443 ssl`, `mode tcp`, to the routers' port 80.
 
-    TLS is terminated with HAProxy's context and the plain bytes are relayed to `upstream`
+    TLS is terminated with HAProxy's context (the same `ha_proxy.ssl_pem` as `:443`: both
+    frontends exist only when it is deployed) and the plain bytes are relayed to `upstream`
     (the plain front, i.e. gorouter), which sees an ordinary HTTP request (the websocket
     upgrade of `wss://doppler.<domain>:4443`). No X-Forwarded-* headers: tcp mode."""
 
@@ -278,10 +379,10 @@ class TlsTcpFront(ThreadingMixIn, TCPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], router: Router, ssl_context: ssl.SSLContext,
+    def __init__(self, address: tuple[str, int], router: Router, tls: HaproxyTls,
                  upstream: tuple[str, int]) -> None:
         self.router = router
-        self.ssl_context = ssl_context
+        self.tls = tls
         self.upstream = upstream
         super().__init__(address, BaseHTTPRequestHandler)
 
@@ -289,9 +390,8 @@ class TlsTcpFront(ThreadingMixIn, TCPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(HANDSHAKE_TIMEOUT)
-        try:
-            conn = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
+        conn = self.tls.wrap(request)
+        if conn is None:
             return
         try:
             upstream = socket.create_connection(self.upstream, timeout=TUNNEL_CONNECT_TIMEOUT)

@@ -24,19 +24,18 @@ equals `router.trace_key` (proxy.go:231-233); never an `X-Vcap-Request-Id` of th
 from __future__ import annotations
 
 import http.client
-import ssl
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from simulator.router import wsgi
 from simulator.router.front import (
     HOP_BY_HOP,
     DropConnection,
     FrontServer,
+    HaproxyTls,
     Request,
     Response,
     TlsTcpFront,
@@ -76,10 +75,10 @@ def _text(status: int, body: str, error: str | None = None, extra: list[tuple[st
 class Router:
     """`world.components["router"]`: the route table and the HAProxy/gorouter fronts."""
 
-    def __init__(self, world: World, ssl_context: ssl.SSLContext | None) -> None:
+    def __init__(self, world: World, tls: HaproxyTls | None) -> None:
         self.world = world
         self.table = RouteTable(world.profile.router_ttl)
-        self.ssl_context = ssl_context
+        self.tls = tls  # HAProxy's certificate: what the CF deployment deploys (front.HaproxyTls)
         self.fronts: list[FrontServer] = []
 
     # -- the contract used by diego's route emitter -----------------------------------
@@ -113,12 +112,12 @@ class Router:
         plain.start()
         self.fronts.append(plain)
         self.world.publish(f"*.{domain}:80", plain.server_address[:2])
-        if self.ssl_context is not None:
-            secure = FrontServer((host, 0), self, self.ssl_context)
+        if self.tls is not None:
+            secure = FrontServer((host, 0), self, self.tls)
             secure.start()
             self.fronts.append(secure)
             self.world.publish(f"*.{domain}:443", secure.server_address[:2])
-            tcp = TlsTcpFront((host, 0), self, self.ssl_context, plain.server_address[:2])
+            tcp = TlsTcpFront((host, 0), self, self.tls, plain.server_address[:2])
             tcp.start()
             self.fronts.append(tcp)  # type: ignore[arg-type]
             self.world.publish(f"*.{domain}:4443", tcp.server_address[:2])
@@ -326,19 +325,7 @@ def _request_head(req: Request, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + req.body
 
 
-def front_ssl_context(world: World) -> ssl.SSLContext:
-    """The `*.<system domain>` server context: from the run's TLS material when the core has
-    registered it (`world.components["tls"]`), else a certificate generated here."""
-    tls: Any = world.components.get("tls")
-    if tls is not None and hasattr(tls, "context"):
-        return tls.context("system")
-    from simulator import tls as tls_mod
-
-    material = tls_mod.generate(Path(world.state_dir) / "router-tls", world.system_domain)
-    return material.context("system")
-
-
 def attach(world: World) -> None:
-    router = Router(world, front_ssl_context(world))
+    router = Router(world, HaproxyTls.attach(world))
     router.start()
     world.components["router"] = router

@@ -35,11 +35,11 @@ pytestmark = pytest.mark.xdist_group("redis-promotion")
 
 
 def _last_task(director) -> int:
-    return max((t["id"] for t in director.tasks(limit=200, verbose=2)), default=0)
+    return max((t["id"] for t in director.tasks(limit=200, all_types=True)), default=0)
 
 
 def _tasks_since(director, last: int) -> list[dict]:
-    return [t for t in director.tasks(limit=200, verbose=2) if t["id"] > last]
+    return [t for t in director.tasks(limit=200, all_types=True) if t["id"] > last]
 
 
 def _manifest(platform, name: str) -> dict:

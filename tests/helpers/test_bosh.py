@@ -43,8 +43,11 @@ class Task:
 class FakeDirector:
     """Just enough of the director API (wire-contracts §2), with switches for era quirks."""
 
-    def __init__(self, auth: str = "basic", honour_range: bool = True, has_instances: bool = True):
+    def __init__(self, auth: str = "basic", honour_range: bool = True, has_instances: bool = True,
+                 version: str = "1.3098.0 (00000000)", port_in_location: bool = False):
         self.auth, self.honour_range, self.has_instances = auth, honour_range, has_instances
+        self.version, self.port_in_location = version, port_in_location
+        self.cancel_refused: set[int] = set()
         self.hiccups = 0  # next N task polls answer 502 (a proxy in front of a busy director)
         self.tasks: dict[int, Task] = {}
         self.requests: list[tuple[str, str, dict, bytes]] = []
@@ -58,7 +61,9 @@ class FakeDirector:
         tid = len(self.tasks) + 1
         self.tasks[tid] = Task(tid, description, deployment, spec["chunks"], spec["final"], spec.get("result"),
                                spec.get("result_output", ""))
-        return Response("", status=302, headers={"Location": f"{URL}/tasks/{tid}"})
+        # 1.3098 behind nginx names no port: a client following it would knock on :443
+        host = URL if self.port_in_location else URL.rsplit(":", 1)[0]
+        return Response("", status=302, headers={"Location": f"{host}/tasks/{tid}"})
 
     def _authorized(self, req: Request) -> bool:
         h = req.headers.get("Authorization", "")
@@ -79,7 +84,7 @@ class FakeDirector:
         if p == "/info":
             ua = {"type": "basic", "options": {}} if self.auth == "basic" else \
                 {"type": "uaa", "options": {"url": f"{URL}/uaa"}}
-            return Response(json.dumps({"name": "fake", "uuid": "uuid-1", "version": "1.3167.0",
+            return Response(json.dumps({"name": "fake", "uuid": "uuid-1", "version": self.version,
                                         "user": None, "user_authentication": ua}), content_type="application/json")
         if p == "/uaa/oauth/token":
             f = req.form
@@ -108,8 +113,10 @@ class FakeDirector:
             if p.endswith("/instances") and not self.has_instances:
                 return Response("<h1>Not Found</h1>", status=404)
             if req.args.get("format") == "full":
-                rows = [{"job_name": "cell_z1", "index": 0, "job_state": "running", "ips": ["10.244.16.2"]},
-                        {"job_name": "cell_z1", "index": 1, "job_state": "stopped", "ips": ["10.244.16.3"]}]
+                rows = [{"job_name": "cell_z1", "index": 0, "job_state": "running", "ips": ["10.244.16.2"],
+                         "vm_cid": "vm-a", "agent_id": "agent-a"},
+                        {"job_name": "cell_z1", "index": 1, "job_state": "stopped", "ips": ["10.244.16.3"],
+                         "vm_cid": "vm-b", "agent_id": "agent-b"}]
                 return self._new_task("retrieve vm-stats", p.split("/")[2],
                                       result_output="".join(json.dumps(r) + "\n" for r in rows))
             kind = "instances" if p.endswith("/instances") else "vms"
@@ -140,6 +147,21 @@ class FakeDirector:
             return Response(json.dumps(t.poll()), content_type="application/json")
         if p == "/deployments" and m == "GET":
             return Response('[{"name":"cf-warden","releases":[],"stemcells":[]}]', content_type="application/json")
+        if p.startswith("/deployments/") and p.count("/") == 2 and m == "GET":
+            return Response(json.dumps({"manifest": f"name: {p.split('/')[2]}\njobs: []\n"}),
+                            content_type="application/json")
+        if p == "/tasks" and m == "GET":  # a 2015 director ignores `deployment=` and names none
+            rows = [{"id": t.id, "state": "done", "description": t.description, "timestamp": 1, "result": None,
+                     "user": "admin", **({} if self.version.startswith("1.") else {"deployment": t.deployment})}
+                    for t in sorted(self.tasks.values(), key=lambda t: -t.id)]
+            if not self.version.startswith("1.") and req.args.get("deployment"):
+                rows = [r for r in rows if r["deployment"] == req.args["deployment"]]
+            return Response(json.dumps(rows), content_type="application/json")
+        if p.startswith("/task/") and m == "DELETE":
+            tid = int(p.rsplit("/", 1)[-1])
+            if tid in self.cancel_refused:
+                return Response(f"Cannot cancel task {tid}: invalid state (done)", status=400)
+            return Response("", status=204)
         return Response('{"code":10000,"description":"not found"}', status=404)
 
 
@@ -198,7 +220,7 @@ def test_failed_task_names_deployment_task_state_and_message(director_factory):
 
 
 def test_cancelled_task_raises(director_factory):
-    d, fake, _ = director_factory()
+    d, fake, _ = director_factory(version="283.1.6 (00000000)")
     fake.next_task = {"final": "cancelled", "result": "task cancelled"}
     with pytest.raises(BoshTaskError, match="cancelled"):
         d.change_job_state("cf-warden-diego-cell2", "stopped")
@@ -223,24 +245,112 @@ def test_bad_credentials_give_clear_error(serve, pki):
     assert "wrong-pw" not in str(ei.value)
 
 
-def test_state_change_sends_empty_text_yaml(director_factory):
+def test_job_level_state_change_carries_the_manifest_for_a_2015_director(director_factory):
+    """1.3098 reads a job-level change's manifest from the body (an empty one fails the task);
+    instance-level changes take an empty body there too."""
     d, fake, _ = director_factory()
     d.change_job_state("cf-warden-diego-cell2", "stopped")
     d.change_job_state("cf-warden-diego-cell2", "started", job="cell_z2", index=0)
     puts = [r for r in fake.requests if r[0] == "PUT"]
     assert puts[0][1] == "/deployments/cf-warden-diego-cell2/jobs/*?state=stopped"
-    assert puts[1][1] == "/deployments/cf-warden-diego-cell2/jobs/cell_z2/0?state=started"
-    assert all(r[2]["Content-Type"] == "text/yaml" and r[3] == b"" for r in puts)
+    assert puts[0][3] == b"name: cf-warden-diego-cell2\njobs: []\n"  # the stored manifest
+    assert puts[1][1] == "/deployments/cf-warden-diego-cell2/jobs/cell_z2/0?state=started" and puts[1][3] == b""
+    assert all(r[2]["Content-Type"] == "text/yaml" for r in puts)
 
 
-def test_instances_falls_back_to_vms_on_2015_director(director_factory):
-    d, _, _ = director_factory(has_instances=False)
-    assert d.instances("cf-warden")[0]["kind"] == "vms"
-    d2, _, _ = director_factory()
+@pytest.mark.parametrize("version", ["1.3181.0 (00000000)", "283.1.6 (00000000)"])
+def test_state_change_sends_empty_text_yaml_from_build_3181(director_factory, version):
+    d, fake, _ = director_factory(version=version, has_instances=True, port_in_location=True)
+    d.change_job_state("cf-warden-diego-cell2", "stopped")
+    puts = [r for r in fake.requests if r[0] == "PUT"]
+    assert puts[0][1] == "/deployments/cf-warden-diego-cell2/jobs/*?state=stopped"
+    assert puts[0][2]["Content-Type"] == "text/yaml" and puts[0][3] == b""
+    assert not [r for r in fake.requests if r[0] == "GET" and r[1] == "/deployments/cf-warden-diego-cell2"]
+
+
+@pytest.mark.parametrize(("text", "build", "new", "empty_body", "filters"), [
+    ("1.3098.0 (00000000)", 3098, False, False, False),
+    ("1.3181.0 (abcdef12)", 3181, False, True, False),
+    ("1.3215.0 (00000000)", 3215, False, True, True),
+    ("257.3.0 (00000000)", None, True, True, True),
+    ("0.0.0", None, False, False, False),  # unknown: treated as old, whose requests work everywhere
+    (None, None, False, False, False),
+])
+def test_director_version_decides_from_the_info_version(text, build, new, empty_body, filters):
+    from helpers.bosh import BUILD_EMPTY_BODY_JOB_STATE, BUILD_TASKS_DEPLOYMENT_FILTER, DirectorVersion
+
+    v = DirectorVersion.parse(text)
+    assert (v.build, v.new_scheme) == (build, new)
+    assert v.at_least(BUILD_EMPTY_BODY_JOB_STATE) is empty_body
+    assert v.at_least(BUILD_TASKS_DEPLOYMENT_FILTER) is filters
+
+
+def test_instances_come_from_the_vm_state_task_on_a_2015_director(director_factory):
+    d, fake, _ = director_factory(has_instances=False)
+    rows = d.instances("cf-warden")
+    assert rows == [
+        {"agent_id": "agent-a", "cid": "vm-a", "job": "cell_z1", "index": 0, "id": None, "az": None,
+         "ips": ["10.244.16.2"]},
+        {"agent_id": "agent-b", "cid": "vm-b", "job": "cell_z1", "index": 1, "id": None, "az": None,
+         "ips": ["10.244.16.3"]}]
+    d.instances("cf-warden")
+    asked = [r[1] for r in fake.requests if r[1].startswith("/deployments/cf-warden/")]
+    # the 404 is learnt once; the rows come from the task, never from /vms (agent ids and cids only)
+    assert asked.count("/deployments/cf-warden/instances") == 1
+    assert "/deployments/cf-warden/vms" not in asked
+    assert asked.count("/deployments/cf-warden/vms?format=full") == 2
+    with pytest.raises(BoshApiError) as ei:
+        d.instances("missing")
+    assert ei.value.code == 70000
+
+
+def test_instances_listed_by_a_director_that_has_the_route(director_factory):
+    d2, _, _ = director_factory(version="283.1.6 (00000000)", port_in_location=True)
     assert d2.instances("cf-warden")[0]["kind"] == "instances"
     with pytest.raises(BoshApiError) as ei:
         d2.instances("missing")
     assert ei.value.code == 70000
+
+
+def test_task_ids_are_taken_from_a_location_without_the_port(director_factory):
+    d, fake, _ = director_factory(port_in_location=False)
+    res = d.delete_deployment("cf-warden-diego-cell1")
+    # following the Location (https://192.168.50.4/tasks/1) would dial :443, which the resolve
+    # map does not have: the id was taken and the task watched on the director's own address
+    assert res.id == 1 and res.state == "done"
+    assert fake.tasks[1].polls >= 1
+
+
+def test_tasks_of_a_deployment_on_both_eras(director_factory):
+    old, fake_old, _ = director_factory()
+    old.delete_deployment("cf-warden-diego-cell1")
+    old.delete_deployment("cf-warden-diego-cell2")
+    fake_old.tasks[3] = Task(3, "create deployment", "someone-elses", [], "done")  # not started by us
+    assert [t["id"] for t in old.tasks(deployment="cf-warden-diego-cell1")] == [1]
+    listed = [r[1] for r in fake_old.requests if r[1].startswith("/tasks?")]
+    assert listed and all("deployment=" not in p for p in listed)  # 1.3098 has no such filter
+    assert {t["id"] for t in old.tasks()} == {1, 2, 3}
+
+    new, fake_new, _ = director_factory(version="283.1.6 (00000000)", port_in_location=True)
+    new.delete_deployment("cf-warden-diego-cell1")
+    fake_new.tasks[2] = Task(2, "create deployment", "cf-warden-diego-cell1", [], "done")  # by someone else
+    assert [t["id"] for t in new.tasks(deployment="cf-warden-diego-cell1")] == [2, 1]
+    assert any("deployment=cf-warden-diego-cell1" in r[1] for r in fake_new.requests)
+
+
+def test_cancel_task(director_factory):
+    d, fake, _ = director_factory()
+    assert d.cancel_task(4) is True
+    fake.cancel_refused.add(5)
+    assert d.cancel_task(5) is False
+    assert ("DELETE", "/task/4") in [(r[0], r[1]) for r in fake.requests]
+
+
+def test_deploy_skip_drain_names_every_group(director_factory):
+    d, fake, _ = director_factory()
+    d.deploy(MANIFEST, skip_drain=True)
+    post = [r for r in fake.requests if r[0] == "POST" and r[1].startswith("/deployments")]
+    assert post[0][1] == "/deployments?skip_drain=%2A"  # `*`: SkipDrain's "all"; `true` would name a group
 
 
 def test_instances_full_reads_ndjson_result(director_factory):

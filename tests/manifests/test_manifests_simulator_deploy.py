@@ -14,6 +14,7 @@ from helpers.cf import CloudFoundry
 from helpers.config import load_config
 from helpers.net import Resolver
 from manifests.generate import PIECES, generate
+from manifests.sets import haproxy_certificates
 from simulator.launcher import start
 
 
@@ -32,7 +33,7 @@ def test_v0_deploys_and_cf_uses_the_generated_credentials(tmp_path: Path):
         assert sorted(director.deployment_names()) == sorted(
             ["cf-warden", "cf-warden-diego-database", "cf-warden-diego-brain-and-pals",
              "cf-warden-diego-cell1", "cf-warden-diego-cell2"])
-        cf = CloudFoundry(config.cf, resolver)
+        cf = CloudFoundry(config.with_cf_trust(haproxy_certificates([paths["cf"]])).cf, resolver)
         cf.login()
         fingerprint = yaml.safe_load(paths["cf"].read_text())["properties"]["app_ssh"]["host_key_fingerprint"]
         assert cf.info()["app_ssh_host_key_fingerprint"] == fingerprint

@@ -9,13 +9,17 @@ failure message. `hosts` overrides entries of the private /etc/hosts (name -> ad
 to put a test-side adapter in front of one host; `OracleEnv.python(module, *args)` runs one
 of the project's modules inside the namespace (set-up steps that must reach the simulator,
 such as `tests.oracles.deploy_set`); `OracleEnv.spawn_ready(argv)` starts a helper there and
-waits for its `ready` line.
+waits for its `ready` line. Launcher options pass through (`director_era="current"`,
+`preload=("v0",)`, ...); with `vm_network_native=True` the namespace also owns the VM network
+10.244.0.0/16 (on its loopback), so the simulator's VMs have their real addresses there and
+the real CLIs dial them directly (`bosh ssh` reaches the VM's sshd at <VM ip>:22).
 
 Everything is torn down at the end of the session: relays, simulator, namespace.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +33,7 @@ import pytest
 
 from simulator import launcher
 from simulator.launcher import REPO_ROOT
+from simulator.world import VM_NETWORK
 from tests.oracles import binaries
 from tests.oracles.privatehost import DIRECTOR_ADDRESS, PrivateHost, Result, bosh_lite_routes
 
@@ -51,18 +56,30 @@ class OracleEnv:
     # ------------------------------------------------------------------ bosh v7
 
     def bosh_env(self) -> dict[str, str]:
+        """The bosh CLI's environment. `GODEBUG=x509sha1=1`: the CLI is built with Go 1.19, which
+        refuses SHA-1 certificate signatures, and a 2015 BOSH-Lite director's certificate is
+        SHA-1 signed (tests/oracles/test_tls_oracles.py shows both); Go's own switch, honoured
+        from Go 1.18 to 1.23, is what a user of bosh v7 against such a director must set too."""
         bosh = self.config["bosh"]
         home = self.workdir / "bosh-home"
         home.mkdir(exist_ok=True)
         return {"PATH": PATH, "HOME": str(home), "BOSH_ENVIRONMENT": DIRECTOR_URL,
                 "BOSH_CA_CERT": str(self.ca_file), "BOSH_NON_INTERACTIVE": "true",
                 "BOSH_CLIENT": bosh.get("client") or bosh["username"],
-                "BOSH_CLIENT_SECRET": bosh.get("client_secret") or bosh["password"]}
+                "BOSH_CLIENT_SECRET": bosh.get("client_secret") or bosh["password"],
+                "GODEBUG": "x509sha1=1"}
 
     def bosh(self, *args: str, deployment: str | None = None, cwd: Path | None = None,
-             timeout: float = 300.0) -> Result:
+             timeout: float = 300.0, env: dict[str, str | None] | None = None) -> Result:
+        """Run the bosh CLI; `env` overrides `bosh_env()` (a None value removes the variable)."""
         argv = [str(binaries.binary("bosh")), *(["-d", deployment] if deployment else []), *args]
-        return self.host.run(argv, cwd=cwd or self.workdir, env=self.bosh_env(), timeout=timeout)
+        return self.host.run(argv, cwd=cwd or self.workdir, env=_merged(self.bosh_env(), env), timeout=timeout)
+
+    def bosh_json(self, *args: str, deployment: str | None = None) -> list[dict[str, Any]]:
+        """The rows of the first table of `bosh --json ...` (asserting the command succeeded)."""
+        result = self.bosh("--json", *args, deployment=deployment)
+        assert result.returncode == 0, result.describe()
+        return json.loads(result.stdout)["Tables"][0]["Rows"]
 
     # ------------------------------------------------------------------ cf v6
 
@@ -72,10 +89,12 @@ class OracleEnv:
         return {"PATH": PATH, "HOME": str(home), "CF_HOME": str(home), "CF_COLOR": "false"}
 
     def cf(self, *args: str, cwd: Path | None = None, timeout: float = 300.0, input: str | None = None,
-           env: dict[str, str] | None = None) -> Result:
+           env: dict[str, str | None] | None = None) -> Result:
+        """Run the cf CLI; `env` overrides `cf_env()` (e.g. `SSL_CERT_FILE`, which Go reads; a None
+        value removes the variable)."""
         argv = [str(binaries.binary("cf")), *args]
-        return self.host.run(argv, cwd=cwd or self.workdir, env={**self.cf_env(), **(env or {})},
-                             timeout=timeout, input=input)
+        return self.host.run(argv, cwd=cwd or self.workdir, env=_merged(self.cf_env(), env), timeout=timeout,
+                             input=input)
 
     def cf_spawn(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
         """A long-running cf command (e.g. `cf logs APP`), stdout+stderr piped; killed at close."""
@@ -99,6 +118,16 @@ class OracleEnv:
         return child
 
 
+def _merged(base: dict[str, str], overrides: dict[str, str | None] | None) -> dict[str, str]:
+    out = dict(base)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
 @pytest.fixture(scope="session")
 def oracle_env() -> Iterator[Callable[..., OracleEnv]]:
     """Factory: `oracle_env(profile="fast", preload=("v0", "v_prime"), **launcher kwargs)`."""
@@ -109,6 +138,8 @@ def oracle_env() -> Iterator[Callable[..., OracleEnv]]:
         workdir = Path(tmp.name) / f"env{len(made)}"
         workdir.mkdir()
         host = PrivateHost(workdir / "ns")
+        if kwargs.get("vm_network_native"):
+            host.addresses.append(str(VM_NETWORK))
         _, names = bosh_lite_routes({}, "bosh-lite.com")
         host.hostnames = {**names, **(hosts or {})}
         host.start()

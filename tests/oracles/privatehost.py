@@ -165,8 +165,12 @@ class PrivateHost:
 
     def run(self, argv: Sequence[str], *, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
             timeout: float = 120.0, input: str | None = None) -> Result:
+        """Run to completion, in a session of its own: no controlling terminal, so a client
+        that would prompt (ssh asking about a host key) fails as it does in CI, never waits
+        on the developer's terminal."""
         proc = subprocess.run(self.enter(argv, cwd), env=dict(env) if env is not None else None,
-                              input=input, capture_output=True, text=True, timeout=timeout)
+                              input=input, capture_output=True, text=True, timeout=timeout,
+                              start_new_session=True)
         return Result(list(argv), proc.returncode, proc.stdout, proc.stderr)
 
     def spawn(self, argv: Sequence[str], *, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,

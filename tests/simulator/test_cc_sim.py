@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from helpers.cf import CFError, CloudFoundry
-from helpers.config import load_config
 from helpers.logs import recent_logs
 from helpers.ssh import ssh_exec
 
@@ -45,11 +44,11 @@ def _job(name: str, templates: list[tuple[str, str]]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cf(sim: Any) -> CloudFoundry:
-    cfg = load_config(sim.process.config_path)
-    assert cfg is not None
+    cfg = sim.cf_config()
     suffix = uuid.uuid4().hex[:6]
     props = {
         "system_domain": cfg.cf.system_domain or "bosh-lite.com", "app_domains": [cfg.cf.apps_domain],
+        "ha_proxy": {"ssl_pem": sim.haproxy_ssl_pem},
         "cc": {"allow_app_ssh_access": True, "default_to_diego_backend": True},
         "app_ssh": {"oauth_client_id": "ssh-proxy"},  # fingerprint: the running proxy's key
         "uaa": {"scim": {"users": [f"{cfg.cf.admin_user}|{cfg.cf.admin_password}|"

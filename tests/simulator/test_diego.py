@@ -16,7 +16,6 @@ from fakes import FakeCC
 
 from simulator import diego as diego_mod
 from simulator import router as router_mod
-from simulator import tls
 from simulator.diego import RUNNING, UNCLAIMED, Diego, DiegoUnavailable, StagingError
 from simulator.diego.testing import BRAIN, FakeDirector, RecordingLogs, make_world, zip_dir
 from simulator.router import Router
@@ -76,7 +75,6 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         settings = {"evacuation_timeout": 3.0, "route_emit_interval": 0.2, "router_ttl": 1.0,
                     "converge_interval": 0.2, "app_stage": 0.0, **profile}
         world = make_world(tmp_path / f"rig{len(rigs)}", **settings)
-        world.components["tls"] = tls.generate(tmp_path / f"tls{len(rigs)}")
         logs, cc = RecordingLogs(), FakeCC()
         world.components["logs"], world.components["cc"] = logs, cc
         director = FakeDirector(world)

@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from helpers.cf import CloudFoundry
-from helpers.config import load_config
 from helpers.logs import LogsError, recent_logs, stream_logs
 from helpers.ssh import app_ssh_exec
 from simulator.sshproxy import fingerprint_md5
@@ -59,6 +58,7 @@ def platform(sim: Any) -> dict[str, Any]:
     password = sim.config["cf"]["admin_password"]
     cf_props = {
         "system_domain": "bosh-lite.com", "app_domains": ["bosh-lite.com"],
+        "ha_proxy": {"ssl_pem": sim.haproxy_ssl_pem},
         "cc": {"allow_app_ssh_access": True, "default_to_diego_backend": True},
         "app_ssh": {"host_key_fingerprint": fingerprint_md5(HOST_KEY), "oauth_client_id": "ssh-proxy"},
         "loggregator_endpoint": {"shared_secret": "e2e-loggregator-secret"}, "doppler": {"port": 4443},
@@ -91,8 +91,7 @@ def platform(sim: Any) -> dict[str, Any]:
         task = sim.deploy(doc)
         assert task["state"] == "done", (task, sim.bosh("GET", f"/tasks/{task['id']}/output",
                                                        params={"type": "event"}).text[-600:])
-    config = load_config(sim.process.config_path)
-    assert config is not None
+    config = sim.cf_config()
     client = CloudFoundry(config.cf, config.resolver())
     client.login()
     _org, space = client.ensure_org_space(f"e2e-{suffix}", "space")
@@ -144,8 +143,10 @@ def test_cell_stop_evacuates_without_failed_requests(sim: Any, platform: dict[st
     poller.start()
     try:
         cell = platform["names"]["cell1"]
+        # the default (2015) director reads a job-level change's manifest from the body
+        manifest = sim.bosh("GET", f"/deployments/{cell}").json()["manifest"]
         resp = sim.bosh("PUT", f"/deployments/{cell}/jobs/*", params={"state": "stopped"},
-                        headers={"Content-Type": "text/yaml"}, data=b"")
+                        headers={"Content-Type": "text/yaml"}, data=manifest)
         task = sim.wait_task(resp.headers["Location"])
         assert task["state"] == "done", task
         time.sleep(0.5)

@@ -8,13 +8,15 @@ import pytest
 from werkzeug.test import Client
 
 from simulator.director.api import DirectorApp
+from simulator.director.era import ERA_2015, ERA_CURRENT
 from simulator.director.models import Director
 from simulator.world import PROFILES, World
 
 
 @pytest.fixture
 def director(tmp_path):
-    d = Director(World(profile=PROFILES["fast"], state_dir=tmp_path), "admin", "s3cret")
+    """A director of today: UAA is its usual identity provider (the 2015 BOSH-Lite's is basic)."""
+    d = Director(World(profile=PROFILES["fast"], state_dir=tmp_path), "admin", "s3cret", era=ERA_CURRENT)
     yield d
     d.close()
 
@@ -28,8 +30,19 @@ def test_uaa_mode_advertises_token_endpoint(director):
     info = client.get("/info").json
     assert info["user_authentication"] == {"type": "uaa", "options": {
         "url": "https://192.168.50.4:25555", "urls": ["https://192.168.50.4:25555"]}}
-    basic_info = Client(DirectorApp(director)).get("/info").json
+    basic_info = Client(DirectorApp(director, "basic")).get("/info").json
     assert basic_info["user_authentication"] == {"type": "basic", "options": {}}
+    assert Client(DirectorApp(director)).get("/info").json["user_authentication"]["type"] == "uaa"  # the era's
+
+
+def test_2015_director_defaults_to_basic_and_names_only_the_uaa_url(tmp_path):
+    d = Director(World(profile=PROFILES["fast"], state_dir=tmp_path), "admin", "s3cret", era=ERA_2015)
+    try:
+        assert Client(DirectorApp(d)).get("/info").json["user_authentication"] == {"type": "basic", "options": {}}
+        uaa = Client(DirectorApp(d, "uaa", "https://192.168.50.4:25555")).get("/info").json
+        assert uaa["user_authentication"] == {"type": "uaa", "options": {"url": "https://192.168.50.4:25555"}}
+    finally:
+        d.close()
 
 
 def test_client_credentials_token_authorises(director):
@@ -69,7 +82,16 @@ def test_forged_or_garbage_tokens_are_rejected(director):
         assert resp.status_code == 401
 
 
-def test_basic_auth_still_works_in_uaa_mode(director):
-    client = Client(DirectorApp(director, "uaa"))
-    assert client.get("/deployments", headers=_basic("admin", "s3cret")).status_code == 200
-    assert client.get("/deployments", headers=_basic("admin", "wrong")).status_code == 401
+def test_one_identity_provider_per_director(director):
+    """A UAA director reads bearer tokens only, a basic one basic credentials only: the right
+    password is refused by the one, a valid token by the other."""
+    uaa = Client(DirectorApp(director, "uaa"))
+    assert uaa.get("/deployments", headers=_basic("admin", "s3cret")).status_code == 401
+    token = uaa.post("/oauth/token", data={"grant_type": "client_credentials"},
+                     headers=_basic("admin", "s3cret")).json["access_token"]
+    assert uaa.get("/deployments", headers={"Authorization": f"bearer {token}"}).status_code == 200
+    basic = Client(DirectorApp(director, "basic"))
+    assert basic.get("/deployments", headers=_basic("admin", "s3cret")).status_code == 200
+    assert basic.get("/deployments", headers={"Authorization": f"bearer {token}"}).status_code == 401
+    assert basic.post("/oauth/token", data={"grant_type": "client_credentials"},
+                      headers=_basic("admin", "s3cret")).status_code == 404  # no UAA behind a basic director

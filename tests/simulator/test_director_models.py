@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from simulator.catalog import load_catalog
-from simulator.director.api import range_response
+from simulator.director.api import range_response, skip_drain_param
+from simulator.director.era import ERA_2015, ERA_CURRENT
 from simulator.director.models import Director, version_key
 from simulator.world import PROFILES, World
 
@@ -25,8 +26,18 @@ def world(tmp_path) -> World:
 
 @pytest.fixture
 def director(world) -> Director:
-    d = Director(world, "admin", "secret")
+    """Today's director: the update engine is the same in both eras, and today's takes an
+    empty body for job-level state changes (1.3098's own rules: the `era2015` fixture)."""
+    d = Director(world, "admin", "secret", era=ERA_CURRENT)
     d.preload(["v0", "v_prime"])
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def era2015(world) -> Director:
+    d = Director(world, "admin", "secret", era=ERA_2015)
+    d.preload(["v0"])
     yield d
     d.close()
 
@@ -97,11 +108,15 @@ def test_skip_drain(director, events):
     assert [e[0] for e in events] == ["stopped"]
 
 
-def test_skip_drain_for_named_groups_only(director, events):
-    from simulator.director.api import _skip_drain
+def test_skip_drain_param_is_boshs_skip_drain():
+    """`SkipDrain.new(param)` (1.3098 and today): `*` is all, else a list of group names, so
+    `true` names a group called "true" and skips nothing else."""
+    assert skip_drain_param("*") is True and skip_drain_param(None) is False and skip_drain_param("") is False
+    assert skip_drain_param("true") == frozenset({"true"})
+    assert skip_drain_param("g,other") == frozenset({"g", "other"})
 
-    assert _skip_drain("true") is True and _skip_drain(None) is False and _skip_drain("false") is False
-    assert _skip_drain("g, other") == frozenset({"g", "other"})
+
+def test_skip_drain_for_named_groups_only(director, events):
     run(director.submit_deploy(manifest(director, "d", instances=1), "admin", {}))
     events.clear()
     run(director.submit_state_change("d", "*", None, "stopped", "", "admin", {"skip_drain": frozenset({"other"})}))
@@ -251,3 +266,41 @@ def test_packages_compile_once_per_release_version(director):
     assert "Compiling packages" not in _stages(again)
     newer = run(director.submit_deploy(manifest(director, "d", cf="231", instances=2), "admin", {}))
     assert "Compiling packages" in _stages(newer)
+
+
+# ---------------------------------------------------------------------- 1.3098's own rules
+
+
+def test_2015_job_level_change_reads_the_manifest_from_the_body(era2015, events):
+    run(era2015.submit_deploy(manifest(era2015, "d", instances=1), "admin", {}))
+    events.clear()
+    empty = run(era2015.submit_state_change("d", "g", None, "stopped", "", "admin", {}))
+    assert (empty.state, empty.result) == ("error", "undefined method `[]' for false:FalseClass")
+    assert events == []
+    with_manifest = run(era2015.submit_state_change("d", "g", None, "stopped", manifest(era2015, "d", instances=1),
+                                                    "admin", {}))
+    assert with_manifest.state == "done", with_manifest.result
+    assert [e[0] for e in events] == ["drain", "stopped"]
+
+
+def test_2015_instance_level_change_skips_the_drain_of_its_job(era2015, events):
+    """1.3098 sets `'skip_drain' => params[:job]` for every instance-level change (a bug fixed
+    in 1.3146): the API layer passes the job as the skip_drain list."""
+    from werkzeug.test import Client
+
+    from simulator.director.api import DirectorApp
+
+    run(era2015.submit_deploy(manifest(era2015, "d", instances=1), "admin", {}))
+    events.clear()
+    client = Client(DirectorApp(era2015))
+    auth = {"Authorization": "Basic YWRtaW46c2VjcmV0"}  # admin:secret
+    resp = client.put("/deployments/d/jobs/g/0?state=stopped", headers={**auth, "Content-Type": "text/yaml"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/tasks/2")
+    assert run(era2015.task(2)).state == "done"
+    assert [e[0] for e in events] == ["stopped"]  # no drain
+    run(era2015.submit_state_change("d", "g", "0", "started", "", "admin", {}))
+    events.clear()
+    job_level = client.put("/deployments/d/jobs/g?state=stopped&skip_drain=true", data=manifest(era2015, "d", instances=1),
+                           headers={**auth, "Content-Type": "text/yaml"})
+    assert run(era2015.task(int(job_level.headers["Location"].rsplit("/", 1)[-1]))).state == "done"
+    assert [e[0] for e in events] == ["drain", "stopped"]  # job level: skip_drain is ignored

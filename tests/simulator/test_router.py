@@ -19,7 +19,7 @@ import pytest
 import requests
 from fakes import FakeCC
 
-from simulator import tls
+from manifests import secrets
 from simulator.diego.testing import FakeDirector, RecordingLogs, make_world
 from simulator.router import Router, RouteTag, attach
 from simulator.world import World
@@ -54,15 +54,20 @@ def _backend(name: str) -> ThreadingHTTPServer:
 
 
 
+@pytest.fixture(scope="module")
+def haproxy_secrets() -> dict:
+    """A generated HAProxy CA and `ha_proxy.ssl_pem` for *.bosh-lite.com."""
+    return secrets.complete({}, "bosh-lite.com")[0]
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[World, FakeDirector, Router]]:
+def env(tmp_path: Path, haproxy_secrets: dict) -> Iterator[tuple[World, FakeDirector, Router]]:
     world = make_world(tmp_path, router_ttl=0.6)
-    material = tls.generate(tmp_path / "tls")
-    world.components["tls"] = material
     world.components["logs"] = RecordingLogs()
     world.components["cc"] = FakeCC()
     director = FakeDirector(world)
-    director.add("cf-warden", "ha_proxy_z1", ["haproxy"])
+    director.add("cf-warden", "ha_proxy_z1", ["haproxy"],
+                 properties={"ha_proxy": {"ssl_pem": haproxy_secrets["ha_proxy_ssl_pem"]}})
     director.add("cf-warden", "router_z1", ["gorouter"])
     director.add("cf-warden", "api_z1", ["cloud_controller_ng"])
     attach(world)
@@ -209,7 +214,7 @@ def _upgrade(sock: socket.socket, host: str) -> bytes:
     return head
 
 
-def test_websocket_upgrade_is_relayed_on_80_and_through_the_tls_tcp_front_on_4443(env) -> None:
+def test_websocket_upgrade_is_relayed_on_80_and_through_the_tls_tcp_front_on_4443(env, haproxy_secrets) -> None:
     world, _, router = env
     server = ThreadingHTTPServer(("127.0.0.1", 0), EchoUpgrade)
     server.daemon_threads = True
@@ -225,7 +230,8 @@ def test_websocket_upgrade_is_relayed_on_80_and_through_the_tls_tcp_front_on_444
         assert plain.recv(10) == b"PING"
         plain.close()
 
-        ctx = ssl.create_default_context(cadata=world.components["tls"].ca_pem)
+        # :4443 presents the deployed ha_proxy.ssl_pem, as :443 does
+        ctx = ssl.create_default_context(cadata=haproxy_secrets["ha_proxy_ca_cert"])
         raw = socket.create_connection(_addr(world, 4443), timeout=5)
         tls_sock = ctx.wrap_socket(raw, server_hostname="probe.bosh-lite.com")
         head = _upgrade(tls_sock, f"{HOST}:4443")
@@ -304,9 +310,9 @@ def test_gorouter_down_is_503_and_haproxy_down_closes(env) -> None:
         a.shutdown()
 
 
-def test_system_hosts_go_to_wsgi_apps_over_https(env) -> None:
+def test_system_hosts_go_to_wsgi_apps_over_https(env, haproxy_secrets) -> None:
     world, director, _ = env
-    ctx = ssl.create_default_context(cafile=str(world.components["tls"].ca_path))
+    ctx = ssl.create_default_context(cadata=haproxy_secrets["ha_proxy_ca_cert"])
     bound = world.published["*.bosh-lite.com:443"]
     # connect to the loopback port but verify the certificate against api.bosh-lite.com
     conn = http.client.HTTPSConnection("api.bosh-lite.com", context=ctx, timeout=3)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.net import TlsSettings, make_ssl_context
 from simulator import launcher
 from simulator.server import _loopback_in_use, attach_parts, reserve_loopback_network
 from simulator.world import PROFILES, World
@@ -59,10 +60,14 @@ def test_config_file_contents(sim):
     assert cfg["bosh"]["ca_cert"].startswith("-----BEGIN CERTIFICATE-----")
     assert cfg["bosh"]["username"] == "admin" and len(cfg["bosh"]["password"]) >= 16
     assert cfg["bosh"]["skip_ssl_validation"] is False
+    # what a user of a 2015 BOSH-Lite needs: the director's certificate is SHA-1 signed
+    assert cfg["bosh"]["tls_allow_sha1"] is True and cfg["bosh"]["tls_hostname_from_cn"] is False
     assert cfg["cf"]["api"] == "https://api.bosh-lite.com"
     assert cfg["cf"]["apps_domain"] == cfg["cf"]["system_domain"] == "bosh-lite.com"
     assert cfg["cf"]["admin_user"] == "admin" and cfg["cf"]["admin_password"] != cfg["bosh"]["password"]
-    assert cfg["cf"]["ca_cert"] == cfg["bosh"]["ca_cert"]
+    # no CF CA: the suite trusts the HAProxy certificate it deploys; verification stays on
+    assert cfg["cf"]["ca_cert"] is None and cfg["cf"]["skip_ssl_validation"] is False
+    assert cfg["cf"]["tls_allow_sha1"] is False and cfg["cf"]["tls_hostname_from_cn"] is False
     resolve = cfg["resolve"]
     host, port = resolve["192.168.50.4:25555"].rsplit(":", 1)
     assert host == "127.0.0.1" and int(port) > 0
@@ -86,10 +91,11 @@ def test_suite_clients_refuse_addresses_outside_loopback(sim):
 
 def test_director_tls_verifies_with_original_name_only(sim):
     host, port = sim.config["resolve"]["192.168.50.4:25555"].rsplit(":", 1)
-    ctx = ssl.create_default_context(cadata=sim.config["bosh"]["ca_cert"])
+    # the config's own settings: its CA, and SHA-1 accepted in that chain (a 2015 director's)
+    ctx = make_ssl_context(TlsSettings(sim.config["bosh"]["ca_cert"], allow_sha1=True))
     with socket.create_connection((host, int(port)), timeout=5) as raw, \
             ctx.wrap_socket(raw, server_hostname="192.168.50.4") as tls:
-        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        assert tls.version() == "TLSv1.2"  # the era's nginx had no TLS 1.3
     with socket.create_connection((host, int(port)), timeout=5) as raw, pytest.raises(ssl.SSLCertVerificationError):
         ctx.wrap_socket(raw, server_hostname="api.bosh-lite.com")
     with socket.create_connection((host, int(port)), timeout=5) as raw, pytest.raises(ssl.SSLCertVerificationError):

@@ -24,6 +24,7 @@ from helpers.cf import App, CloudFoundry
 from helpers.config import Config, load_config
 from helpers.net import http_session
 from manifests.generate import PIECES, generate
+from manifests.sets import haproxy_certificates
 from simulator.launcher import start
 
 PROBE = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"
@@ -54,6 +55,7 @@ def v0(tmp_path_factory: pytest.TempPathFactory) -> Iterator[V0Platform]:
         paths = generate("v0", director_uuid=director.uuid(), out=tmp / "manifests", prefix=prefix,
                          secrets_file=tmp / "secrets.yml", cf_admin_user=config.cf.admin_user,
                          cf_admin_password=config.cf.admin_password)
+        config = config.with_cf_trust(haproxy_certificates([paths["cf"]]))  # the suite trusts what it deploys
         names = {piece: prefix + suffix for piece, suffix in PIECES.items()}
         for piece in ("cf", "database", "brain-and-pals", "cell1", "cell2"):
             result = director.deploy(paths[piece].read_text())

@@ -33,8 +33,10 @@ def test_smoke_runs_on_a_cf_only_config_and_the_upgrade_suite_refuses_it(sim_fac
     _deploy_v0(full, tmp_path / "v0")
     data = yaml.safe_load(full.read_text())
     cf_only = tmp_path / "cf-only.yml"
-    cf_only.write_text(yaml.safe_dump({"cf": data["cf"], "resolve": data["resolve"], "loopback_only": True,
-                                       "timeouts": SHORT_TIMEOUTS}))
+    # the user of an existing CF names the CA of its HAProxy certificate
+    haproxy_ca = yaml.safe_load((tmp_path / "secrets.yml").read_text())["ha_proxy_ca_cert"]
+    cf_only.write_text(yaml.safe_dump({"cf": {**data["cf"], "ca_cert": haproxy_ca}, "resolve": data["resolve"],
+                                       "loopback_only": True, "timeouts": SHORT_TIMEOUTS}))
 
     smoke = run_suite(["suites/smoke"], config=cf_only, artifacts=tmp_path / "smoke")
     assert smoke.returncode == 0, smoke.output[-3000:]

@@ -39,19 +39,22 @@ def test_instance_on_a_cell_the_step_does_not_allow_is_caught(tmp_path):
         cfg = load_config(write_config(sim.config_path, tmp_path / "config.yml"))
         resolver = cfg.resolver()
 
-        def new_cf():
-            cf = CloudFoundry(cfg.cf, resolver, timeout=cfg.timeout)
+        trusted = {"config": cfg}
+
+        def new_cf():  # trusting the HAProxy certificate the run deploys, as the fixtures do
+            cf = CloudFoundry(trusted["config"].cf, resolver, timeout=cfg.timeout)
             cf.login()
             return cf
 
         director = Director(cfg.bosh, resolver, timeout=cfg.timeout)
         manifests = prepare(cfg, director.uuid(), tmp_path / "manifests")
+        trusted["config"] = cfg.with_cf_trust(manifests.haproxy_certificates())  # as the fixtures do
         recorder = StepRecorder()
         Driver(director, manifests, RunRecord(None), recorder).run(story.DEPLOY_V0)
         org, space = new_cf().ensure_org_space("placement-ORG", "placement-SPACE")
         smoke = SmokeCheck(new_cf=new_cf, director=director, manifests=manifests,
-                           http=checks.requests_http(lambda: http_session(cfg.cf.tls, resolver, timeout=(5, 10),
-                                                                          retries=0)),
+                           http=checks.requests_http(lambda: http_session(trusted["config"].cf.tls, resolver,
+                                                                          timeout=(5, 10), retries=0)),
                            recent_logs=recent_logs, ssh_exec=ssh_exec, resolver=resolver, app_dir=PROBE_DIR,
                            space_guid=lambda: space, run_id="placement", timeout=cfg.timeout, recorder=recorder)
         only_d3 = story.Step("x", "after D3 (both cells still up)", "setup", (), ("D3",), {"D3": story.V0})
