@@ -1,7 +1,8 @@
 """The test doubles of tests/: one FakeDirector, one FakeCC.
 
-FakeDirector stands in for `helpers.bosh.Director` as the helpers and the promotion code
-call it, in memory, optionally driving the simulator's real jobs.
+FakeDirector is one director model seen the same ways: over the wire (the director API, for
+helpers.bosh's tests), as the helpers and the promotion code call the client (in memory,
+optionally driving the simulator's real jobs).
 FakeCC is one Cloud Controller model seen three ways: over the wire (for the CF client's
 tests), as the helpers call their client (for the checks' and the conductor's tests) and
 as the simulator's parts call the CC component (for the simulator's tests). Both have
@@ -59,6 +60,31 @@ def _deep_merge(a: dict, b: dict) -> dict:
     return out
 
 
+def ev(i: int, state: str = "started", **extra) -> str:
+    return json.dumps({"time": 1446660000 + i, "stage": "Updating instance", "tags": ["cell_z1"], "total": 3,
+                       "task": f"cell_z1/uuid ({i})", "index": i, "state": state, "progress": 0, **extra})
+
+
+class WireTask:
+    """A task as the wire face serves it: its event log grows by one chunk per state poll."""
+
+    def __init__(self, tid: int, description: str, deployment: str | None, chunks: list[str], final: str,
+                 result: str | None = None, result_output: str = ""):
+        self.id, self.description, self.deployment = tid, description, deployment
+        self.chunks = list(chunks)  # one chunk of event text appended per state poll
+        self.output = ""
+        self.final, self.result, self.result_output = final, result, result_output
+        self.polls = 0
+
+    def poll(self) -> dict:
+        self.polls += 1
+        if self.chunks:
+            self.output += self.chunks.pop(0)
+        state = "processing" if (self.chunks or self.final == "hang") else self.final
+        return {"id": self.id, "state": state, "description": self.description, "timestamp": None,
+                "result": self.result if state not in ("processing",) else None, "user": "admin"}
+
+
 class FakeDirector:
     """A director's deployments, releases, stemcells and tasks, in memory, as the helpers call
     `helpers.bosh.Director`; with a `world` (`FakeDirector(world_dir=...)`) its deployments
@@ -76,7 +102,10 @@ class FakeDirector:
 
     def __init__(self, world_dir: Path | None = None, *, existing: dict[str, dict[str, str]] | None = None,
                  uploaded: list[tuple[str, str]] | None = None, authenticated: str | None = "admin",
-                 ips: dict[str, list[str]] | None = None, uuid: str = "fake-director-uuid") -> None:
+                 ips: dict[str, list[str]] | None = None, uuid: str = "fake-director-uuid",
+                 auth: str = "basic", honour_range: bool = True, has_instances: bool = True,
+                 version: str = "1.3098.0 (00000000)", port_in_location: bool = False,
+                 url: str = "https://192.168.50.4:25555") -> None:
         self.existing = dict(existing or {})
         self.uploaded = list(uploaded if uploaded is not None else
                              [(n, v) for vs in (V0, V_PRIME) for n, v in vs.items()])
@@ -92,6 +121,16 @@ class FakeDirector:
         self.fail_on: str | None = None
         self.fail_next = 0
         self._ids = itertools.count(1)
+        # the wire face (wire-contracts §2), with switches for era quirks
+        self.auth, self.honour_range, self.has_instances = auth, honour_range, has_instances
+        self.version, self.port_in_location, self.url = version, port_in_location, url
+        self.cancel_refused: set[int] = set()
+        self.hiccups = 0  # next N task polls answer 502 (a proxy in front of a busy director)
+        self.wire_tasks: dict[int, WireTask] = {}
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.next_task: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.tokens_issued = 0
         self.world: Any = None
         self.redis: Any = None
         self._reservation: Any = None
@@ -256,6 +295,130 @@ class FakeDirector:
     def _emit(self, event: str, inst: Any) -> None:
         if self.world is not None:
             self.world.bus.emit(event, inst)
+
+    # ========================================================================== the wire face
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        req = Request(environ)
+        with self.lock:
+            self.requests.append((req.method, req.full_path.rstrip("?"), dict(req.headers), req.get_data()))
+            resp = self.route(req)
+        return resp(environ, start_response)
+
+    def _new_task(self, description: str, deployment: str | None, **kw: Any) -> Response:
+        spec = {"chunks": [ev(1) + "\n", ev(1, "finished") + "\n" + ev(2, "in_progress"), "\n" + ev(2, "finished") + "\n"],
+                "final": "done", **self.next_task, **kw}
+        tid = next(self._ids)
+        self.wire_tasks[tid] = WireTask(tid, description, deployment, spec["chunks"], spec["final"], spec.get("result"),
+                                        spec.get("result_output", ""))
+        # 1.3098 behind nginx names no port: a client following it would knock on :443
+        host = self.url if self.port_in_location else self.url.rsplit(":", 1)[0]
+        return Response("", status=302, headers={"Location": f"{host}/tasks/{tid}"})
+
+    def _authorized(self, req: Request) -> bool:
+        h = req.headers.get("Authorization", "")
+        if self.auth == "basic":
+            return req.authorization is not None and req.authorization.username == "admin" \
+                and req.authorization.password == "bosh-pw"
+        return h == "bearer director-token"
+
+    def _record_deploy(self, doc: dict[str, Any], text: str) -> None:
+        if doc.get("name"):
+            self.existing[str(doc["name"])] = {str(r["name"]): str(r["version"]) for r in doc.get("releases") or []}
+            self.manifests[str(doc["name"])] = text
+
+    def route(self, req: Request) -> Response:
+        p, m = req.path, req.method
+        if p == "/info":
+            ua = {"type": "basic", "options": {}} if self.auth == "basic" else \
+                {"type": "uaa", "options": {"url": f"{self.url}/uaa"}}
+            return Response(json.dumps({"name": "fake", "uuid": self._uuid, "version": self.version,
+                                        "user": None, "user_authentication": ua}), content_type="application/json")
+        if p == "/uaa/oauth/token":
+            f = req.form
+            ok = req.authorization and (req.authorization.username, req.authorization.password) == ("ci", "ci-secret")
+            if f.get("grant_type") != "client_credentials" or not ok:
+                return Response('{"error":"unauthorized"}', status=401)
+            self.tokens_issued += 1
+            return Response(json.dumps({"access_token": "director-token", "token_type": "bearer", "expires_in": 600}),
+                            content_type="application/json")
+        if not self._authorized(req):
+            return Response('{"code":401,"description":"Not authorized"}', status=401)
+        yaml_ok = req.mimetype == "text/yaml"
+        if p == "/deployments" and m == "POST":
+            if not yaml_ok:
+                return Response('{"code":404,"description":"Endpoint \'/deployments\' not found"}', status=404)
+            if b"name:" not in req.get_data():
+                return Response('{"code":440001,"description":"Manifest should not be empty"}', status=400)
+            doc = yaml.safe_load(req.get_data()) or {}
+            self._record_deploy(doc, req.get_data().decode())
+            return self._new_task("create deployment", str(doc.get("name")))
+        if p.startswith("/deployments/") and "/jobs/" in p and m == "PUT":
+            if not yaml_ok:
+                return Response("", status=404)
+            return self._new_task("create deployment", p.split("/")[2])
+        if p == "/deployments/missing/instances" or p == "/deployments/missing/vms":
+            return Response('{"code":70000,"description":"Deployment \'missing\' doesn\'t exist"}', status=404)
+        if p.endswith("/instances") or p.endswith("/vms"):
+            if p.endswith("/instances") and not self.has_instances:
+                return Response("<h1>Not Found</h1>", status=404)
+            if req.args.get("format") == "full":
+                rows = [{"job_name": "cell_z1", "index": 0, "job_state": "running", "ips": ["10.244.16.2"],
+                         "vm_cid": "vm-a", "agent_id": "agent-a"},
+                        {"job_name": "cell_z1", "index": 1, "job_state": "stopped", "ips": ["10.244.16.3"],
+                         "vm_cid": "vm-b", "agent_id": "agent-b"}]
+                return self._new_task("retrieve vm-stats", p.split("/")[2],
+                                      result_output="".join(json.dumps(r) + "\n" for r in rows))
+            kind = "instances" if p.endswith("/instances") else "vms"
+            return Response(json.dumps([{"job": "cell_z1", "index": 0, "kind": kind}]), content_type="application/json")
+        if p.startswith("/deployments/") and m == "DELETE":
+            self.existing.pop(p.split("/")[2], None)
+            self.manifests.pop(p.split("/")[2], None)
+            return self._new_task(f"delete deployment {p.split('/')[2]}", p.split("/")[2])
+        if p == "/releases" and m == "POST":
+            return self._new_task("create release", None)
+        if p.startswith("/tasks/") and p.endswith("/output"):
+            t = self.wire_tasks[int(p.split("/")[2])]
+            if req.args.get("type") == "result":
+                return Response(t.result_output, content_type="text/plain")
+            data = t.output.encode()
+            rng = req.headers.get("Range")
+            if not self.honour_range or not rng:
+                return Response(data, status=200 if data else 204)
+            start = int(rng.split("=")[1].rstrip("-"))
+            if start >= len(data):
+                return Response("Byte range unsatisfiable", status=416,
+                                headers={"Content-Range": f"bytes */{len(data)}"})
+            return Response(data[start:], status=206,
+                            headers={"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
+        if p.startswith("/tasks/"):
+            t = self.wire_tasks[int(p.split("/")[2])]
+            if self.hiccups:
+                self.hiccups -= 1
+                return Response("<html>502 Bad Gateway</html>", status=502)
+            return Response(json.dumps(t.poll()), content_type="application/json")
+        if p == "/deployments" and m == "GET":
+            return Response(json.dumps([{**d, "stemcells": []} for d in self.deployments()]),
+                            content_type="application/json")
+        if p.startswith("/deployments/") and p.count("/") == 2 and m == "GET":
+            name = p.split("/")[2]  # (a deployment not deployed here answers a minimal manifest)
+            return Response(json.dumps({"manifest": self.manifests.get(name, f"name: {name}\njobs: []\n")}),
+                            content_type="application/json")
+        if p == "/tasks" and m == "GET":  # a 2015 director ignores `deployment=` and names none
+            rows = [{"id": t.id, "state": "done", "description": t.description, "timestamp": 1, "result": None,
+                     "user": "admin", **({} if self.version.startswith("1.") else {"deployment": t.deployment})}
+                    for t in sorted(self.wire_tasks.values(), key=lambda t: -t.id)]
+            if not self.version.startswith("1.") and req.args.get("deployment"):
+                rows = [r for r in rows if r["deployment"] == req.args["deployment"]]
+            return Response(json.dumps(rows), content_type="application/json")
+        if p.startswith("/task/") and m == "DELETE":
+            tid = int(p.rsplit("/", 1)[-1])
+            if tid in self.cancel_refused:
+                return Response(f"Cannot cancel task {tid}: invalid state (done)", status=400)
+            return Response("", status=204)
+        return Response('{"code":10000,"description":"not found"}', status=404)
+
+
 
 
 @dataclass
