@@ -42,7 +42,8 @@ def _state_of(value: Any) -> str:
     return str(getattr(value, "state", "UNKNOWN"))
 
 
-def _field(value: Any, name: str) -> Any:
+def field_of(value: Any, name: str) -> Any:
+    """A field of a client's answer, whether a mapping (with `stats` nested) or an object."""
     if isinstance(value, Mapping):
         if name in value:
             return value[name]
@@ -101,11 +102,11 @@ def instances_routable(step: str, app: str, reached: Mapping[int, str | None], e
 def log_line_matches(line: Any, nonce: str, index: int) -> bool:
     """A log line proves visibility for `index` when its message is exactly the probe's
     `nonce <nonce> index <i>` and it is attributed to an APP source with that instance."""
-    message = _field(line, "message")
+    message = field_of(line, "message")
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
-    source_type = str(_field(line, "source_type") or "")
-    source_instance = str(_field(line, "source_instance") or "")
+    source_type = str(field_of(line, "source_type") or "")
+    source_instance = str(field_of(line, "source_instance") or "")
     return (str(message).strip() == f"nonce {nonce} index {index}" and source_type.startswith("APP")
             and source_instance == str(index))
 
@@ -127,9 +128,9 @@ def ssh_ran(step: str, app: str, index: int, result: Any, marker: str | None = N
     """`ssh` into `index` ran the command: exit 0 and `index=<i>` (and marker) in stdout."""
     if isinstance(result, BaseException):
         return _v(False, "ssh", step, app, f"app {app} instance {index}: ssh failed: {result}", index=index)
-    status = _field(result, "exit_status")
-    stdout = str(_field(result, "stdout") or "")
-    stderr = str(_field(result, "stderr") or "")
+    status = field_of(result, "exit_status")
+    stdout = str(field_of(result, "stdout") or "")
+    stderr = str(field_of(result, "stderr") or "")
     lines = [ln.strip() for ln in stdout.splitlines()]
     problems = []
     if status != 0:
@@ -203,11 +204,11 @@ def _try(http: Http, url: str, headers: Mapping[str, str] | None = None) -> tupl
 
 
 def _app_guid(app: Any) -> str:
-    return str(_field(app, "guid"))
+    return str(field_of(app, "guid"))
 
 
 def _app_name(app: Any) -> str:
-    return str(_field(app, "name") or _app_guid(app))
+    return str(field_of(app, "name") or _app_guid(app))
 
 
 def identify(result: FetchResult) -> tuple[int, str] | None:
@@ -323,7 +324,7 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
     deleted = False
     try:
         try:
-            route_guids = [str(_field(r, "guid")) for r in cf.routes(guid)]
+            route_guids = [str(field_of(r, "guid")) for r in cf.routes(guid)]
         except Exception as exc:
             route_problems.append(f"listing its routes failed ({exc}), so they could not be deleted")
         else:
@@ -346,8 +347,8 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
 
         t = time.monotonic()
         info = cf.info()
-        endpoint = str(_field(info, "app_ssh_endpoint"))
-        fingerprint = str(_field(info, "app_ssh_host_key_fingerprint"))
+        endpoint = str(field_of(info, "app_ssh_endpoint"))
+        fingerprint = str(field_of(info, "app_ssh_host_key_fingerprint"))
         for i in range(instances):
             marker = f"marker-{uuid.uuid4().hex[:8]}"
             command = f'echo "index=$CF_INSTANCE_INDEX"; echo {marker}; echo {marker} >&2'
@@ -366,11 +367,11 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
 
         if placement_hook is not None:
             stats = cf.stats(guid)
-            hosts = {int(i): _field(s, "host") for i, s in stats.items()}
+            hosts = {int(i): field_of(s, "host") for i, s in stats.items()}
             note(placement_hook(name, hosts))
         else:
             try:
-                hosts = {int(i): _field(s, "host") for i, s in cf.stats(guid).items()}
+                hosts = {int(i): field_of(s, "host") for i, s in cf.stats(guid).items()}
             except Exception:
                 hosts = {}
     finally:

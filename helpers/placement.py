@@ -12,17 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from helpers.checks import field_of
 from helpers.preflight import deployed_versions
 from helpers.verdicts import Verdict, verdict
-
-
-def _field(value: Any, name: str) -> Any:
-    if isinstance(value, Mapping):
-        if name in value:
-            return value[name]
-        stats = value.get("stats")
-        return stats.get(name) if isinstance(stats, Mapping) else None
-    return getattr(value, name, None)
 
 
 def placement(step: str, app: str, hosts: Mapping[int, str | None], cells: Mapping[str, Iterable[str]],
@@ -62,7 +54,7 @@ def cell_ips(director: Any, deployments: Iterable[str]) -> dict[str, list[str]]:
     for dep in deployments:
         ips: list[str] = []
         for inst in director.instances(dep):
-            ips.extend(str(ip) for ip in (_field(inst, "ips") or []))
+            ips.extend(str(ip) for ip in (field_of(inst, "ips") or []))
         out[dep] = ips
     return out
 
@@ -74,8 +66,8 @@ def placement_check(cf: Any, director: Any, *, step: str, app: Any, cells: Itera
     director's cell IPs and the deployments' Diego versions. Returns the verdict."""
     cells = list(cells)
     if hosts is None:
-        hosts = {int(i): _field(s, "host") for i, s in cf.stats(str(_field(app, "guid"))).items()}
+        hosts = {int(i): field_of(s, "host") for i, s in cf.stats(str(field_of(app, "guid"))).items()}
     ips = cell_ips(director, cells)
     versions = {dep: rel.get("diego") for dep, rel in deployed_versions(director).items()} if expected_diego else None
-    name = str(_field(app, "name") or _field(app, "guid"))
+    name = str(field_of(app, "name") or field_of(app, "guid"))
     return placement(step, name, hosts, ips, allowed, versions, expected_diego)
