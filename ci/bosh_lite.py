@@ -383,9 +383,9 @@ def suite_config(settings: Settings, creds: Credentials, public_ip: str) -> dict
     config: dict[str, Any] = {
         "bosh": bosh,
         "cf": {"api": f"https://api.{domain}", "apps_domain": domain, "system_domain": domain,
-               "admin_user": "admin", "admin_password": creds.cf_admin_password,
-               # cf v220's HAProxy certificate names *.10.244.0.34.xip.io and expired in 2024 (era-facts §5)
-               "skip_ssl_validation": True},
+               # verified: the suite deploys its own HAProxy certificate (ha_proxy.ssl_pem of the
+               # manifests it generates) and trusts exactly that (docs/manifests.md)
+               "admin_user": "admin", "admin_password": creds.cf_admin_password},
         "resolve": {f"{DIRECTOR_ADDRESS}:{DIRECTOR_PORT}": f"{public_ip}:{DIRECTOR_PORT}",
                     **{f"*.{domain}:{port}": f"{public_ip}:{port}" for port in (80, 443, 4443)},
                     f"ssh.{domain}:2222": f"{public_ip}:2222", **settings.resolve},

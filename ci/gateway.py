@@ -29,6 +29,7 @@ import argparse
 import io
 import ipaddress
 import os
+import random
 import select
 import socket
 import subprocess
@@ -42,7 +43,10 @@ from typing import Any
 
 import yaml
 
-LOOPBACK_BASE = ipaddress.ip_address("127.200.0.0")  # away from the simulator's 127.37/16 and 127.0.0.1
+# the second octets tried for the loopback block (away from 127.0.0.1 and the simulator's choices,
+# which start at 127.20): the first block whose every listener binds is used, so two runs on one
+# machine (parallel CI jobs, a developer's own run) never collide
+LOOPBACK_OCTETS = tuple(range(200, 255))
 MAX_ADDRESSES = 1024
 
 
@@ -108,6 +112,26 @@ def _private_key(text: str) -> Any:
     raise GatewayError("REDIS_GATEWAY_PRIVATE_KEY is not a private key paramiko can read (Ed25519, ECDSA or RSA)")
 
 
+def _bind_loopback_block(prefixlen: int, ports: tuple[int, ...]) -> tuple[ipaddress.IPv4Network, list[socket.socket]]:
+    """Listeners on every address of a free loopback block as large as the network, on each port.
+
+    A block is free when every listener binds; otherwise its sockets are closed and the next
+    block is tried, so nothing else on the machine is ever disturbed."""
+    for octet in random.sample(LOOPBACK_OCTETS, len(LOOPBACK_OCTETS)):
+        block = ipaddress.IPv4Network(f"127.{octet}.0.0/{prefixlen}", strict=False)
+        servers: list[socket.socket] = []
+        try:
+            for address in (block.network_address + i for i in range(block.num_addresses)):
+                for port in ports:
+                    servers.append(socket.create_server((str(address), port)))
+            return block, servers
+        except OSError:
+            for srv in servers:
+                srv.close()
+    raise GatewayError(f"no free loopback block /{prefixlen} for ports {ports} in 127.{LOOPBACK_OCTETS[0]}-"
+                       f"{LOOPBACK_OCTETS[-1]}.0.0")
+
+
 class Tunnel:
     """Loopback listeners for every address of the network, relayed through the gateway."""
 
@@ -135,16 +159,13 @@ class Tunnel:
             raise GatewayError(f"cannot connect to gateway {settings.user}@{settings.host}:{settings.port}: {exc}")
         self.client = client
         self.transport = client.get_transport()
-        self.loopback = ipaddress.IPv4Network(f"{LOOPBACK_BASE}/{settings.network.prefixlen}", strict=False)
-        self._servers: list[socket.socket] = []
         self._closed = threading.Event()
-        for offset in range(settings.network.num_addresses):
-            local = str(self.loopback.network_address + offset)
+        self.loopback, self._servers = _bind_loopback_block(settings.network.prefixlen, settings.ports)
+        for srv in self._servers:
+            local, port = srv.getsockname()[:2]
+            offset = int(ipaddress.ip_address(local)) - int(self.loopback.network_address)
             remote = str(settings.network.network_address + offset)
-            for port in settings.ports:
-                srv = socket.create_server((local, port))
-                self._servers.append(srv)
-                threading.Thread(target=self._accept, args=(srv, remote, port), daemon=True).start()
+            threading.Thread(target=self._accept, args=(srv, remote, port), daemon=True).start()
 
     def resolve_entry(self) -> dict[str, str]:
         return {str(self.settings.network): str(self.loopback)}

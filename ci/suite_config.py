@@ -35,6 +35,7 @@ ENV: dict[str, tuple[str, str]] = {
     "CF_ADMIN_PASSWORD": ("cf", "admin_password"),
     "CF_CA_CERT": ("cf", "ca_cert"),
     "CF_SKIP_SSL_VALIDATION": ("cf", "skip_ssl_validation"),
+    "CF_TLS_HOSTNAME_FROM_CN": ("cf", "tls_hostname_from_cn"),
     "BOSH_DIRECTOR_URL": ("bosh", "url"),
     "BOSH_DIRECTOR_USERNAME": ("bosh", "username"),
     "BOSH_DIRECTOR_PASSWORD": ("bosh", "password"),
@@ -42,12 +43,14 @@ ENV: dict[str, tuple[str, str]] = {
     "BOSH_DIRECTOR_CLIENT_SECRET": ("bosh", "client_secret"),
     "BOSH_DIRECTOR_CA_CERT": ("bosh", "ca_cert"),
     "BOSH_DIRECTOR_SKIP_SSL_VALIDATION": ("bosh", "skip_ssl_validation"),
+    "BOSH_DIRECTOR_TLS_ALLOW_SHA1": ("bosh", "tls_allow_sha1"),
     "PROMOTION_STORE": ("promotion", "store"),
     "PROMOTION_S3_REGION": ("promotion.s3", "region"),
     "PROMOTION_S3_ENDPOINT": ("promotion.s3", "endpoint_url"),
     "DEPLOYMENT_PREFIX": ("upgrade", "deployment_prefix"),
 }
-BOOLEANS = {"CF_SKIP_SSL_VALIDATION", "BOSH_DIRECTOR_SKIP_SSL_VALIDATION"}
+BOOLEANS = {"CF_SKIP_SSL_VALIDATION", "CF_TLS_HOSTNAME_FROM_CN", "BOSH_DIRECTOR_SKIP_SSL_VALIDATION",
+            "BOSH_DIRECTOR_TLS_ALLOW_SHA1"}
 OVERLAY_PARAM = "SUITE_CONFIG_OVERLAY"
 
 

@@ -14,6 +14,7 @@ from simulator.diego.models import (
     DesiredLRP,
     DiegoUnavailable,
     Droplet,
+    InstanceContainer,
     StagingError,
 )
 from simulator.diego.runtime import Diego
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from simulator.world import World
 
 __all__ = ["CLAIMED", "CRASHED", "RUNNING", "UNCLAIMED", "ActualLRP", "Cell", "DesiredLRP", "Diego",
-           "DiegoUnavailable", "Droplet", "StagingError", "attach"]
+           "DiegoUnavailable", "Droplet", "InstanceContainer", "StagingError", "attach"]
 
 
 def attach(world: World) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+DEFAULT_PORT = 8080  # nsync recipebuilder.DefaultPort: the container port of a CF app
+
 UNCLAIMED = "UNCLAIMED"
 CLAIMED = "CLAIMED"
 RUNNING = "RUNNING"
@@ -49,6 +51,7 @@ class DesiredLRP:
     env: dict[str, str]
     routes: list[str]
     memory_mb: int = 256
+    ports: tuple[int, ...] = (DEFAULT_PORT,)  # container ports; garden maps each (NetIn)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,18 @@ class Cell:
     properties: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+@dataclass(frozen=True)
+class InstanceContainer:
+    """A running instance as seen from inside its container: what the in-container ssh daemon
+    works with (home, environment) and where `localhost:<port>` leads (the container's address
+    and its ports, i.e. the LRP's container ports)."""
+
+    home: Path
+    env: dict[str, str]
+    address: str
+    ports: frozenset[int]
+
+
 @dataclass(eq=False)  # identity matters: an index's record is replaced, never compared
 class ActualLRP:
     process_guid: str
@@ -73,8 +88,8 @@ class ActualLRP:
     since: float = 0.0  # epoch seconds of the last state change
     cell_id: str | None = None
     cell_ip: str | None = None
-    port: int | None = None
-    address: tuple[str, int] | None = None  # (loopback host, port) the router proxies to
+    port: int | None = None  # the external (host) port mapped to DEFAULT_PORT, as TPS reports it
+    address: tuple[str, int] | None = None  # (cell's loopback address, external port): the router's endpoint
     cell_versions: dict[str, str] = field(default_factory=dict)
     crash_count: int = 0
     crash_reason: str | None = None
@@ -83,6 +98,7 @@ class ActualLRP:
     # runtime bookkeeping, not part of the BBS record
     crashed_at: float = field(default=0.0, repr=False)  # monotonic
     process: Any = field(default=None, repr=False, compare=False)
+    container: Any = field(default=None, repr=False, compare=False)  # garden.Container
     directory: Path | None = field(default=None, repr=False)
     env: dict[str, str] = field(default_factory=dict, repr=False)
     stopping: bool = field(default=False, repr=False)

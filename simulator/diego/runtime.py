@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.diego import rep, staging
+from simulator.diego.garden import Garden
 from simulator.diego.models import (
     CLAIMED,
     CRASHED,
@@ -31,6 +32,7 @@ from simulator.diego.models import (
     DesiredLRP,
     DiegoUnavailable,
     Droplet,
+    InstanceContainer,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ class Diego:
         self.instances_dir = self.root / "instances"
         self.instances_dir.mkdir(parents=True, exist_ok=True)
         self.droplets_dir.mkdir(parents=True, exist_ok=True)
+        self.garden = Garden.reserve(avoid=world.addresses.loopback_network)
         self.desired: dict[str, DesiredLRP] = {}
         self.actuals: dict[str, dict[int, ActualLRP]] = {}
         self.evacuating: dict[tuple[str, int], ActualLRP] = {}
@@ -91,6 +94,7 @@ class Diego:
         for t in threads:
             t.join(10.0)
         self._thread.join(2.0)
+        self.garden.close()
 
     def kick(self) -> None:
         with self._lock:
@@ -254,15 +258,23 @@ class Diego:
         with self._lock:
             return list(self.desired.values())
 
-    def instance_dir_env(self, process_guid: str, index: int) -> tuple[Path, dict[str, str]]:
+    def instance_container(self, process_guid: str, index: int) -> InstanceContainer:
+        """The running instance at `index` as seen from inside its container (for ssh)."""
         self._require("bbs")
         with self._lock:
             candidates = [self.actuals.get(process_guid, {}).get(index),
                           self.evacuating.get((process_guid, index))]
             for actual in candidates:
-                if actual is not None and actual.state == RUNNING and actual.directory is not None:
-                    return actual.directory, dict(actual.env)
+                if (actual is not None and actual.state == RUNNING and actual.directory is not None
+                        and actual.container is not None):
+                    container = actual.container
+                    return InstanceContainer(actual.directory, dict(actual.env), container.address,
+                                             frozenset(m.internal for m in container.mappings))
         raise LookupError(f"instance {index} of {process_guid} is not running")
+
+    def instance_dir_env(self, process_guid: str, index: int) -> tuple[Path, dict[str, str]]:
+        found = self.instance_container(process_guid, index)
+        return found.home, found.env
 
     def app_name(self, app_guid: str) -> str | None:
         with self._lock:
@@ -303,11 +315,13 @@ class Diego:
 
     def _check_claimed(self) -> None:
         with self._lock:
-            claimed = [a for by_index in self.actuals.values() for a in by_index.values()
-                       if a.state == CLAIMED and a.address is not None]
-        for actual in claimed:
+            claimed = [(a, rep.health_check_address(a)) for by_index in self.actuals.values()
+                       for a in by_index.values() if a.state == CLAIMED]
+        for actual, health_check in claimed:
+            if health_check is None:
+                continue
             try:
-                with socket.create_connection(actual.address, timeout=0.2):  # type: ignore[arg-type]
+                with socket.create_connection(health_check, timeout=0.2):
                     pass
             except OSError:
                 continue
@@ -376,7 +390,7 @@ class Diego:
             self._on_exit(actual, code)
 
         try:
-            rep.launch(desired, actual, cell, self.instances_dir, on_line, on_exit)
+            rep.launch(desired, actual, cell, self.garden, self.instances_dir, on_line, on_exit)
         except Exception as exc:
             with self._lock:
                 actual.state = CRASHED
@@ -401,7 +415,7 @@ class Diego:
             evacuating = self.evacuating.get((actual.process_guid, actual.index)) is actual
             if not (current or evacuating):
                 return
-            directory = actual.directory
+            directory, container = actual.directory, actual.container
             if self._up("route_emitter"):
                 self._unregister(actual)
             if evacuating:
@@ -421,7 +435,7 @@ class Diego:
         self._record(actual.app_guid, "app.crash", {"instance": actual.instance_guid, "index": actual.index,
                                                     "exit_status": code, "reason": "CRASHED",
                                                     "exit_description": actual.crash_reason})
-        rep.destroy_handles(None, directory)
+        rep.destroy_handles(None, directory, container)  # the rep deletes a crashed container
 
     # ---------------------------------------------------------------- converger
 
@@ -456,7 +470,7 @@ class Diego:
                         actual.since = time.time()
                         actual.cell_id = actual.cell_ip = None
                         actual.port = actual.address = None
-                        actual.process = None
+                        actual.process = actual.container = None
                         actual.instance_guid = str(uuid.uuid4())
             self._wake.notify_all()
 
@@ -477,10 +491,10 @@ class Diego:
             actual.stopping = True
             if self._up("route_emitter"):
                 self._unregister(actual)
-            handles = (actual.process, actual.directory)
+            handles = (actual.process, actual.directory, actual.container)
             cell_id, guid = actual.cell_id, actual.instance_guid
         self._emit(actual.app_guid, "CELL", actual.index, f"Cell {cell_id} stopped instance {guid}")
-        rep.destroy_handles(*handles, 1.0)
+        rep.destroy_handles(*handles, timeout=1.0)
 
     # ---------------------------------------------------------------- route emitter
 

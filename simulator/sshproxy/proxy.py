@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import re
 import socket
 import sys
@@ -328,14 +327,12 @@ class SshProxy:
             raise SessionRefused("Error: ssh session failed: connection to the container was refused\n")
         diego = self.world.components.get("diego")
         try:
-            home, env = diego.instance_dir_env(process_guid, index)
+            found = diego.instance_container(process_guid, index)
         except Exception:
             raise SessionRefused(f"Error: instance {index} of the app is not running\n") from None
-        try:
-            ports = frozenset(int(p["internal"]) for p in json.loads(env.get("CF_INSTANCE_PORTS") or "[]"))
-        except (ValueError, TypeError, KeyError):
-            ports = frozenset()
-        return Container(home=home, env=env, address=env.get("VCAP_APP_HOST") or "127.0.0.1", ports=ports)
+        # `localhost` in the container is the container's own address, its ports the LRP's
+        # container ports (8080), not the external ones garden maps on the cell
+        return Container(home=found.home, env=found.env, address=found.address, ports=found.ports)
 
     def _log(self, app_guid: str, index: int, message: str) -> None:
         logs = self.world.components.get("logs")

@@ -148,6 +148,8 @@ def test_provision_writes_a_verified_config_with_fresh_credentials(aws: str, ca_
     ip = record["public_ip"]
     assert config["bosh"]["url"] == "https://192.168.50.4:25555"  # the certificate's own SAN
     assert config["bosh"]["ca_cert"] == ca_pem and "skip_ssl_validation" not in config["bosh"]
+    assert config["bosh"]["tls_allow_sha1"] is True  # the 2015 box's SHA-1 director certificate, this CA only
+    assert "skip_ssl_validation" not in config["cf"]  # CF verified against the HAProxy cert the suite deploys
     assert config["resolve"] == {"192.168.50.4:25555": f"{ip}:25555", "*.bosh-lite.com:80": f"{ip}:80",
                                  "*.bosh-lite.com:443": f"{ip}:443", "*.bosh-lite.com:4443": f"{ip}:4443",
                                  "ssh.bosh-lite.com:2222": f"{ip}:2222"}

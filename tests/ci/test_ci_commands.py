@@ -81,6 +81,20 @@ def test_suite_config_from_env_maps_every_param(tmp_path: Path) -> None:
         "region": "eu-west-1", "endpoint_url": "https://s3.eu-west-1.amazonaws.com"}}
 
 
+def test_suite_config_from_env_carries_the_tls_options(tmp_path: Path) -> None:
+    """A 2015 BOSH-Lite director's SHA-1 certificate needs `bosh.tls_allow_sha1` with its CA;
+    a CF certificate without SAN needs `cf.tls_hostname_from_cn` (docs/configuration.md)."""
+    env = {k: v for k, v in ENV.items() if k != "BOSH_DIRECTOR_SKIP_SSL_VALIDATION"}
+    from tests.tls_lookalikes import haproxy_v231  # any CA certificate will do as the director's CA
+
+    env.update({"BOSH_DIRECTOR_CA_CERT": haproxy_v231().cert_pem, "BOSH_DIRECTOR_TLS_ALLOW_SHA1": "true",
+                "CF_TLS_HOSTNAME_FROM_CN": "true"})
+    out = tmp_path / "c.yml"
+    assert suite_config.main(["--from-env", "--out", str(out)], env=env) == 0
+    written = yaml.safe_load(out.read_text())
+    assert written["bosh"]["tls_allow_sha1"] is True and written["cf"]["tls_hostname_from_cn"] is True
+
+
 def test_the_redis_build_params_make_a_config_the_tools_accept(tmp_path: Path) -> None:
     """The build task's params (dev director + store) give a valid config: the config the
     old task wrote (store only) is refused with the loader's own message."""

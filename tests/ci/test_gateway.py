@@ -4,6 +4,7 @@ channels, the host key is pinned, and without a gateway the command runs as it i
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
@@ -106,7 +107,8 @@ def test_connections_to_the_network_go_through_the_gateway(jumpbox: dict, tmp_pa
     rc = gateway.main(["--config", str(_config(tmp_path)), "--", sys.executable, "-c", PROBE], env=jumpbox["env"])
     out = capfd.readouterr().out
     assert rc == 0, out
-    assert "10.244.2.5:6379 PING via 127.200.0.5" in out  # answered by the gateway, for that address
+    # answered by the gateway, for that address, through the loopback block the tunnel chose
+    assert re.search(r"10\.244\.2\.5:6379 PING via 127\.\d+\.0\.5\b", out), out
     assert jumpbox["opened"] == [("10.244.2.5", 6379)]
     assert "keeps ('127.0.0.1', 25555)" in out  # the rest of the resolve map is untouched
 
@@ -138,3 +140,21 @@ def test_bad_settings_are_listed_together() -> None:
     for expected in ("expected user@host[:port]", "REDIS_GATEWAY_PRIVATE_KEY is required",
                      "REDIS_GATEWAY_HOST_KEY is required", "16777216 addresses", "REDIS_PORTS='63x9'"):
         assert expected in text
+
+
+def test_a_loopback_block_already_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run holding one address of a block (parallel CI jobs on one machine) must not
+    make the tunnel fail, nor be disturbed: the next free block is used."""
+    monkeypatch.setattr(gateway, "LOOPBACK_OCTETS", (201, 202))
+    monkeypatch.setattr(gateway.random, "sample", lambda seq, k: list(seq))
+    squatter = socket.create_server(("127.201.0.3", 6379))
+    try:
+        block, servers = gateway._bind_loopback_block(30, (6379,))
+        try:
+            assert str(block) == "127.202.0.0/30" and len(servers) == 4
+        finally:
+            for srv in servers:
+                srv.close()
+        assert squatter.fileno() != -1  # still ours, still listening
+    finally:
+        squatter.close()

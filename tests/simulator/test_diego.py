@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import socket
 import threading
 import time
 import uuid
@@ -43,7 +46,8 @@ class Rig:
         app_guid = str(uuid.uuid4())
         droplet = self.diego.stage(app_guid, zip_dir())
         pg = f"{app_guid}-v1"
-        self.diego.desire(pg, app_guid, name, instances, droplet, {"CUSTOM": "yes"},
+        env = {"CUSTOM": "yes", "VCAP_APPLICATION": json.dumps({"application_name": name})}
+        self.diego.desire(pg, app_guid, name, instances, droplet, env,
                           [f"{name}.bosh-lite.com"] if routes is None else routes, 64)
         return pg
 
@@ -110,17 +114,35 @@ def test_placement_env_and_routing(make_rig) -> None:
         env = rig.get("probe.bosh-lite.com", "/env").json()
         by_index[int(env["CF_INSTANCE_INDEX"])] = env
     assert sorted(by_index) == [0, 1]
+    endpoints = {e.tag.index: e for e in rig.router.routes()["probe.bosh-lite.com"]}
     for inst in instances:
         cell = next(c for c in rig.cells if c.id == inst.cell_id)
         assert inst.cell_ip == cell.ips[0]
         assert inst.cell_versions == {"diego": "0.1434.0", "garden-linux": "0.307.0"}
+        # outside the container everything is cellIP:external, the port from garden's pool
+        assert inst.port is not None and 60000 <= inst.port < 65000, inst.port
         assert inst.address == (rig.world.addresses.to_loopback(cell.ips[0]), inst.port)
+        assert endpoints[inst.index].endpoint == inst.address  # where the router dials
+        assert endpoints[inst.index].public == (cell.ips[0], inst.port)  # what the route emitter registered
         env = by_index[inst.index]
+        # inside: the app listens on the container port; the executor tells it the mapping
+        assert env["PORT"] == "8080"
+        assert "VCAP_APP_PORT" not in env  # Diego of the era did not set it (nsync 755ba9a, Dec 2016)
         assert env["CF_INSTANCE_IP"] == cell.ips[0]
-        assert env["PORT"] == env["CF_INSTANCE_PORT"] == str(inst.port)
-        assert env["CF_INSTANCE_GUID"] == inst.instance_guid
-        assert env["INSTANCE_INDEX"] == str(inst.index)
+        assert env["CF_INSTANCE_PORT"] == str(inst.port)
+        assert env["CF_INSTANCE_ADDR"] == f"{cell.ips[0]}:{inst.port}"
+        assert env["CF_INSTANCE_PORTS"] == f'[{{"external":{inst.port},"internal":8080}}]'
+        assert env["CF_INSTANCE_GUID"] == env["INSTANCE_GUID"] == inst.instance_guid
+        assert env["CF_INSTANCE_INDEX"] == env["INSTANCE_INDEX"] == str(inst.index)
+        assert env["LANG"] == "en_US.UTF-8"
         assert env["CUSTOM"] == "yes"
+        # the launcher's additions to CC's VCAP_APPLICATION (Go's encoding: compact, keys sorted)
+        vcap = json.loads(env["VCAP_APPLICATION"])
+        assert vcap == {"application_name": "probe", "host": "0.0.0.0", "port": 8080,
+                        "instance_id": inst.instance_guid, "instance_index": inst.index}
+        assert env["VCAP_APPLICATION"] == json.dumps(vcap, sort_keys=True, separators=(",", ":"))
+        container = rig.diego.instance_container(pg, inst.index)
+        assert env["VCAP_APP_HOST"] == container.address and container.ports == {8080}
         cwd, ssh_env = rig.diego.instance_dir_env(pg, inst.index)
         assert env["HOME"] == str(cwd) and ssh_env["CF_INSTANCE_GUID"] == inst.instance_guid
     # app stdout reaches the logs with source APP and the instance index
@@ -129,6 +151,60 @@ def test_placement_env_and_routing(make_rig) -> None:
     wait_for(lambda: any(line[1:4] == ("APP", "1", "nonce n0nce index 1") for line in rig.logs.lines),
              what="app log line")
     assert any(line[1] == "CELL" and "healthy" in line[3] for line in rig.logs.lines)
+
+
+def _refused(address: tuple[str, int] | None) -> bool:
+    assert address is not None
+    try:
+        with socket.create_connection(address, timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def _get(address: tuple[str, int] | None, path: str) -> str:
+    assert address is not None
+    return requests.get(f"http://{address[0]}:{address[1]}{path}", timeout=3).text
+
+
+def test_each_instance_listens_in_its_own_container_at_8080(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 2)
+    instances = running(rig, pg, 2)
+    containers = {i.index: rig.diego.instance_container(pg, i.index) for i in instances}
+    assert len({c.address for c in containers.values()}) == 2, "two instances share a container address"
+    for inst in instances:
+        container = containers[inst.index]
+        address = ipaddress.IPv4Address(container.address)
+        assert address in rig.diego.garden.network.network  # the reserved container /16 ...
+        assert address not in rig.world.addresses.loopback_network  # ... which is not the VMs' one
+        assert _get((container.address, 8080), "/id") == inst.instance_guid  # the app, in its container
+        assert _get(inst.address, "/id") == inst.instance_guid  # garden's NetIn on the cell
+        assert _refused((inst.address[0], 8080)), "the app must not listen on the cell's address"
+        assert _refused((container.address, inst.port)), "the external port is the cell's, not the container's"
+
+
+def test_net_in_goes_with_the_container(make_rig) -> None:
+    rig = make_rig()
+    pg = rig.push("probe", 2)
+    first = {i.index: i for i in running(rig, pg, 2)}
+    container_1 = rig.diego.instance_container(pg, 1)
+    process_1 = rig.diego.actuals[pg][1].process
+    rig.diego.update(pg, instances=1)  # scale down: instance 1's container is destroyed
+    wait_for(lambda: not process_1.alive, what="instance 1 stopped")
+    assert _refused(first[1].address), "a stopped instance's external port must refuse connections"
+    assert _refused((container_1.address, 8080))
+    assert _get(first[0].address, "/index") == "0"
+    # a crash destroys the container too (no converger: it stays crashed)
+    rig.director.down(rig.brain["converger"])
+    rig.world.faults.inject("kill_instance", "probe", params={"index": 0})
+    wait_for(lambda: rig.diego.instances(pg)[0].state == "CRASHED", what="crash")
+    wait_for(lambda: _refused(first[0].address), what="the crashed instance's external port to refuse")
+    rig.director.start(rig.brain["converger"])
+    again = running(rig, pg, 1)[0]
+    # garden's pool is first in, first out: the new container does not get the old port back
+    assert again.port not in (first[0].port, first[1].port)
+    assert _get(again.address, "/id") == again.instance_guid
 
 
 def test_staging_needs_its_components(make_rig, tmp_path: Path) -> None:
@@ -238,6 +314,8 @@ def test_evacuation_serves_every_request(make_rig) -> None:
     moved = next(i for i in after if i.index == instances[0].index)
     assert moved.instance_guid != instances[0].instance_guid
     assert not old_process.alive, "the evacuated instance must be stopped once replaced"
+    assert _refused(instances[0].address), "the evacuated container's NetIn must be gone"
+    assert _get(moved.address, "/id") == moved.instance_guid
 
 
 def test_evacuation_without_another_cell_waits_for_the_timeout(make_rig) -> None:

@@ -5,6 +5,7 @@ while a cell deployment is stopped (evacuation), and ssh into an instance."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 import uuid
@@ -115,6 +116,27 @@ def test_app_is_routed_and_each_instance_answers(sim: Any, platform: dict[str, A
     assert pinned == {"0", "1"}
     secure = sim.http.get(client.app_url(app, scheme="https") + "/index", timeout=5)  # TLS verified
     assert secure.status_code == 200 and secure.text in ("0", "1")
+
+
+def test_stats_name_the_cell_and_the_external_port_the_instance_is_told(sim: Any,
+                                                                        platform: dict[str, Any]) -> None:
+    """TPS stats report cellIP:external (the garden NetIn); the app listens on 8080 in its
+    container and is told the mapping; cellIP:external reaches that very instance."""
+    client, app, config = platform["cf"], platform["app"], platform["config"]
+    stats = client.stats(app.guid)
+    assert sorted(stats) == [0, 1]
+    for index, st in stats.items():
+        assert st.host is not None and st.host.startswith("10.244."), st
+        assert st.port is not None and 60000 <= st.port < 65000, st
+        direct = "http://{}:{}".format(*config.resolver().resolve(st.host, st.port))
+        env = sim.http.get(direct + "/env", timeout=5).json()
+        assert env["CF_INSTANCE_INDEX"] == str(index)
+        assert env["PORT"] == "8080"
+        assert env["CF_INSTANCE_ADDR"] == f"{st.host}:{st.port}"
+        assert json.loads(env["CF_INSTANCE_PORTS"]) == [{"external": st.port, "internal": 8080}]
+        vcap = json.loads(env["VCAP_APPLICATION"])
+        assert (vcap["host"], vcap["port"], vcap["instance_index"]) == ("0.0.0.0", 8080, index)
+        assert vcap["application_name"] == app.name
 
 
 def test_ssh_exec_in_an_instance(platform: dict[str, Any]) -> None:

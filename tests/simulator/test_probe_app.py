@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -11,10 +12,15 @@ from pathlib import Path
 import requests
 
 from simulator import processes
-from simulator.diego.rep import free_port
 from simulator.diego.staging import web_command
 
 PROBE = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 def test_procfile_runs_app_py() -> None:

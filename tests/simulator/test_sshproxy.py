@@ -269,15 +269,19 @@ def test_without_pty_there_is_no_terminal(rig: SshRig) -> None:
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 def test_direct_tcpip_reaches_the_instance_port(rig: SshRig, host: str) -> None:
-    transport = rig.client(index=1)
-    try:
-        chan = transport.open_channel("direct-tcpip", (host, rig.instance_port(1)), ("127.0.0.1", 40000))
-        chan.sendall(b"GET /index HTTP/1.0\r\nHost: x\r\n\r\n")
-        out, _ = _read_all(chan)
-        assert out.startswith(b"HTTP/1.") and b" 200 " in out.split(b"\r\n")[0], out[:200]
-        assert out.endswith(b"\r\n\r\n1"), out[-50:]
-    finally:
-        transport.close()
+    """`cf ssh -L 9000:localhost:8080`: every instance listens on 8080 in its own container,
+    and the session's `localhost` is the container of the index it logged in to."""
+    assert rig.instance_port(0) == rig.instance_port(1) == 8080
+    for index in (1, 0):
+        transport = rig.client(index=index)
+        try:
+            chan = transport.open_channel("direct-tcpip", (host, 8080), ("127.0.0.1", 40000))
+            chan.sendall(b"GET /index HTTP/1.0\r\nHost: x\r\n\r\n")
+            out, _ = _read_all(chan)
+            assert out.startswith(b"HTTP/1.") and b" 200 " in out.split(b"\r\n")[0], out[:200]
+            assert out.endswith(b"\r\n\r\n" + str(index).encode()), out[-50:]
+        finally:
+            transport.close()
 
 
 def test_direct_tcpip_refuses_targets_outside_the_container(rig: SshRig) -> None:
@@ -292,7 +296,8 @@ def test_direct_tcpip_refuses_targets_outside_the_container(rig: SshRig) -> None
             (("10.244.0.34", 80), paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED),
             (("127.0.0.2", rig.instance_port(0)), paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED),
             (("localhost", port), paramiko.OPEN_FAILED_CONNECT_FAILED),  # not a port of the container
-            (("localhost", rig.instance_port(1)), paramiko.OPEN_FAILED_CONNECT_FAILED),  # another instance's
+            (("localhost", rig.external_port(0)), paramiko.OPEN_FAILED_CONNECT_FAILED),  # the cell's, not ours
+            (("localhost", rig.external_port(1)), paramiko.OPEN_FAILED_CONNECT_FAILED),  # another instance's
         ):
             with pytest.raises(paramiko.ChannelException) as refused:
                 transport.open_channel("direct-tcpip", target, ("127.0.0.1", 40000), timeout=10)

@@ -103,8 +103,14 @@ class SshRig:
             transport.close()
 
     def instance_port(self, index: int = 0) -> int:
+        """The port the instance listens on inside its container (PORT: 8080 for every one)."""
         _home, env = self.diego_rt.instance_dir_env(self.process_guid, index)
         return int(env["PORT"])
+
+    def external_port(self, index: int = 0) -> int:
+        """The cell's port that garden maps to the instance's (CF_INSTANCE_PORT)."""
+        _home, env = self.diego_rt.instance_dir_env(self.process_guid, index)
+        return int(env["CF_INSTANCE_PORT"])
 
     @contextmanager
     def diego(self, version: str) -> Iterator[None]:
