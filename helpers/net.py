@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import logging
 import re
 import socket
 import ssl
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +23,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from helpers.redaction import REDACTOR, RedactingFilter, Redactor, redact, redacting_logger
 
 __all__ = [
     "REDACTOR",
@@ -46,90 +46,6 @@ __all__ = [
     "tls_connection",
     "tls_verification_failed",
 ]
-
-REDACTED = "[REDACTED]"
-
-# Header / token shapes that are secrets whatever their value (covers tokens we never saw).
-_PATTERNS = [
-    (re.compile(r"(?i)\b(authorization\s*[:=]\s*['\"]?)(bearer|basic)\s+[^\s'\",}]+"), r"\1\2 " + REDACTED),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-_=+/.~]{8,}"), r"\1 " + REDACTED),
-    # JSON fields ("access_token": "...") and form/query fields (password=...)
-    (
-        re.compile(r"(?i)([\"'](?:access_token|refresh_token|id_token|client_secret|password|secret_access_key)"
-                   r"[\"']\s*:\s*[\"']?)([^\"',}]+)"),
-        r"\1" + REDACTED,
-    ),
-    (
-        re.compile(r"(?i)(\b(?:access_token|refresh_token|client_secret|password|secret_access_key)=)([^\s&'\"]+)"),
-        r"\1" + REDACTED,
-    ),
-    (re.compile(r"(?i)([?&](?:code|access_token|password)=)[^&\s'\"]+"), r"\1" + REDACTED),
-]
-
-
-class Redactor:
-    """Process-wide set of registered secrets, replaced in any text we emit.
-
-    Clients register every password, token and client secret they hold as soon as they get it;
-    errors and log lines then pass through `redact()`. Pattern rules also catch bearer/basic
-    credentials and `access_token=` style fields that were never registered.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._secrets: set[str] = set()
-
-    def register(self, *secrets: str | None) -> None:
-        with self._lock:
-            for s in secrets:
-                # Very short values ("a", "1") would shred unrelated text; they are not secrets
-                # worth protecting by substitution (and are still caught by pattern rules).
-                if s and len(s) >= 3:
-                    self._secrets.add(str(s))
-
-    def secrets(self) -> list[str]:
-        with self._lock:
-            return sorted(self._secrets, key=len, reverse=True)
-
-    def redact(self, text: Any, extra: Iterable[str | None] = ()) -> str:
-        out = str(text)
-        secrets = self.secrets() + sorted((s for s in extra if s), key=len, reverse=True)
-        for s in secrets:
-            if s in out:
-                out = out.replace(s, REDACTED)
-        for pat, repl in _PATTERNS:
-            out = pat.sub(repl, out)
-        return out
-
-
-REDACTOR = Redactor()
-
-
-def redact(text: Any, secrets: Iterable[str | None] = ()) -> str:
-    """Redact `text` with the given secrets plus every secret registered process-wide."""
-    return REDACTOR.redact(text, secrets)
-
-
-class RedactingFilter(logging.Filter):
-    """Logging filter that rewrites each record's message through the process Redactor."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            msg = record.getMessage()
-        except Exception:  # a broken format string must not kill logging
-            msg = str(record.msg)
-        record.msg = REDACTOR.redact(msg)
-        record.args = None
-        return True
-
-
-def redacting_logger(name: str) -> logging.Logger:
-    """A module logger whose records are redacted before any handler sees them."""
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
-    return logger
-
 
 log = redacting_logger(__name__)
 
