@@ -60,7 +60,8 @@ def one_run(tmp: Path, enabled: bool, n: int) -> dict:
         sim_pid = sim.pid
         s0, c0, t0 = proc_cpu(sim_pid), children_cpu(), time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "pytest", "suites/upgrade_stable", "-q", "-p", "no:cacheprovider",
-                               "--config", str(config), "--artifacts", str(art)], cwd=REPO, capture_output=True,
+                               "--config", str(config), "--artifacts", str(art), "--state-dir", str(tmp / "state")],
+                              cwd=REPO, capture_output=True,
                               text=True)
         outer, suite_cpu, sim_cpu = time.monotonic() - t0, children_cpu() - c0, proc_cpu(sim_pid) - s0
         report = json.loads((art / "report.json").read_text())

@@ -106,11 +106,13 @@ class Driver:
             if not owned and name in self.director.deployment_names():
                 raise CheckFailed(no_existing_deployments(op.label, [name], [name]))
             digest = self.manifests.digest(op.deployment, op.version)
+            self.record.attempting(op.deployment, name, op.version, digest)  # before the task: it may half-create
             result = self.director.deploy(self.manifests.text(op.deployment, op.version), on_event=self.on_event)
-            if owned:
+            if self.record.deployment(op.deployment) is not None:
                 self.record.set_deployment(op.deployment, version=op.version, running=True, manifest=digest)
             else:
-                self.record.created(op.deployment, name, op.version, digest)
+                self.record.created(op.deployment, name, op.version, digest, task=getattr(result, "id", None))
+            self.record.attempt_done(op.deployment)
             return result
         state = self.record.deployment(op.deployment)
         if state is None or state["name"] != name:

@@ -9,7 +9,9 @@ knows exactly what this run owns. Ownership is the point: the driver changes onl
 deployments listed here, and the record names the run that created them, so "the suite
 never touches what it did not create" holds across invocations too.
 
-No secrets are kept here: names, guids, versions, digests, outcomes.
+No secrets are kept here: names, guids, versions, digests, outcomes. The authoritative file
+lives in the run's private directory (helpers/run_home.py: owner-only, outside
+`artifacts/`, kept for `--resume`); a copy goes to the artifacts (`mirror`).
 """
 
 from __future__ import annotations
@@ -30,34 +32,37 @@ FORMAT = 1
 class RunRecord:
     """Thread-safe; every mutation goes through `change()`, which saves the file."""
 
-    def __init__(self, path: Path | None, run_id: str | None = None) -> None:
+    def __init__(self, path: Path | None, run_id: str | None = None, mirror: Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
+        self.mirror = Path(mirror) if mirror is not None else None
         self._lock = threading.RLock()
         self.data: dict[str, Any] = {
-            "format": FORMAT, "run_id": run_id or uuid.uuid4().hex[:8], "invocations": [],
+            "format": FORMAT, "run_id": run_id or uuid.uuid4().hex[:8], "director_uuid": None, "invocations": [],
             "deployments": {}, "apps": {}, "org": None, "space": None, "manifests": {}, "steps": {},
         }
 
     # -- persistence -----------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: Path) -> RunRecord:
-        data = json.loads(Path(path).read_text())
-        if data.get("format") != FORMAT:
-            raise ValueError(f"{path}: run state format {data.get('format')!r}, this suite reads {FORMAT}")
-        record = cls(path, data["run_id"])
+    def load(cls, path: Path, mirror: Path | None = None) -> RunRecord:
+        """Raises ValueError naming the file when it is not a run state this suite wrote."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read the run state: {exc}")
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"{path}: run state format {found!r}, this suite reads {FORMAT}")
+        record = cls(path, str(data.get("run_id")), mirror)
         record.data.update(data)
         return record
 
     def save(self) -> None:
-        if self.path is None:
-            return
         with self._lock:
             text = json.dumps(self.data, indent=2, sort_keys=False) + "\n"
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(self.path)
+            for path, mode in ((self.path, 0o600), (self.mirror, 0o644)):
+                if path is not None:
+                    _write(path, text, mode)
 
     @contextmanager
     def change(self) -> Iterator[dict[str, Any]]:
@@ -87,20 +92,44 @@ class RunRecord:
     def invocation(self) -> int:
         return max(len(self.data["invocations"]) - 1, 0)
 
+    def bind_director(self, director_uuid: str) -> None:
+        """The director this run's deployments live on: a resumed run refuses any other."""
+        with self.change() as d:
+            d["director_uuid"] = director_uuid
+
     # -- ownership ---------------------------------------------------------------------------
 
-    def created(self, label: str, name: str, version: str, manifest_digest: str | None = None) -> None:
-        """Deployment `name` (story label CF/D1..D4) was created by this run at `version`."""
+    def created(self, label: str, name: str, version: str, manifest_digest: str | None = None,
+                task: int | None = None) -> None:
+        """Deployment `name` (story label CF/D1..D4) was created by this run at `version`, by
+        director task `task`."""
         with self.change() as d:
             d["deployments"][label] = {"name": name, "version": version, "running": True,
                                        "manifest": manifest_digest, "created_by": self.run_id,
-                                       "invocation": self.invocation}
+                                       "created_task": task, "invocation": self.invocation}
+
+    def attempting(self, label: str, name: str, version: str, manifest_digest: str) -> None:
+        """A deploy of `name` is about to start. Until it succeeds the director may hold either
+        manifest (a failed deploy can leave the new one stored), and a deployment that did not
+        exist before may exist half-made: both stay this run's, so a resumed run may finish them."""
+        with self.change() as d:
+            d.setdefault("attempts", {})[label] = {"name": name, "version": version, "manifest": manifest_digest,
+                                                   "invocation": self.invocation}
+
+    def attempt_done(self, label: str) -> None:
+        with self.change() as d:
+            d.setdefault("attempts", {}).pop(label, None)
+
+    def attempt(self, label: str) -> dict[str, Any] | None:
+        return (self.data.get("attempts") or {}).get(label)
 
     def owns(self, name: str) -> bool:
-        return any(dep["name"] == name for dep in self.data["deployments"].values())
+        return name in self.owned_names()
 
     def owned_names(self) -> list[str]:
-        return [dep["name"] for dep in self.data["deployments"].values()]
+        """Deployments this run created, and those it began creating (a first deploy that failed)."""
+        names = [dep["name"] for dep in self.data["deployments"].values()]
+        return names + [a["name"] for a in (self.data.get("attempts") or {}).values() if a["name"] not in names]
 
     def deployment(self, label: str) -> dict[str, Any] | None:
         return self.data["deployments"].get(label)
@@ -123,10 +152,14 @@ class RunRecord:
             d["org"] = {"name": org[0], "guid": org[1]}
             d["space"] = {"name": space[0], "guid": space[1]}
 
-    def manifests(self, digests: Mapping[str, Mapping[str, str]]) -> None:
-        """version -> deployment -> sha256 of the manifest text."""
+    def manifests(self, digests: Mapping[str, Mapping[str, str]],
+                  paths: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """version -> deployment -> sha256 of the manifest text (and the file it is in: the
+        run's private directory, or the config's manifest directories)."""
         with self.change() as d:
             d["manifests"] = {v: dict(m) for v, m in digests.items()}
+            if paths is not None:
+                d["manifest_paths"] = {v: dict(m) for v, m in paths.items()}
 
     # -- the story's progress ------------------------------------------------------------------
 
@@ -142,3 +175,15 @@ class RunRecord:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return json.loads(json.dumps(self.data))
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    """Atomically, created with `mode` (0600 for the private copy: never readable by others,
+    not even for the instant between write and chmod)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    tmp.replace(path)

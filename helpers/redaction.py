@@ -112,6 +112,34 @@ def redact(text: Any, secrets: Iterable[str | None] = ()) -> str:
     return REDACTOR.redact(text, secrets)
 
 
+SECRET_WORDS = ("password", "passphrase", "secret", "token", "private", "ssl_pem", "credential")
+
+
+def secret_key(key: Any) -> bool:
+    """A key whose value is a credential whatever it is (`nats.password`, `uaa.jwt.signing_key`,
+    `clients.cc.secret`, `ha_proxy.ssl_pem`, `consul.encrypt_keys`)."""
+    lower = str(key).lower()
+    return any(word in lower for word in SECRET_WORDS) or lower.endswith(("key", "keys"))
+
+
+def redact_data(obj: Any, redactor: Redactor | None = None) -> Any:
+    """A copy of parsed YAML/JSON with every credential replaced: the whole value of a
+    secret-named key, and every registered secret or private key inside any other string.
+    Keys are never changed (they are what a reader looks for)."""
+    redactor = REDACTOR if redactor is None else redactor
+
+    def walk(value: Any, hide: bool) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, hide or secret_key(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, hide) for v in value]
+        if hide and value is not None and not isinstance(value, bool):
+            return REDACTED
+        return redactor.redact(value) if isinstance(value, str) else value
+
+    return walk(obj, False)
+
+
 class RedactingFilter(logging.Filter):
     """Logging filter that rewrites each record's message through the process Redactor."""
 

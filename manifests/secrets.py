@@ -63,6 +63,18 @@ HAPROXY_KEYS = ("ha_proxy_ca_cert", "ha_proxy_ca_key")
 SECRET_KEYS = tuple(FIXED_DEFAULTS) + PASSWORD_KEYS + TLS_KEYS + SSH_KEYS + ("ca_key",) + HAPROXY_KEYS
 
 
+# What in a secrets file is secret (everything but the user names, the certificates and the
+# host key's fingerprint, which CF publishes): registered with the redactor by a run, so that
+# none of it reaches a line, a report or an artifact.
+NOT_SECRET = frozenset({*FIXED_DEFAULTS, "ssh_proxy_host_key_fingerprint", "ca_cert", "ha_proxy_ca_cert",
+                        *(k for k in TLS_KEYS if k.endswith("_cert"))})
+
+
+def secret_values(values: dict[str, Any]) -> list[str]:
+    """The secret values of a secrets file (`NOT_SECRET` aside), as strings."""
+    return [str(v) for k, v in values.items() if k not in NOT_SECRET and isinstance(v, str) and v]
+
+
 class SecretsError(Exception):
     """The secrets file exists but cannot be used."""
 

@@ -92,6 +92,29 @@ class ManifestSets:
         return hashlib.sha256(self.path(deployment, version).read_bytes()).hexdigest()
 
 
+def write_redacted(sets: ManifestSets, dest: Path, private: Path | None = None) -> dict[str, Path]:
+    """Redacted copies of the manifests for the artifacts (`dest/v0/cf.yml`, ...): every
+    credential replaced by `[REDACTED]` (helpers/redaction.py `redact_data`), keys kept, so a
+    reader sees what was deployed and CI can upload the artifacts. The real ones stay where
+    they are (`private`: the run's owner-only directory)."""
+    from helpers.redaction import redact_data
+
+    written: dict[str, Path] = {}
+    where = " The deployed manifest, with its credentials, is {path}." if private is None else \
+        f" The deployed manifests, with their credentials, are kept owner-only in {private}."
+    for version, key in VERSION_SET.items():
+        for deployment in DEPLOYMENTS:
+            source = sets.path(deployment, version)
+            doc = redact_data(yaml.load(source.read_text(), Loader=_LOADER))
+            head = (f"# Redacted copy of the {version} manifest of {deployment}: every credential is [REDACTED]."
+                    + where.format(path=source) + "\n")
+            target = Path(dest) / key / f"{PIECE[deployment]}.yml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(head + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+            written[f"{key}/{target.name}"] = target
+    return written
+
+
 def haproxy_certificates(cf_manifests: Iterable[Path]) -> list[str]:
     """The certificates (never the key) of `ha_proxy.ssl_pem` in these CF manifests, global or
     job-level: what the suite trusts for CF once it deploys them, so that TLS verification

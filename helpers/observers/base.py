@@ -142,6 +142,10 @@ class Observer(ABC):
         return [result.to_verdict(self.about)]
 
     def teardown(self) -> None:
+        """Stop and clean up; nothing to do for an observer that was never set up (a run that
+        ended before deploy V0 finished, or the smoke suite, which builds but never starts them)."""
+        if self.ctx is None:
+            return
         try:
             if self.prober is not None:
                 self.prober.stop()

@@ -1,26 +1,28 @@
 """upgrade-from-stable: the tests are generated from the story (fixtures/story_tests.py).
 
 A failure in a step skips every later step with a reason naming it (fixtures/chain.py).
-Logic lives in helpers/ (story, driver, conductor, observers, checks).
+Logic lives in helpers/ (story, driver, conductor, observers, checks). `-n` is refused for
+every suite (fixtures/platform.py, `refuse_workers`): the story is one ordered run.
 """
+
+from pathlib import Path
 
 import pytest
 
 from helpers.story import STORY
 
+HERE = Path(__file__).resolve().parent
 
-def pytest_configure(config):
-    """An ordered chain cannot be spread over xdist workers (each would deploy and upgrade on
-    its own, into one artifacts directory): one clear message instead."""
-    workers = getattr(config.option, "numprocesses", None)
-    if workers not in (None, 0, "0") and not hasattr(config, "workerinput"):
-        pytest.exit(f"the upgrade-from-stable suite is one ordered story and cannot run on several workers "
-                    f"(-n {workers}): run it without -n (tests/ may use -n)", 4)
+
+def pytest_collection_modifyitems(items):
+    """The upgrade suite drives BOSH: a config without a director ends the run before it
+    starts, with one message (fixtures/platform.py)."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.needs_director("the upgrade-from-stable suite"))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _upgrade_run(platform, run_state):
-    """The upgrade suite drives BOSH: without a director in the config, one clear message.
-    Its report lists the story's steps."""
-    platform.require_director("the upgrade-from-stable suite")
+    """The report lists the story's steps."""
     run_state.story = STORY

@@ -63,8 +63,9 @@ def test_the_run_record_says_what_the_run_owns_and_how_far_it_got(tmp_path):
     saved = json.loads((tmp_path / "run-state.json").read_text())
     assert saved["deployments"]["D4"] == {"name": D4, "version": "V0", "running": False,
                                           "manifest": saved["deployments"]["D4"]["manifest"],
-                                          "created_by": record.run_id, "invocation": 0}
+                                          "created_by": record.run_id, "created_task": 5, "invocation": 0}
     assert len(saved["deployments"]["D4"]["manifest"]) == 64  # sha256 of the manifest deployed
+    assert saved["attempts"] == {}  # every deploy finished
     assert saved["steps"]["d3"]["ops"] == [
         {"op": "deploy D3 at V-prime", "deployment": D3, "task": 7, "state": "done",
          "seconds": saved["steps"]["d3"]["ops"][0]["seconds"]},

@@ -14,6 +14,7 @@ from fixtures.upgrade import prepare_manifests
 from helpers.config import parse_config
 from helpers.net import pem_certificates
 from helpers.record import RunRecord
+from helpers.run_home import RunHome
 from manifests import secrets
 from manifests.sets import PIECE, prepare
 
@@ -57,7 +58,7 @@ def test_the_run_trusts_the_given_manifests_certificate_and_tells_the_platform(t
     platform = SimpleNamespace(config=config, artifacts=tmp_path / "art", trust_cf=told.append,
                                require_director=lambda what: SimpleNamespace(uuid=lambda: "director-uuid"))
     record = RunRecord(tmp_path / "run-state.json")
-    sets = prepare_manifests(platform, record)
+    sets = prepare_manifests(platform, record, RunHome(tmp_path / "state", record.run_id).create())
     assert told == [pem_certificates(pem)]
     assert record.data["manifests"]["V0"]["CF"] == sets.digest("CF", "V0")
     assert config.cf.ca_cert is None  # the loaded config itself is not changed

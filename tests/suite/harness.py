@@ -29,6 +29,7 @@ class InnerRun:
     returncode: int
     output: str
     artifacts: Path
+    state_dir: Path | None = None
 
     @property
     def report(self) -> dict[str, Any]:
@@ -57,14 +58,17 @@ def write_config(sim_config: Path, out: Path, **overrides: Any) -> Path:
 
 
 def run_suite(args: list[str], *, config: Path | None, artifacts: Path, faults: list[dict[str, Any]] = (),
-              timeout: float = 240.0, extra: list[str] = ()) -> InnerRun:
+              timeout: float = 240.0, extra: list[str] = (), state_dir: Path | None = None) -> InnerRun:
+    """`state_dir`: the run's private files (default: beside the artifacts, never the
+    user's ~/.local/state)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     env["SUITE_FAULTS"] = json.dumps(list(faults))
     env.pop("CONFIG", None)
+    state_dir = state_dir or artifacts.parent / "state"
     cmd = [sys.executable, "-m", "pytest", *args, "-p", "faultplugin", "-p", "no:cacheprovider", "-q",
-           "--artifacts", str(artifacts), "-o", "addopts=", "-rs", *extra]
+           "--artifacts", str(artifacts), "--state-dir", str(state_dir), "-o", "addopts=", "-rs", *extra]
     if config is not None:
         cmd += ["--config", str(config)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    return InnerRun(proc.returncode, proc.stdout + proc.stderr, artifacts)
+    return InnerRun(proc.returncode, proc.stdout + proc.stderr, artifacts, state_dir)
