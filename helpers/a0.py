@@ -51,6 +51,23 @@ class A0:
         return [running, self._note(checks.instances_routable(step, "A0", reached.instances, 1, reached.attempts,
                                                               reached.answers))]
 
+    def attach(self) -> bool:
+        """A resumed run goes on with the A0 its record names (checked to exist and run before
+        the run was allowed to resume); False when the record has none."""
+        from helpers.cf import App
+
+        recorded = (self.record.data.get("apps") or {}).get("A0")
+        if not recorded:
+            return False
+        cf = self.new_cf()
+        entity = cf.app(recorded["guid"]).get("entity") or {}
+        url = str(recorded.get("url") or "")
+        host, _, domain = url.split("://", 1)[-1].partition(".")
+        self.app = App(recorded["guid"], str(entity.get("name") or recorded["name"]), str(entity.get("space_guid")),
+                       int(entity.get("instances") or 1), host or None, domain or None)
+        self.url = url
+        return True
+
     def scale(self, step: str) -> list[Verdict]:
         """1 -> 2 -> 1: both RUNNING and each routable; then the second gone from stats and routing."""
         if self.app is None:

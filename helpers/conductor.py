@@ -101,6 +101,9 @@ class Conductor:
                 f"pass) in this run, and the story runs in order ({' -> '.join(s.title for s in story.STORY)}); "
                 "run the whole suite: selecting a later step alone would change deployments this run did not "
                 "bring to that point. Nothing was changed.")
+        if step.kind != "setup" and not self.started and self.a0.app is not None:
+            self.start_observers()  # a resumed run: A0 is back, the measurements start with its first step
+        self.record.begin_step(step.id)
         try:
             with self.recorder.step(step.title, kind=step.kind, data={"story": step.id}):
                 for observer in self.observers:
@@ -154,7 +157,11 @@ class Conductor:
         with ThreadPoolExecutor(max_workers=max(len(self.observers), 1), thread_name_prefix="setup") as pool:
             futures = {o.name: pool.submit(_setup, o, ctx) for o in self.observers}
         self.started = {name: self._note(f.result()) for name, f in futures.items()}
-        self.record.step("v0", observers={n: v.to_json() for n, v in self.started.items()})
+        started = {n: v.to_json() for n, v in self.started.items()}
+        if self.record.step_data("v0").get("invocation") == self.record.invocation:
+            self.record.step("v0", observers=started)
+        else:  # started again by a resumed run: deploy V0's record stays as its invocation left it
+            self.record.note_invocation(observers=started)
         self.timings["checks"] += time.monotonic() - start
         return self.started
 

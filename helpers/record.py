@@ -83,6 +83,11 @@ class RunRecord:
                                      "outcome": None})
             return len(d["invocations"]) - 1
 
+    def note_invocation(self, **fields: Any) -> None:
+        with self.change() as d:
+            if d["invocations"]:
+                d["invocations"][-1].update(fields)
+
     def end_invocation(self, outcome: str) -> None:
         with self.change() as d:
             if d["invocations"]:
@@ -162,6 +167,16 @@ class RunRecord:
                 d["manifest_paths"] = {v: dict(m) for v, m in paths.items()}
 
     # -- the story's progress ------------------------------------------------------------------
+
+    def begin_step(self, step_id: str) -> None:
+        """Step `step_id` starts (again) in this invocation: what an earlier invocation recorded
+        of it moves to `earlier`, so the step's record says which invocation ran it."""
+        with self.change() as d:
+            old = d["steps"].get(step_id)
+            entry: dict[str, Any] = {"invocation": self.invocation}
+            if old and old.get("invocation") != self.invocation:
+                entry["earlier"] = [*old.pop("earlier", []), old]
+            d["steps"][step_id] = entry
 
     def step(self, step_id: str, **fields: Any) -> None:
         """Merge `fields` into the record of story step `step_id` (outcome, tasks, checks, ...)."""

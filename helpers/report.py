@@ -103,27 +103,60 @@ class MeasurementData:
 
 def story_rows(story_steps: Sequence[Any], record: Mapping[str, Any], recorded: Sequence[Step]) -> list[dict[str, Any]]:
     """The story's steps as the run record has them: outcome, operations and tasks, checks,
-    measurements; with the recorded phase's times. Steps that never began say so."""
+    measurements, and the invocation that ran them (a resumed run); with the recorded phase's
+    times. Steps that never began say so.
+
+    `outcome` is the step's verdict: `failed` when an operation or an after-step check failed
+    *or a measurement broke its enforced policy* (such a step is never listed as passed);
+    `chain` is what decided whether the story went on (operations and checks only: a
+    measurement only reports)."""
     by_name = {s.name: s for s in recorded if s.story}
     rows = []
     for st in story_steps:
         data = dict((record.get("steps") or {}).get(st.id) or {})
         phase = by_name.get(st.title)
-        outcome = data.get("outcome")
+        chain = data.get("outcome")
         if phase is not None and phase.outcome in ("failed", "skipped"):
-            outcome = phase.outcome
-        if outcome == "operated":
-            outcome = "running"  # operations done, checks not (yet) judged
+            chain = phase.outcome
+        if chain == "operated":
+            chain = "running"  # operations done, checks not (yet) judged
+        chain = chain or ("skipped" if phase is not None else "not run")
+        measurements = data.get("measurements") or {}
+        broken = sorted(n for n, m in measurements.items() if (m or {}).get("outcome") == "failed")
+        outcome = "failed" if chain == "passed" and broken else chain
+        message = (phase.message if phase is not None else None) or data.get("message")
+        if broken and not message:
+            message = "measurement(s) broke the step's policy: " + ", ".join(
+                str(measurements[n].get("title") or n) for n in broken)
         rows.append({
-            "id": st.id, "title": st.title, "kind": st.kind,
-            "outcome": outcome or ("skipped" if phase is not None else "not run"),
-            "message": (phase.message if phase is not None else None) or data.get("message"),
+            "id": st.id, "title": st.title, "kind": st.kind, "outcome": outcome, "chain": chain,
+            "message": message,
             "start": iso(phase.start_wall) if phase else None, "seconds": phase.duration if phase else None,
-            "invocation": data.get("invocation"), "ops": data.get("ops") or [],
+            "invocation": data.get("invocation"), "ops": data.get("ops") or [], "failed_op": data.get("failed_op"),
             "tasks": [o.get("task") for o in data.get("ops") or [] if o.get("task") is not None],
-            "checks": data.get("checks") or {}, "measurements": data.get("measurements") or {},
+            "checks": data.get("checks") or {}, "measurements": measurements,
         })
     return rows
+
+
+def invocations(record: Mapping[str, Any], measurements: Iterable[str] = ()) -> dict[str, Any]:
+    """How a resumed run was played: each invocation (when, how it ended, which story steps
+    it ran) and the gaps between them, during which no measurement observed anything."""
+    runs = list(record.get("invocations") or [])
+    steps = record.get("steps") or {}
+    out = [{"invocation": i + 1, "started": iso(r.get("started")), "ended": iso(r.get("ended")),
+            "outcome": r.get("outcome"),
+            "steps": [sid for sid, d in steps.items() if (d or {}).get("invocation") == i]}
+           for i, r in enumerate(runs)]
+    gaps = []
+    for i in range(1, len(runs)):
+        before, after = runs[i - 1].get("ended") or runs[i - 1].get("started"), runs[i].get("started")
+        gaps.append({"after_invocation": i, "before_invocation": i + 1, "from": iso(before), "to": iso(after),
+                     "seconds": round(after - before, 3) if before and after else None,
+                     "measurements": list(measurements),
+                     "note": "nothing was observed between these invocations: A0's routability and every other "
+                             "measurement have no samples for this time"})
+    return {"invocations": out, "unobserved": gaps}
 
 
 # --------------------------------------------------------------------------------------
@@ -158,6 +191,7 @@ def build_report(*, steps: Iterable[Step], results: Iterable[Mapping[str, Any]] 
         "tasks": [task_summary(t) for t in tasks],
         "timings": dict(timings or {}),
         "run_state": dict(run_state or {}),
+        **invocations(run_state or {}, [m.name for m in measurements]),
     }
     return redact_tree(report, redact)
 
@@ -304,35 +338,56 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def summary_lines(report: Mapping[str, Any]) -> list[str]:
-    """The story as a table, one row per step, after-step check and measurement; or, for a
-    run without the story (smoke, chains), one row per recorded step."""
+    """The story as a table: per step, its verdict (`step`), then one row per operation
+    summary, after-step check and measurement; a resumed run adds the invocation of each step
+    and the time no measurement observed. A run without the story (smoke, chains): one row
+    per recorded step."""
     story = report.get("story") or []
     if not story:
         rows = [("step", "kind", "outcome", "seconds")]
         rows += [(str(st.get("name")), str(st.get("kind")), str(st.get("outcome")), f"{st.get('duration') or 0:.1f}")
                  for st in report.get("steps", [])]
         return _table(rows) if len(rows) > 1 else []
+    resumed = len(report.get("invocations") or []) > 1
     titles = {name: m.get("title", name) for name, m in (report.get("measurements") or {}).items()}
-    rows = [("step", "what", "outcome", "seconds", "samples", "failed", "longest", "policy", "BOSH tasks")]
+    head = ("step", "what", "outcome", "seconds", "samples", "failed", "longest", "policy", "BOSH tasks")
+    rows = [(*head, "run") if resumed else head]
+
+    def row(*cells: str, inv: str = "") -> None:
+        rows.append((*cells, inv) if resumed else cells)
+
     for st in story:
         tasks = ", ".join(str(t) for t in st.get("tasks") or [])
-        rows.append((st["title"], "operations", str(st.get("outcome")), _secs(st.get("seconds")), "", "", "", "",
-                     tasks))
+        inv = f"#{st['invocation'] + 1}" if isinstance(st.get("invocation"), int) else ""
+        row(st["title"], "step", str(st.get("outcome")), _secs(st.get("seconds")), "", "", "", "", tasks, inv=inv)
+        if st.get("ops") or st.get("chain") not in ("not run", "skipped"):
+            row("", "operations", _ops_outcome(st), _secs(st.get("seconds")), "", "", "", "", tasks)
         for name, c in (st.get("checks") or {}).items():
-            rows.append(("", name, "passed" if c.get("ok") else "failed", _secs(c.get("seconds")), "", "", "", "", ""))
+            row("", name, "passed" if c.get("ok") else "failed", _secs(c.get("seconds")), "", "", "", "", "")
         for name, m in (st.get("measurements") or {}).items():
             policy = "enforced" if (m.get("policy") or {}).get("enforce") else "recorded"
             longest = m.get("longest_outage")
-            rows.append(("", titles.get(name, m.get("title", name)), str(m.get("outcome")), "",
-                         str(m.get("attempted", "")), str(m.get("failed", "")),
-                         f"{longest:.2f}s" if longest else "-", policy,
-                         ", ".join(str(t) for t in m.get("tasks") or [])))
+            row("", titles.get(name, m.get("title", name)), str(m.get("outcome")), "",
+                str(m.get("attempted", "")), str(m.get("failed", "")), f"{longest:.2f}s" if longest else "-", policy,
+                ", ".join(str(t) for t in m.get("tasks") or []))
     lines = _table(rows)
     for name, m in (report.get("measurements") or {}).items():
         lines.append(f"{m.get('title', name)}: {m.get('attempted', 0)} samples, {m.get('failed', 0)} failed, "
                      f"{m.get('windows', 0)} outage window(s), longest {m.get('longest_outage', 0):.2f}s, "
                      f"every {m.get('interval') or 0:g}s")
+    for gap in report.get("unobserved") or []:
+        lines.append(f"not observed between invocations #{gap['after_invocation']} and #{gap['before_invocation']} "
+                     f"({gap.get('from')} to {gap.get('to')}): A0's routability and every other measurement")
     return lines
+
+
+def _ops_outcome(st: Mapping[str, Any]) -> str:
+    """The operations' own outcome (the step's verdict also weighs checks and measurements)."""
+    if st.get("failed_op") or any(o.get("state") not in (None, "done") for o in st.get("ops") or []):
+        return "failed"
+    if st.get("chain") == "failed" and not st.get("checks"):
+        return "failed"  # stopped before or between operations (refused, or the CF API never came back)
+    return "passed" if st.get("ops") else str(st.get("chain"))
 
 
 def _secs(value: Any) -> str:

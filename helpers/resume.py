@@ -183,16 +183,17 @@ def _cf_differences(record: Mapping[str, Any], new_cf: Callable[[], Any] | None)
     a0 = (record.get("apps") or {}).get("A0")
     if a0:
         try:
-            app = cf.app(a0.get("guid"))
-            name = (app.get("entity") or {}).get("name")
-            states = sorted({i.state for i in cf.instances(a0.get("guid")).values()})
-            if name != a0.get("name"):
-                problems.append(f"A0 ({a0.get('guid')}): recorded as {a0.get('name')}, CF names it {name!r}")
-            if "RUNNING" not in states:
-                problems.append(f"A0 ({a0.get('name')}): no instance is RUNNING (instances: "
-                                f"{', '.join(states) or 'none'})")
+            name = (cf.app(a0.get("guid")).get("entity") or {}).get("name")
         except Exception as exc:
-            problems.append(f"A0 ({a0.get('name')}, {a0.get('guid')}): not found in CF ({exc})")
+            return [*problems, f"A0 ({a0.get('name')}, {a0.get('guid')}): not found in CF ({exc})"]
+        if name != a0.get("name"):
+            problems.append(f"A0 ({a0.get('guid')}): recorded as {a0.get('name')}, CF names it {name!r}")
+        try:
+            states = sorted({i.state for i in cf.instances(a0.get("guid")).values()})
+        except Exception as exc:
+            return [*problems, f"A0 ({a0.get('name')}): cannot tell whether it runs ({exc})"]
+        if "RUNNING" not in states:
+            problems.append(f"A0 ({a0.get('name')}): no instance is RUNNING (instances: {', '.join(states) or 'none'})")
     return problems
 
 

@@ -73,6 +73,19 @@ class RunHome:
     def manifests(self) -> Path:
         return self.path / "manifests"
 
+    def relative(self, path: Path) -> str:
+        """`path` as the record keeps it: relative to the run's directory when inside it (so
+        the directory can move), else absolute (manifests the config names)."""
+        path = Path(path).resolve()
+        try:
+            return str(path.relative_to(self.path.resolve()))
+        except ValueError:
+            return str(path)
+
+    def resolve(self, recorded: str) -> Path:
+        path = Path(recorded)
+        return path if path.is_absolute() else self.path / path
+
     def create(self) -> RunHome:
         private_dir(self.path)
         return self

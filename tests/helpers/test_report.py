@@ -69,7 +69,10 @@ def test_story_rows_follow_the_story_and_say_what_never_ran():
     rec, _, record = scenario()
     rows = story_rows(story.STORY, record, rec.steps())
     assert [r["title"] for r in rows] == [s.title for s in story.STORY]
-    assert [r["outcome"] for r in rows] == ["not run", "passed", "not run", "not run", "failed", "not run"]
+    # D1: operations and checks passed (the chain went on), A0 routable broke its enforced policy
+    assert [r["chain"] for r in rows] == ["not run", "passed", "not run", "not run", "failed", "not run"]
+    assert [r["outcome"] for r in rows] == ["not run", "failed", "not run", "not run", "failed", "not run"]
+    assert rows[1]["message"] == "measurement(s) broke the step's policy: A0 routable"
     d1 = rows[1]
     assert d1["tasks"] == [6] and d1["seconds"] == 1.0 and d1["checks"]["smoke"]["ok"]
     assert "task 7" in rows[4]["message"]
@@ -176,8 +179,11 @@ def test_summary_has_a_row_per_step_check_and_measurement():
     lines = summary_lines(report)
     assert lines[0].split()[:4] == ["step", "what", "outcome", "seconds"]
     d1 = lines.index(next(ln for ln in lines if ln.startswith("upgrade D1")))
-    assert "operations" in lines[d1] and "passed" in lines[d1] and lines[d1].rstrip().endswith("6")
-    block = lines[d1 + 1:d1 + 5]
+    # D1's operations and checks passed, but A0 lost its route beyond the enforced policy:
+    # the step is never listed as passed (issue 12 point 9)
+    assert lines[d1].split()[:4] == ["upgrade", "D1", "step", "failed"] and lines[d1].rstrip().endswith("6")
+    assert lines[d1 + 1].split()[:2] == ["operations", "passed"] and lines[d1 + 1].rstrip().endswith("6")
+    block = lines[d1 + 2:d1 + 6]
     assert [ln.split()[0] for ln in block] == ["smoke", "scale", "A0", "A0"]
     routable = block[2]
     assert "failed" in routable and "0.20s" in routable and "enforced" in routable and routable.endswith("6")
