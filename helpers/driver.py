@@ -121,14 +121,14 @@ class Driver:
             result = self.director.change_job_state(name, "stopped", on_event=self.on_event)
             if self.cell_stop == "delete":  # DUSTs' stop + delete + redeploy, from our own manifest
                 result = self.director.delete_deployment(name, on_event=self.on_event, force=True)
-            self.record.set_deployment(op.deployment, running=False)
+            self.record.set_deployment(op.deployment, running=False, deleted=self.cell_stop == "delete")
             return result
         if self.cell_stop == "delete":
             result = self.director.deploy(self.manifests.text(op.deployment, state["version"]),
                                           on_event=self.on_event)
         else:
             result = self.director.change_job_state(name, "started", on_event=self.on_event)
-        self.record.set_deployment(op.deployment, running=True)
+        self.record.set_deployment(op.deployment, running=True, deleted=False)
         return result
 
     def versions(self) -> dict[str, str]:

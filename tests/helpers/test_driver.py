@@ -61,7 +61,7 @@ def test_the_run_record_says_what_the_run_owns_and_how_far_it_got(tmp_path):
     driver, _, record = make(tmp_path)
     play(driver, story.STORY[:3])
     saved = json.loads((tmp_path / "run-state.json").read_text())
-    assert saved["deployments"]["D4"] == {"name": D4, "version": "V0", "running": False,
+    assert saved["deployments"]["D4"] == {"name": D4, "version": "V0", "running": False, "deleted": False,
                                           "manifest": saved["deployments"]["D4"]["manifest"],
                                           "created_by": record.run_id, "created_task": 5, "invocation": 0}
     assert len(saved["deployments"]["D4"]["manifest"]) == 64  # sha256 of the manifest deployed
