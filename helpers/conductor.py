@@ -76,6 +76,7 @@ class Conductor:
         self.manifests = manifests
         self.on_verdict = on_verdict
         self.started: dict[str, Verdict] = {}  # observer name -> its start-up verdict
+        self.operated: set[str] = set()  # story steps whose operations began in this invocation
         self._after: dict[str, AfterStep] = {}
         self._lock = threading.Lock()
         self.timings: dict[str, float] = {"checks": 0.0, "wait": 0.0}
@@ -104,6 +105,7 @@ class Conductor:
         if step.kind != "setup" and not self.started and self.a0.app is not None:
             self.start_observers()  # a resumed run: A0 is back, the measurements start with its first step
         self.record.begin_step(step.id)
+        self.operated.add(step.id)
         try:
             with self.recorder.step(step.title, kind=step.kind, data={"story": step.id}):
                 for observer in self.observers:
@@ -121,6 +123,10 @@ class Conductor:
             self.record.step(step.id, outcome="failed", message=str(exc)[:2000])
             raise
         self.record.step(step.id, outcome="operated")
+
+    def began(self, step: story.Step) -> bool:
+        """The step's operations began in this invocation (it was not refused, not skipped)."""
+        return step.id in self.operated
 
     def verify_versions(self, step: story.Step) -> list[Verdict]:
         """Every deployment this run created runs the releases its manifest (at the version the

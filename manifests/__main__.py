@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import uuid as uuid_mod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def _split_pairs(values: Sequence[str], what: str, problems: list[str]) -> list[
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from manifests.director import DirectorLookupError, director_uuid
-    from manifests.generate import GenerationError, generate
+    from manifests.generate import GenerationError, check_out_dir, generate
 
     problems: list[str] = []
     resolve = dict(_split_pairs(args.resolve, "--resolve", problems))
@@ -79,6 +80,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         problems.append("--secrets applies to the built-in templates only; release checkouts keep their own credentials")
     if args.director_uuid and args.director_url:
         problems.append("give either --director-uuid or --director-url, not both")
+    problems.extend(check_out_dir(args.out))
+    if args.director_uuid and not is_director_uuid(args.director_uuid):
+        problems.append(f"--director-uuid {args.director_uuid!r} is not a director uuid (like "
+                        "2bc7d0b1-3e1c-4f0e-9a0c-6d2a4f1c9e8b: `bosh status --uuid` or `bosh env` prints it), "
+                        "or give --director-url to read it from the director")
     uuid = args.director_uuid
     if not problems and args.director_url:
         try:
@@ -111,6 +117,17 @@ def run(argv: Sequence[str] | None = None) -> int:
     for piece, path in written.items():
         print(f"{piece}: {path}")
     return 0
+
+
+def is_director_uuid(value: str) -> bool:
+    """What a director's `/info` gives as its uuid (a UUID, 8-4-4-4-12 hex). The 2015 bosh CLI
+    refuses to deploy a manifest whose `director_uuid` differs from its target's
+    (bosh_cli 1.3262.26.0 lib/cli/manifest.rb:56), and the director itself does not check
+    it, so a placeholder (`UUID`) would only fail later, at the deploy."""
+    try:
+        return str(uuid_mod.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def _fail(problems: Sequence[str]) -> int:

@@ -235,9 +235,18 @@ def dump(manifest: Mapping[str, Any]) -> str:
     return _spiff().dump_yaml(manifest)
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
 def check_out_dir(out: Path) -> list[str]:
-    """Refuse to replace a directory that holds anything but our manifests."""
+    """Refuse to replace a directory that holds anything but our manifests, and to write into
+    the package's own directory (its templates, stubs and version sets live there: generated
+    manifests beside them would be taken for the project's files)."""
     out = Path(out)
+    resolved = out.expanduser().resolve()
+    if resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents:
+        return [f"--out {out} is inside the suite's own manifests/ package ({PACKAGE_DIR}); "
+                "give a directory of your own, e.g. --out ~/upgrade-manifests/v0"]
     if not out.exists():
         return []
     if not out.is_dir():

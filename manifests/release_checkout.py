@@ -250,17 +250,20 @@ def build_from_checkouts(
     import manifests.spiff as spiff
 
     problems: list[str] = []
-    cf = inspect_cf(Path(cf_release), Path(diego_release), problems)
-    diego = inspect_diego(Path(diego_release), problems)
     pins: dict[str, str] = {}
+    absent: set[str] = set()
     for flag, path in (("cf_release", cf_release), ("diego_release", diego_release),
                        ("etcd_release", etcd_release), ("garden_release", garden_release)):
         if path is None:
             continue
-        if not Path(path).is_dir():
-            problems.append(f"--{flag.replace('_', '-')} {path}: not a directory")
+        if not Path(path).is_dir():  # one message per missing path (not also "not a checkout")
+            what = "no such directory" if not Path(path).exists() else "not a directory"
+            problems.append(f"--{flag.replace('_', '-')} {path}: {what}")
+            absent.add(flag)
             continue
         pins.update(last_created_versions(Path(path)))
+    cf = inspect_cf(Path(cf_release), Path(diego_release), problems) if "cf_release" not in absent else None
+    diego = inspect_diego(Path(diego_release), problems) if "diego_release" not in absent else None
     stemcell = dict(DEFAULT_STEMCELL)
     if versions is not None:
         try:

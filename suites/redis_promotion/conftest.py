@@ -6,14 +6,31 @@ Fixtures come from `fixtures/redis.py` (registered by the root conftest): `platf
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from fixtures.platform import EXIT_SETUP, PlatformProblem, when_opened
 from promotion.__main__ import main
 
 ENV_DEPLOYMENTS = ("redis-dev1", "redis-dev2", "redis-staging", "redis-production")
 HERE = Path(__file__).resolve().parent
+
+
+def pytest_configure(config):
+    when_opened(config, _redis_server_for_the_embedded_simulator)
+
+
+def _redis_server_for_the_embedded_simulator(session, platform):
+    """The embedded simulator runs a real redis-server for every Redis instance it deploys, on
+    this machine: without one, say so before anything is deployed (a BOSH task's error is cut
+    at 128 characters, before the name of what is missing)."""
+    if platform.owns_director and shutil.which("redis-server") is None \
+            and any(HERE in item.path.parents for item in session.items):
+        raise PlatformProblem("the Redis promotion suite on the embedded simulator needs redis-server on the PATH "
+                              "(the simulator runs a real redis-server for every Redis instance): install it, "
+                              "e.g. apt-get install redis-server", EXIT_SETUP)
 
 
 def pytest_collection_modifyitems(items):

@@ -11,15 +11,14 @@ from helpers import story
 from helpers.report import (
     MeasurementData,
     build_report,
-    render_timeline,
     story_rows,
     summary_lines,
     write_report,
     write_task_log,
-    write_timeline,
 )
 from helpers.samples import Sample, outage_windows
 from helpers.steps import StepRecorder
+from helpers.timeline import render_timeline, write_timeline
 
 
 class Clock:
@@ -131,7 +130,7 @@ def test_timeline_is_self_contained_with_a_row_per_measurement(tmp_path):
     joined = " ".join(parser.text)
     assert "upgrade D1" in joined and "upgrade CF" in joined
     assert "A0 routable: 20 samples, 3 failed, 2 outage window(s); A0 ssh: 4 samples, 0 failed" in joined
-    assert ">A0 routable</text>" in text and ">A0 ssh</text>" in text  # one labelled row each
+    assert '<div class="lbl">A0 routable</div>' in text and '<div class="lbl">A0 ssh</div>' in text
     assert 'fill="#d62728"' in text  # failed columns drawn red, as the legend says
     assert "endpoint_failure x2" in joined and "deploy D1 at V-prime" in joined
 

@@ -161,3 +161,12 @@ def test_unresolved_node_in_checkout_mode_names_the_manifest(tmp_path: Path):
         build_from_checkouts(*V0, versions="v0", director_uuid=UUID, stubs=[stub])
     text = str(err.value)
     assert text.startswith("cf.yml: unresolved nodes:") and "(( no.such.value ))" in text
+
+
+def test_a_missing_checkout_path_is_one_clear_message_each(tmp_path: Path):
+    """Issue 12: a missing --cf-release said both "not a cf-release checkout (missing ...)" and
+    "not a directory"."""
+    with pytest.raises(GenerationError) as err:
+        build_from_checkouts(tmp_path / "no-cf", tmp_path / "no-diego", director_uuid=UUID, versions="v0")
+    assert err.value.problems == [f"--cf-release {tmp_path / 'no-cf'}: no such directory",
+                                  f"--diego-release {tmp_path / 'no-diego'}: no such directory"]

@@ -83,3 +83,20 @@ def test_version_file_and_director_url_with_resolve(tmp_path: Path, director: in
     assert [j["instances"] for j in cell2["jobs"] if j["name"] == "cell_z1"] == [0]
     assert cell1["director_uuid"] == "dir-uuid-from-info"
     assert {p["stemcell"]["version"] for p in cell1["resource_pools"]} == {"3000"}
+
+
+@pytest.mark.parametrize("value", ["UUID", "ignore", "<your director's uuid>", "1234", UUID + "x"])
+def test_director_uuid_must_be_a_uuid(tmp_path: Path, value: str):
+    """Issue 12: the README's placeholder `UUID` was accepted and written into every manifest."""
+    result = _cli("--versions", "v0", "--director-uuid", value, "--out", str(tmp_path / "v0"))
+    assert result.returncode == 1
+    assert f"--director-uuid {value!r} is not a director uuid" in result.stderr
+    assert not (tmp_path / "v0").exists()
+
+
+def test_never_into_the_packages_own_manifests_directory(tmp_path: Path):
+    """Issue 12: the README's example wrote into manifests/v0, beside the package's templates."""
+    result = _cli("--versions", "v0", "--director-uuid", UUID, "--out", "manifests/v0")
+    assert result.returncode == 1
+    assert "--out manifests/v0 is inside the suite's own manifests/ package" in result.stderr
+    assert not (REPO / "manifests" / "v0").exists()

@@ -45,3 +45,5 @@ def test_smoke_runs_on_a_cf_only_config_and_the_upgrade_suite_refuses_it(sim_fac
     upgrade = run_suite(["suites/upgrade_stable"], config=cf_only, artifacts=tmp_path / "upgrade")
     assert upgrade.returncode == 4, upgrade.output[-3000:]
     assert "the upgrade-from-stable suite needs a BOSH director: set bosh.url" in upgrade.output
+    assert upgrade.report["outcome"] == "config error" and upgrade.report["results"] == []  # no test ran
+    assert "upgrade run summary" not in smoke.output

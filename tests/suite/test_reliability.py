@@ -77,6 +77,7 @@ def test_failed_bosh_task_names_deployment_task_and_message_and_skips_later_step
         {"at": "upgrade D3", "kind": "fail_next_task", "target": "cf-warden-diego-cell1",
          "params": {"message": "injected: cell_z1/0 failed to start"}}])
     assert run.returncode == 1
+    assert run.report["outcome"] == "failed"
     outcome, message = run.outcome("test_upgrade_d3_then_stop_d4")
     assert outcome == "failed"
     assert "cf-warden-diego-cell1" in message and re.search(r"task \d+", message)
@@ -153,8 +154,13 @@ def test_missing_release_is_listed_before_anything_is_deployed(sim_factory, tmp_
     assert run.report["tasks"] == []
 
 
-def _config_problem_run(tmp_path: Path, config: Path) -> tuple[int, str]:
+def _config_problem_run(tmp_path: Path, config: Path, outcome: str) -> tuple[int, str]:
+    """The run ends before any test with one clean message, and report.json says why."""
     run = run_suite([f"{MODULE}::TestPreflight"], config=config, artifacts=tmp_path / "art", timeout=120)
+    assert "Traceback" not in run.output and "_pytest.outcomes.Exit" not in run.output and "!!!" not in run.output
+    report = run.report
+    assert report["outcome"] == outcome and report["exit_code"] == run.returncode and report["results"] == []
+    assert report["reason"] and report["reason"] in run.output
     return run.returncode, run.output
 
 
@@ -162,10 +168,9 @@ def test_bad_config_gives_one_clear_message(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text(yaml.safe_dump({"bosh": {"url": "https://192.168.50.4:25555", "pasword": "x"},
                                    "cf": {"api": "https://api.bosh-lite.com"}, "bogus": 1}))
-    rc, out = _config_problem_run(tmp_path, bad)
+    rc, out = _config_problem_run(tmp_path, bad, "config error")
     assert rc == 4
     assert out.count("invalid config") == 1 and "pasword" in out and "bogus" in out
-    assert "Traceback" not in out
 
 
 def test_wrong_credentials_give_one_clear_message_without_the_password(sim_factory, tmp_path):
@@ -173,7 +178,7 @@ def test_wrong_credentials_give_one_clear_message_without_the_password(sim_facto
     data = yaml.safe_load(config.read_text())
     data["bosh"]["password"] = "wrong-password-123"
     config.write_text(yaml.safe_dump(data))
-    rc, out = _config_problem_run(tmp_path, config)
+    rc, out = _config_problem_run(tmp_path, config, "platform error")
     assert rc == 70
     assert "director" in out and ("credentials" in out or "rejected" in out)
     assert "wrong-password-123" not in out and "Traceback" not in out
@@ -190,7 +195,7 @@ def test_unreachable_director_gives_one_clear_message(sim_factory, tmp_path):
     s.close()
     data["resolve"]["192.168.50.4:25555"] = f"127.0.0.1:{port}"
     config.write_text(yaml.safe_dump(data))
-    rc, out = _config_problem_run(tmp_path, config)
+    rc, out = _config_problem_run(tmp_path, config, "platform error")
     assert rc == 70
     assert out.count("cannot reach the BOSH director at https://192.168.50.4:25555") == 1
 
@@ -227,14 +232,15 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in text
 
 
-def test_interrupt_stops_poller_writes_report_deletes_org_and_leaves_no_process(tmp_path):
-    """No config: the child run starts its own simulator; SIGINT during the D1 upgrade."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_poller_writes_report_deletes_org_and_leaves_no_process(tmp_path, sig):
+    """No config: the child run starts its own simulator; Ctrl-C or SIGTERM during the D1 upgrade."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     env.pop("CONFIG", None)
     env["PYTHONUNBUFFERED"] = "1"
     art = tmp_path / "art"
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", SUITE, "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", SUITE, "-p", "no:cacheprovider", "-o", "addopts=",
                              "--artifacts", str(art)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -247,7 +253,7 @@ def test_interrupt_stops_poller_writes_report_deletes_org_and_leaves_no_process(
             if "==> [diego] upgrade D1" in line:
                 children = _descendants(proc.pid)
                 time.sleep(0.3)
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(sig)
                 break
             if time.monotonic() > deadline:
                 break
@@ -260,7 +266,7 @@ def test_interrupt_stops_poller_writes_report_deletes_org_and_leaves_no_process(
     assert children, "the child run had no simulator process when interrupted: " + out[-2000:]
     assert proc.returncode == 2, out[-3000:]
     report = yaml.safe_load((art / "report.json").read_text())
-    assert report["meta"]["finished_because"] == "interrupted"
+    assert report["meta"]["finished_because"] == ("interrupted (SIGTERM)" if sig == signal.SIGTERM else "interrupted")
     assert report["outcome"] == "interrupted"  # the tests that passed before do not make a passed run
     assert report["measurements"]["a0_routable"]["attempted"] > 0  # measured, then stopped (summary written)
     assert "deleted the test org DUSTPY-" in out
