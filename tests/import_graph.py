@@ -13,8 +13,9 @@ without the other. So every import statement counts, wherever it stands in the m
   `importlib.import_module(...)` / `__import__(...)`, and, when that argument is computed at
   run time, every module of the tree that the importing file spells out in a string (the
   names it can have read them from: `simulator/server.py`'s list of parts);
-* a name the tree does not define as a module (`from harness import x` in tests/suite, a
-  script's neighbour) is resolved as pytest and `python script.py` do: next to the importer.
+* a name the tree does not define as a top-level module (`from harness import x` in
+  tests/suite, a script's neighbour, `from fakes import ...` with tests/ on sys.path) is
+  looked for next to the importer, then in each directory above it, nearest first.
 
 What is not an edge: importing `a.b.c` runs `a/__init__.py` and `a/b/__init__.py` first, but
 that is Python's package initialisation, not a dependency the importer chose; counting it
@@ -159,12 +160,16 @@ class ImportGraph:
         return self._longest_module_prefix(local) if local is not None else None
 
     def _local_name(self, dotted: str, path: Path) -> str | None:
-        """`import x` in a file whose directory is on sys.path (a script, a pytest rootdir)."""
-        directory = ".".join(path.relative_to(self.root).parent.parts)
+        """`import x` where `x` is no top-level module of the tree: a file next to the importer
+        or in a directory above it that is on sys.path (a script's own directory, a pytest
+        rootdir, a directory a conftest puts there), nearest first."""
         head = dotted.split(".")[0]
-        if (f"{directory}.{head}" if directory else head) not in self.modules:
-            return None
-        return f"{directory}.{dotted}" if directory else dotted
+        directory = path.relative_to(self.root).parent.parts
+        for end in range(len(directory), 0, -1):
+            prefix = ".".join(directory[:end])
+            if f"{prefix}.{head}" in self.modules:
+                return f"{prefix}.{dotted}"
+        return None
 
     def _longest_module_prefix(self, dotted: str) -> str | None:
         parts = dotted.split(".")
