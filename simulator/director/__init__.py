@@ -16,6 +16,7 @@ from typing import Any
 from simulator.director.api import DirectorApp
 from simulator.director.era import era as director_era
 from simulator.director.models import Director
+from simulator.server import start_wsgi_listener
 from simulator.world import World
 
 PUBLIC_ADDRESS = "192.168.50.4:25555"
@@ -33,8 +34,6 @@ class DirectorComponent:
 
 
 def attach(world: World) -> None:
-    from simulator.server import start_wsgi_listener
-
     era = director_era(world.settings.get("director_era"))
     director = Director(world, world.credentials.get("bosh_username", "admin"),
                         world.credentials.get("bosh_password", "admin"), era=era)
