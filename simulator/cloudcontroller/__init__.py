@@ -6,10 +6,12 @@ from typing import Any
 
 from simulator.cloudcontroller.cc import CloudController
 from simulator.cloudcontroller.uaa import Uaa
+from simulator.cloudcontroller.uaa_http import UaaApp
 
 
 def attach(world: Any, access_ttl: float = 599) -> None:
     uaa = Uaa(world, access_ttl=access_ttl)
+    uaa.wsgi = UaaApp(uaa)
     cc = CloudController(world)
     world.components["uaa"] = uaa
     world.components["cc"] = cc
