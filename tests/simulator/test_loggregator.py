@@ -1,8 +1,8 @@
 """Loggregator of cf v220/v231 at the HTTP level: doppler multipart protobuf, legacy /recent,
 the traffic controller's 401/404 answers and its CC log-access check; no log-cache.
 
-The envelopes are decoded by an independent decoder written here from the wire-contracts
-field tables (§5), not by the simulator's encoder.
+The envelopes are decoded by an independent decoder (dropsonde_wire.py) written from the
+era's .proto files, not by the codec the simulator encodes with.
 """
 
 from __future__ import annotations
@@ -10,48 +10,14 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from werkzeug.test import Client
 
 from simulator.cloudcontroller import attach as attach_cc
 from simulator.loggregator import attach as attach_logs
+from tests.simulator.dropsonde_wire import decode_message, read_varint, unzigzag
 from tests.simulator.test_cc_fakes import FakeWorld, bearer, make_world, password_token
-
-# ------------------------------------------------------------------ independent decoder
-
-
-def read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
-
-
-def decode_message(data: bytes) -> dict[int, list[Any]]:
-    fields: dict[int, list[Any]] = {}
-    pos = 0
-    while pos < len(data):
-        key, pos = read_varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = read_varint(data, pos)
-        elif wire == 2:
-            length, pos = read_varint(data, pos)
-            value, pos = data[pos:pos + length], pos + length
-        elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
-        elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
-        else:
-            raise AssertionError(f"unexpected wire type {wire}")
-        fields.setdefault(number, []).append(value)
-    return fields
 
 
 def split_multipart(body: bytes, content_type: str) -> list[bytes]:
@@ -65,10 +31,6 @@ def split_multipart(body: bytes, content_type: str) -> list[bytes]:
         assert chunk.startswith(b"\r\n\r\n"), "parts carry no headers"
         parts.append(chunk[4:-2] if chunk.endswith(b"\r\n") else chunk[4:])
     return parts
-
-
-def unzigzag(n: int) -> int:
-    return (n >> 1) ^ -(n & 1)
 
 
 # ------------------------------------------------------------------ fixtures
@@ -205,7 +167,7 @@ def test_cc_api_lines_reach_the_logs(env: Env) -> None:
 
 
 def test_varint_and_zigzag_against_the_independent_decoder() -> None:
-    from helpers import protobuf as pb
+    from codec import protobuf as pb
 
     for value in (0, 1, 127, 128, 300, 2**35, 1_700_000_000_123_456_789):
         assert read_varint(pb.varint(value), 0) == (value, len(pb.varint(value)))
