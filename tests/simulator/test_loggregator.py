@@ -43,9 +43,9 @@ class Env:
         self.client = Client(self.logs.wsgi)
         self.token = password_token(Client(fw.world.components["uaa"].wsgi))["access_token"]
         cc = fw.world.components["cc"]
-        org = cc.create_org({"name": "o"})
-        space = cc.create_space({"name": "s", "organization_guid": org.guid})
-        self.app = cc.create_app({"name": "acc-app", "space_guid": space.guid}, {})
+        org = cc.spaces.create_org({"name": "o"})
+        space = cc.spaces.create_space({"name": "s", "organization_guid": org.guid})
+        self.app = cc.apps.create_app({"name": "acc-app", "space_guid": space.guid}, {})
         self.logs.forget(self.app.guid)  # drop CC's "Created app" API line
 
 
@@ -161,7 +161,7 @@ def test_break_logs_fault_by_app_name(env: Env) -> None:
 
 def test_cc_api_lines_reach_the_logs(env: Env) -> None:
     cc = env.fw.world.components["cc"]
-    cc.update_app(env.app.guid, {"instances": 2}, {})
+    cc.apps.update_app(env.app.guid, {"instances": 2}, {})
     messages = [(ln.source_type, ln.message) for ln in env.logs.recent(env.app.guid)]
     assert messages and messages[0][0] == "API" and env.app.guid in messages[0][1]
 
