@@ -11,7 +11,7 @@ import zipfile
 from typing import Any
 
 from simulator.cloudcontroller import lookup, ruby
-from simulator.cloudcontroller.ccbridge import CCBridge, DesiredLRP, vcap_env
+from simulator.cloudcontroller.ccbridge import CCBridge, DesiredLRP, field_of, vcap_env
 from simulator.cloudcontroller.errors import STAGING_FAILURES, CCError
 from simulator.cloudcontroller.events import AppEvents
 from simulator.cloudcontroller.models import App, Job, Stack, Store, now_iso
@@ -24,12 +24,6 @@ CENSORED_FIELDS = ("encrypted_environment_json", "command", "environment_json", 
                    "docker_credentials_json", "encrypted_docker_credentials_json")
 CENSORED_MESSAGE = "PRIVATE DATA HIDDEN"
 APP_STATES = ("STARTED", "STOPPED")
-
-
-def _attr(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
 
 
 class Apps:
@@ -203,9 +197,9 @@ class Apps:
                 app.droplet = droplet
                 app.staged_package_hash = package_hash
                 app.package_state = "STAGED"
-                app.detected_buildpack = _attr(droplet, "detected_buildpack", None) or app.detected_buildpack
-                app.detected_start_command = _attr(droplet, "start_command", None) or \
-                    _attr(droplet, "command", None) or app.detected_start_command
+                app.detected_buildpack = field_of(droplet, "detected_buildpack", None) or app.detected_buildpack
+                app.detected_start_command = field_of(droplet, "start_command", None) or \
+                    field_of(droplet, "command", None) or app.detected_start_command
             app.touch()
         if droplet is None:
             # staging_completion_handler_base.rb:37 `Loggregator.emit_error`

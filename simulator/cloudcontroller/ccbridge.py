@@ -120,7 +120,7 @@ class CCBridge:
         lister = getattr(diego, "desired_lrps", None)
         if lister is not None and self.world.component_up("bbs"):
             try:
-                known = {_attr(lrp, "process_guid") for lrp in lister()}
+                known = {field_of(lrp, "process_guid") for lrp in lister()}
             except Exception:
                 known = None
             if known is not None:
@@ -179,8 +179,11 @@ class CCBridge:
         self.wait_idle(2.0)
 
 
-def _attr(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+def field_of(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of what Diego answered (its records, or a dict from a stand-in Diego)."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
 
 
 def vcap_env(app: Any, uris: list[str], space_name: str, environment: dict[str, Any]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from simulator.cloudcontroller import lookup
-from simulator.cloudcontroller.ccbridge import CCBridge
+from simulator.cloudcontroller.ccbridge import CCBridge, field_of
 from simulator.cloudcontroller.errors import CCError
 from simulator.cloudcontroller.models import App, Store, now_iso
 from simulator.cloudcontroller.routes import Routes
@@ -16,12 +16,6 @@ from simulator.cloudcontroller.routes import Routes
 DIEGO_TO_CC_STATE = {"UNCLAIMED": "STARTING", "CLAIMED": "STARTING", "STARTING": "STARTING",
                      "RUNNING": "RUNNING", "CRASHED": "CRASHED", "FLAPPING": "FLAPPING",
                      "DOWN": "DOWN", "UNKNOWN": "UNKNOWN"}
-
-
-def _attr(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
 
 
 def _epoch_seconds(value: Any) -> float:
@@ -70,10 +64,10 @@ class Instances:
         best: dict[int, Any] = {}
         rank = {"RUNNING": 0, "STARTING": 1, "CRASHED": 2}
         for lrp in self._diego_instances(app):
-            index = int(_attr(lrp, "index", 0))
+            index = int(field_of(lrp, "index", 0))
             if not 0 <= index < app.instances:
                 continue
-            state = DIEGO_TO_CC_STATE.get(str(_attr(lrp, "state", "UNKNOWN")).upper(), "UNKNOWN")
+            state = DIEGO_TO_CC_STATE.get(str(field_of(lrp, "state", "UNKNOWN")).upper(), "UNKNOWN")
             current = best.get(index)
             if current is None or rank.get(state, 9) < rank.get(current[0], 9):
                 best[index] = (state, lrp)
@@ -90,10 +84,10 @@ class Instances:
                 result[str(index)] = {"state": "DOWN", "uptime": 0}
                 continue
             state, lrp = best[index]
-            since = _epoch_seconds(_attr(lrp, "since", 0))
+            since = _epoch_seconds(field_of(lrp, "since", 0))
             entry: dict[str, Any] = {"state": state, "uptime": int(max(0.0, now - since)) if
                                      state == "RUNNING" and since else 0, "since": int(since)}
-            details = _attr(lrp, "details", None) or _attr(lrp, "placement_error", None)
+            details = field_of(lrp, "details", None) or field_of(lrp, "placement_error", None)
             if details:
                 entry["details"] = details
             result[str(index)] = entry
@@ -113,10 +107,10 @@ class Instances:
                 result[str(index)] = {"state": "DOWN", "since": now}
                 continue
             state, lrp = best[index]
-            since = _epoch_seconds(_attr(lrp, "since", 0))
+            since = _epoch_seconds(field_of(lrp, "since", 0))
             result[str(index)] = {"state": state, "stats": {
-                "name": app.name, "uris": uris, "host": _attr(lrp, "cell_ip", None),
-                "port": _attr(lrp, "port", None),
+                "name": app.name, "uris": uris, "host": field_of(lrp, "cell_ip", None),
+                "port": field_of(lrp, "port", None),
                 "uptime": int(max(0.0, now - since)) if since and state == "RUNNING" else 0,
                 "mem_quota": app.memory * 1024 * 1024, "disk_quota": app.disk_quota * 1024 * 1024,
                 "fds_quota": 16384, "usage": {"time": now_iso().replace("T", " ").replace("Z", " +0000"),

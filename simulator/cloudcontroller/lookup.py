@@ -6,36 +6,33 @@ the store and this module instead of on each other.
 
 from __future__ import annotations
 
+from typing import Any
+
 from simulator.cloudcontroller.errors import CCError
 from simulator.cloudcontroller.models import App, Organization, Route, Space, Store
 
 
+def _found(store: Store, collection: str, guid: str, missing: str) -> Any:
+    record = store.get(collection, guid)
+    if record is None:
+        raise CCError(missing, guid)
+    return record
+
+
 def org(store: Store, guid: str) -> Organization:
-    found = store.get("organizations", guid)
-    if found is None:
-        raise CCError("OrganizationNotFound", guid)
-    return found
+    return _found(store, "organizations", guid, "OrganizationNotFound")
 
 
 def space(store: Store, guid: str) -> Space:
-    found = store.get("spaces", guid)
-    if found is None:
-        raise CCError("SpaceNotFound", guid)
-    return found
+    return _found(store, "spaces", guid, "SpaceNotFound")
 
 
 def app(store: Store, guid: str) -> App:
-    found = store.get("apps", guid)
-    if found is None:
-        raise CCError("AppNotFound", guid)
-    return found
+    return _found(store, "apps", guid, "AppNotFound")
 
 
 def route(store: Store, guid: str) -> Route:
-    found = store.get("routes", guid)
-    if found is None:
-        raise CCError("RouteNotFound", guid)
-    return found
+    return _found(store, "routes", guid, "RouteNotFound")
 
 
 def routes_of_app(store: Store, app_guid: str) -> list[Route]:
