@@ -12,7 +12,7 @@ without the other. So every import statement counts, wherever it stands in the m
 * imports by name: the strings of a module's `pytest_plugins`, the literal argument of
   `importlib.import_module(...)` / `__import__(...)`, and, when that argument is computed at
   run time, every module of the tree that the importing file spells out in a string (the
-  names it can have read them from: `simulator/server.py`'s list of parts);
+  names it can have read them from: `simulator/assembly.py`'s list of parts);
 * a name the tree does not define as a top-level module (`from harness import x` in
   tests/suite, a script's neighbour, `from fakes import ...` with tests/ on sys.path) is
   looked for next to the importer, then in each directory above it, nearest first.
