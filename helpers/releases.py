@@ -7,6 +7,7 @@ names, because CI resources and bosh.io downloads name files arbitrarily.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import tarfile
@@ -66,8 +67,13 @@ def _member(path: Path, names: tuple[str, ...]) -> dict:
     raise TarballError(f"{path}: no {' or '.join(names)} inside; is it a BOSH tarball?")
 
 
+def release_manifest(path: str | Path) -> dict:
+    """A release tarball's release.MF as written (jobs and packages with their fingerprints)."""
+    return _member(Path(path), ("release.MF",))
+
+
 def read_release(path: str | Path) -> ReleaseInfo:
-    data = _member(Path(path), ("release.MF",))
+    data = release_manifest(path)
     missing = [k for k in ("name", "version") if not data.get(k)]
     if missing:
         raise TarballError(f"{path}: release.MF lacks {', '.join(missing)}")
@@ -95,11 +101,28 @@ def _tar_bytes(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def build_release_tarball(name: str, version: str, jobs: list[str], commit_hash: str = "0000000") -> bytes:
-    """A minimal release tarball (manifest only), for tests and the simulator's uploads."""
-    manifest = {"name": name, "version": version, "commit_hash": commit_hash, "uncommitted_changes": False,
-                "jobs": [{"name": j, "version": "0", "fingerprint": "0", "sha1": "0"} for j in jobs],
-                "packages": []}
+def release_mf(name: str, version: str, jobs: list[str], commit_hash: str = "0000000", *,
+               packages: tuple[str, ...] = (), source: str | None = None) -> dict:
+    """A release.MF for tests and the simulator's uploads. Fingerprints stand for the jobs'
+    and packages' source, as bosh computes them from the files: derived from `source`
+    (default: the version), so two versions built from one source (a dev build and the final
+    cut from it) carry equal fingerprints, and any other two do not."""
+    def fingerprint(kind: str, item: str) -> str:
+        return hashlib.sha1(f"{name}/{source or version}/{kind}/{item}".encode()).hexdigest()
+
+    def entry(kind: str, item: str) -> dict:
+        fp = fingerprint(kind, item)
+        return {"name": item, "version": fp, "fingerprint": fp, "sha1": hashlib.sha1(fp.encode()).hexdigest()}
+
+    return {"name": name, "version": version, "commit_hash": commit_hash, "uncommitted_changes": False,
+            "jobs": [entry("job", j) for j in jobs],
+            "packages": [{**entry("package", p), "dependencies": []} for p in packages]}
+
+
+def build_release_tarball(name: str, version: str, jobs: list[str], commit_hash: str = "0000000", *,
+                          packages: tuple[str, ...] = (), source: str | None = None) -> bytes:
+    """A minimal release tarball (release.MF only: see `release_mf`)."""
+    manifest = release_mf(name, version, jobs, commit_hash, packages=packages, source=source)
     return _tar_bytes({"./release.MF": yaml.safe_dump(manifest).encode()})
 
 

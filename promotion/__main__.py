@@ -1,13 +1,14 @@
 """`python -m promotion`: build Redis template candidates, deploy them through the gates
-dev1/dev2 -> staging -> production, compare environments, keep the pipeline's policy,
-decide about production's drift, recover after a crash, inspect the ledger, unlock.
+dev1/dev2 -> staging -> production, cut final releases from what dev tested, compare
+environments, keep the pipeline's policy, decide about production's drift, recover after a
+crash, inspect the ledger, unlock.
 
 Exit status: 0 done; 1 `diff`/`diff-production` found differences (outside the allowed
 paths / from the recorded state); 2 usage, configuration or store access error, or `diff`
 of an environment with nothing deployed; 3 refused (a gate, the lock, the ledger's chain,
 an unknown, tampered or truncated candidate: the message names the rule and what would
-satisfy it); 4 a deploy, a staging reset or the checks failed (recorded in the ledger), or
-the director failed. Docs: docs/promotion.md.
+satisfy it); 4 a deploy, a staging reset or the checks failed (recorded in the ledger), the
+director failed, or `bosh create-release --final` failed. Docs: docs/promotion.md.
 """
 
 from __future__ import annotations
@@ -112,6 +113,27 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     promoter = _promoter(args, _config(args))
     run_id = promoter.deploy(args.digest, args.env, allow_downgrade=args.allow_downgrade)
     print(f"candidate {args.digest[:12]} deployed to {args.env} and checked (run {run_id})")
+    return 0
+
+
+def cmd_finalize(args: argparse.Namespace) -> int:
+    from promotion.finalize import Finalizer, Request, bosh_cli, input_problems
+
+    config = _config(args)
+    release_dir = args.release_dir or (config.promotion.upstream if config else None)
+    cli = bosh_cli(args.bosh_cli)
+    problems = [] if release_dir else ["finalize needs the release repository's checkout: --release-dir DIR or "
+                                       "promotion.upstream"]
+    req = Request(Path(release_dir or "."), args.dev_release, args.version, args.checkout,
+                  Path(args.tarball) if args.tarball else None, tuple(args.upload_to or cand.ENVIRONMENTS))
+    problems += input_problems(req, cli) if release_dir else []
+    if config is None:
+        problems.append("finalize needs a suite config (--config FILE or $CONFIG) naming the directors to confirm "
+                        "the dev run with and to upload to")
+    if problems:
+        raise UsageError("finalize cannot run as given:\n  - " + "\n  - ".join(problems))
+    assert cli is not None
+    Finalizer(_promoter(args, config), cli).finalize(req)
     return 0
 
 
@@ -287,6 +309,27 @@ def parser() -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_unlock)
     add("ledger", "verify the ledger's chain and print it (every decision, deploy, check and test) as JSON "
         "lines").set_defaults(func=cmd_ledger)
+    fz = add("finalize", "cut a final release from the dev release that passed dev1 or dev2, upload it, record it",
+             description="Finds the dev release's passing run in dev1 or dev2 in the ledger (confirmed with the dev "
+                         "director: its task, and the release's fingerprints and commit), checks that the release "
+                         "checkout is at that commit with nothing changed, cuts the final release with the real "
+                         "`bosh create-release --final`, refuses it unless its jobs' and packages' fingerprints are "
+                         "the dev release's, uploads it to each environment's director and records a `finalize` "
+                         "record naming the dev release, its commit and fingerprints.")
+    fz.add_argument("--release-dir", help="the release repository's git checkout (default promotion.upstream)")
+    fz.add_argument("--dev-release", required=True,
+                    help="NAME/VERSION of the dev release to cut from (e.g. redis/9+dev.3), or NAME for the newest "
+                         "one that passed dev1 or dev2")
+    fz.add_argument("--version", help="the final version (default: the bosh CLI's next one)")
+    fz.add_argument("--checkout", action="store_true",
+                    help="check out the dev release's commit (a clean checkout only); without it, a checkout at "
+                         "another commit is refused")
+    fz.add_argument("--tarball", help="also keep the final release tarball at this path")
+    fz.add_argument("--upload-to", action="append", choices=cand.ENVIRONMENTS,
+                    help="environment whose director gets the final release (repeatable; default all four)")
+    fz.add_argument("--bosh-cli", help="the bosh CLI v2+ to run (default $PROMOTION_BOSH_CLI, else `bosh` on the "
+                                       "PATH)")
+    fz.set_defaults(func=cmd_finalize)
     pp = add("policy", "show the pipeline's gate policy, or record a change to it (a versioned decision in the ledger)",
              description="Without an action: print the policy in force. allow-diff/disallow-diff PATH...: widen or "
                          "narrow the paths parity allows to differ between staging and production. bind ENV: "
@@ -323,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.config import ConfigError
     from helpers.net import REDACTOR
     from promotion.deploy import NotDeployed, PromotionFailed
+    from promotion.finalize import FinalizeFailed
     from promotion.ledger import LedgerBroken, LedgerError
     from promotion.lock import LockHeld
     from promotion.refusal import GateRefused
@@ -335,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     statuses: list[tuple[type[BaseException] | tuple[type[BaseException], ...], int]] = [
         ((GateRefused, LockHeld, cand.CandidateError, LedgerBroken), 3),
-        ((PromotionFailed, BoshError), 4),
+        ((PromotionFailed, FinalizeFailed, BoshError), 4),
         ((StoreError, LedgerError, ConfigError, UsageError, NotDeployed), 2),
     ]
     try:

@@ -72,15 +72,17 @@ def content_digest(files: dict[str, bytes]) -> str:
 def git_revision(path: Path) -> str | None:
     """The commit of the git checkout containing `path` (with `-dirty` when files below
     `path` have uncommitted changes), or None when it is not a git checkout."""
-    rev = _git(path, "rev-parse", "HEAD")
+    rev = git_output(path, "rev-parse", "HEAD")
     if not rev:
         return None
-    return rev + ("-dirty" if _git(path, "status", "--porcelain", "--", ".") else "")
+    return rev + ("-dirty" if git_output(path, "status", "--porcelain", "--", ".") else "")
 
 
-def _git(path: Path, *args: str) -> str | None:
+def git_output(path: Path, *args: str, timeout: float = 10.0) -> str | None:
+    """`git -C path ARGS`'s stripped output, or None when git fails (not a checkout, no such
+    revision) or cannot run."""
     try:
-        r = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=10)
+        r = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None
     return r.stdout.strip() if r.returncode == 0 else None
@@ -94,7 +96,7 @@ def source_date(checkouts: list[Path], env: dict[str, str] | None = None) -> tup
     env = os.environ if env is None else env
     if env.get("SOURCE_DATE_EPOCH"):
         return _iso(int(env["SOURCE_DATE_EPOCH"])), "SOURCE_DATE_EPOCH"
-    stamps = [int(t) for t in (_git(d, "log", "-1", "--format=%ct", "HEAD") for d in checkouts) if t]
+    stamps = [int(t) for t in (git_output(d, "log", "-1", "--format=%ct", "HEAD") for d in checkouts) if t]
     if not stamps:
         return None, "none"
     return _iso(max(stamps)), "commit"

@@ -3,8 +3,9 @@
 `Promoter.deploy(digest, env)` is what `python -m promotion deploy` runs. The director
 clients are the project's `helpers.bosh.Director` (duck-typed here: `uuid()`, `deploy(yaml)`,
 `delete_deployment(name)`, `deployment_manifest(name)`, `instances_full(name)`, `task(id)`,
-`locks()`), one per environment when environments live on different directors, so tests
-can also hand in a fake one. Only what the 2015 and the 2016 directors both offer is used.
+`locks()`, `deployments()`, `releases()`, `release(name, version)`), one per environment when
+environments live on different directors, so tests can also hand in a fake one. Only what
+the 2015 and the 2016 directors both offer is used.
 
 Intent before action: every director task is announced by an `intent` record (deployment,
 director, digest of the manifest) before it starts, and completed by a `deploy`/`delete`
@@ -28,6 +29,7 @@ from helpers.net import REDACTOR
 from promotion import candidate as cand
 from promotion import drift, gates, tasks
 from promotion import policy as pol
+from promotion import releases as rel
 from promotion.checks import (
     CheckReport,
     CheckResult,
@@ -131,8 +133,42 @@ class Promoter:
         name = policy.binding(env).deployment
         return render(c, env, str(self.director_for(env).uuid()), self._password(env, name))
 
-    def _verifier(self, records: list[Record], policy: pol.Policy) -> gates.Verify:
+    def verifier(self, records: list[Record], policy: pol.Policy) -> gates.Verify:
+        """Confirms a deploy or delete record with its environment's director (the task)."""
         return lambda record: tasks.verify(record, self.director_for(record.env), records, policy)
+
+    def release_confirmer(self) -> gates.ConfirmRelease:
+        """Confirms the release contents a deploy record claims with its environment's director."""
+        return lambda record, contents: tasks.confirm_release(record, contents, self.director_for(record.env))
+
+    def release_contents(self, env: str, deployment: str) -> dict[str, Any]:
+        """What a deployment runs, for its deploy record: each release version the director
+        resolved for it, with its jobs' and packages' fingerprints and commit (the evidence
+        `final-from-tested-dev` compares a final release with). A failure to read is recorded
+        instead: such a run never vouches for a release."""
+        director = self.director_for(env)
+        try:
+            return {"releases": [rel.from_director(director, name, version).to_doc()
+                                 for name, version in rel.deployed_versions(director, deployment)]}
+        except Exception as exc:
+            return {"releases_unread": REDACTOR.redact(f"{type(exc).__name__}: {exc}")}
+
+    def final_releases_on(self, c: cand.Candidate, env: str) -> dict[tuple[str, str], rel.ReleaseContents | None]:
+        """The candidate's final releases as the environment's director holds them (None:
+        not there). The gate reads the release itself, never trusting its name and version."""
+        director = self.director_for(env)
+        out: dict[tuple[str, str], rel.ReleaseContents | None] = {}
+        for r in c.releases:
+            name, version = str(r["name"]), str(r["version"])
+            if not cand.is_final(version):
+                continue
+            try:
+                out[(name, version)] = rel.from_director(director, name, version)
+            except Exception as exc:
+                if getattr(exc, "status", None) != 404:
+                    raise
+                out[(name, version)] = None
+        return out
 
     # ------------------------------------------------------------------ one director task
 
@@ -189,8 +225,9 @@ class Promoter:
         outcome, facts, detail = self._task(env, director.deploy, yaml.safe_dump(manifest, sort_keys=False))
         common = dict(purpose=purpose, reset_base=reset_base, deployment=name, director_uuid=intent.director_uuid,
                       manifest_digest=digest)
+        contents = self.release_contents(env, name) if outcome == "passed" else {}
         self.ledger.append(Record(c.digest, env, "deploy", outcome, run_id, task=facts, intent=intent.seq,
-                                  detail=detail, **common))
+                                  detail=detail, extra=contents, **common))
         task_id = (facts or {}).get("id")
         if outcome != "passed":
             self._say(f"deploy of {c.digest[:12]} to {env} failed (task {task_id}): {detail}")
@@ -295,7 +332,10 @@ class Promoter:
             if not allow_downgrade:
                 refusals += downgrade
             refusals += gates.promotion_gates(c, env, records, prod_state.manifest_digest if prod_state else None,
-                                              self._verifier(records, policy))
+                                              self.verifier(records, policy))
+            refusals += gates.final_from_tested_dev(env, self.final_releases_on(c, env),
+                                                    str(self.director_for(env).uuid()), records,
+                                                    self.verifier(records, policy), self.release_confirmer())
         if env == "production" and not refusals:
             refusals += self._parity_refusals(c, policy)
         if refusals:

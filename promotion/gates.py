@@ -4,21 +4,23 @@ deploy.py gathers from the director.
 Each gate is a function returning refusals (rule, why, what would satisfy it); none of them
 talks to the director itself. Where a gate relies on a ledger record (a dev run, a staging
 run), it asks `verify` (promotion/tasks.py, bound to the right director by deploy.py) before
-trusting it, and refuses naming the record when the director disagrees. A new gate (e.g. a
-`final-from-tested-dev` that compares a final release with the dev release that passed) is
-one more function here and one more line in `promotion_gates`.
+trusting it, and refuses naming the record when the director disagrees. A gate that needs
+facts from the director gets them as arguments from deploy.py (the release contents
+`final_from_tested_dev` compares, the production manifest `no_downgrade` reads); a new gate
+is one more function here and one more line in `promotion_gates` or in deploy.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from promotion.candidate import Candidate, is_final
 from promotion.ledger import NO_CANDIDATE, Record, run_passed, runs_of, unfinished_intents
 from promotion.parity import Difference, violations
 from promotion.refusal import GateRefused, Refusal
+from promotion.releases import ReleaseContents, ReleaseContentsError
 
 DEV_ENVS = ("dev1", "dev2")
 GATED_ENVS = ("staging", "production")
@@ -27,6 +29,9 @@ FINAL_REMEDY = (
     "(e.g. `python -m promotion build --release redis=9.1 --stemcell-version 3147`) and take it through dev first"
 )
 Verify = Callable[[Record], Refusal | None]
+# confirms with the director of a record's environment the release contents the record claims
+ConfirmRelease = Callable[[Record, ReleaseContents], Refusal | None]
+TESTED_DEV = "final-from-tested-dev"
 
 __all__ = ["GateRefused", "Refusal"]
 
@@ -98,6 +103,95 @@ def passed_dev(candidate: Candidate, records: list[Record], verify: Verify = _tr
         return []
     return [Refusal("passed-dev", f"candidate {candidate.digest[:12]} has no passing deploy and checks in dev1 or dev2",
                     f"`python -m promotion deploy {candidate.digest} --env dev1` (or dev2) and let its checks pass")]
+
+
+def tested_dev_releases(records: list[Record]) -> list[tuple[Record, ReleaseContents]]:
+    """Dev builds (versions that are not final, e.g. `1+dev.3`) that a passing run in dev1 or
+    dev2 deployed (its deploy and its checks passed), newest first, each with the deploy
+    record that says what the director ran (read from the director right after the task).
+    Finals that ran in dev do not count: a final is cut from a tested dev build, and a final
+    nobody developed would otherwise test itself. Nothing here is confirmed yet: callers ask
+    `verify` (the director task) and `confirm` (the release on the dev director) first."""
+    by_run: dict[str, list[Record]] = {}
+    for r in records:
+        by_run.setdefault(r.run_id, []).append(r)
+    out = []
+    for record in reversed(records):
+        if (record.kind != "deploy" or record.env not in DEV_ENVS or record.purpose != "candidate"
+                or not record.passed or record.extra.get("recovered")):
+            continue
+        if not run_passed(by_run[record.run_id], record.env, record.candidate):
+            continue
+        for doc in record.extra.get("releases") or []:
+            try:
+                contents = ReleaseContents.from_doc(doc)
+            except ReleaseContentsError:
+                continue
+            if contents.is_dev:
+                out.append((record, contents))
+    return out
+
+
+def trusted_match(final: ReleaseContents, tested: list[tuple[Record, ReleaseContents]], verify: Verify,
+                  confirm: ConfirmRelease) -> tuple[tuple[Record, ReleaseContents] | None, list[Refusal]]:
+    """The newest tested dev build with `final`'s fingerprints whose run the director confirms
+    (task and release), or None with why each candidate match was not trusted."""
+    problems = []
+    for record, contents in tested:
+        if contents.name != final.name or not contents.same_contents(final):
+            continue
+        problem = verify(record) or confirm(record, contents)
+        if problem is None:
+            return (record, contents), []
+        problems.append(problem)
+    return None, problems
+
+
+def final_from_tested_dev(env: str, finals: Mapping[tuple[str, str], ReleaseContents | None], director: str,
+                          records: list[Record], verify: Verify, confirm: ConfirmRelease) -> list[Refusal]:
+    """Each final release of the candidate, as the environment's director holds it
+    (`finals`: (name, version) -> its contents, None when the director does not have it),
+    has the jobs' and packages' fingerprints of a dev build that passed dev1 or dev2, and the
+    director of that run confirms both the run's task and the dev build's fingerprints. The
+    version string plays no part: a final named like a tested build, or cut from changed
+    sources, differs in its fingerprints."""
+    tested = tested_dev_releases(records)
+    remedy = ("cut the final release from a dev release that passed dev1 or dev2: `python -m promotion finalize "
+              "--release-dir DIR --dev-release NAME/VERSION`; if the jobs or packages changed since, create a dev "
+              "release of them (`bosh create-release`), deploy a candidate that uses it to dev1 or dev2, let its "
+              "checks pass, and finalize that one")
+    out = []
+    for (name, version), final in finals.items():
+        if not is_final(version):
+            continue  # rule final-releases names it
+        where = f"final release {name}/{version} on {env}'s director {director}"
+        if final is None:
+            out.append(Refusal(TESTED_DEV, f"{where} is not there, so its fingerprints cannot be compared with a "
+                               "tested dev release", "upload it (`python -m promotion finalize` uploads what it "
+                               "cuts to every environment's director), then deploy again"))
+            continue
+        blank = final.unfingerprinted()
+        if blank:
+            out.append(Refusal(TESTED_DEV, f"{where} has no fingerprint for {', '.join(blank)}, so nothing proves "
+                               "it equal to a tested dev release", remedy))
+            continue
+        match, problems = trusted_match(final, tested, verify, confirm)
+        if match is not None:
+            continue
+        if problems:
+            out += problems
+            continue
+        same_name = [(r, t) for r, t in tested if t.name == name]
+        if not same_name:
+            why = (f"{where} has fingerprints no tested dev release has: no dev release of {name} passed dev1 or "
+                   "dev2 (deploy and checks)")
+        else:
+            record, closest = max(same_name, key=lambda rt: rt[1].matching(final))  # the newest of the closest
+            why = (f"{where} has fingerprints no dev release that passed dev1 or dev2 has; the closest, dev release "
+                   f"{closest.label} (passed {record.env}, ledger #{record.seq}, commit {closest.commit_hash or '?'}), "
+                   f"differs: {'; '.join(final.differences(closest, 'final', 'tested dev'))}")
+        out.append(Refusal(TESTED_DEV, why, remedy))
+    return out
 
 
 def _staging_runs(records: list[Record]) -> list[str]:

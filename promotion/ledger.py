@@ -36,7 +36,7 @@ PREFIX = "ledger/"
 GENESIS = "0" * 64
 NO_CANDIDATE = "none"
 FORMAT = 2
-KINDS = ("intent", "deploy", "delete", "check", "test", "policy", "adopt")
+KINDS = ("intent", "deploy", "delete", "check", "test", "policy", "adopt", "finalize")
 COMPLETIONS = ("deploy", "delete")  # the records that complete an intent
 _KEY = re.compile(r"ledger/(\d{10})\.json")
 
@@ -74,7 +74,8 @@ class Record:
     kind: `intent` (about to start a director task: written before it starts), `deploy` /
     `delete` (the task's outcome, naming its intent), `check` (the checks after a deploy),
     `test` (a standalone run of the integration tests), `policy` (a change of the pipeline's
-    gate policy), `adopt` (production's drift accepted as its new state).
+    gate policy), `adopt` (production's drift accepted as its new state), `finalize` (a final
+    release cut from a dev release that passed dev1 or dev2, and where it was uploaded).
     purpose: `candidate`, `reset` (staging put back to production's state first) or
     `restore` (production put back to its recorded state).
     task: the director's own facts about the task (id, state, result, timestamp, user), as

@@ -15,6 +15,13 @@ than that can no longer be confirmed and is not trusted: the remedy is a fresh r
 Task ids only grow on one director, so the chain's order can be checked against them too:
 a task recorded by an intent's completion was started after the intent was written, so its
 id is higher than that of every task whose outcome was recorded before the intent.
+
+A deploy record also says which release versions the deployment ran, with their
+fingerprints (`extra.releases`). `confirm_release` asks the director for the release
+itself: a director refuses a second, different release under a name and version it has
+(another commit, job or package fingerprint: bosh@5ea8a74f9d:bosh-director/lib/bosh/
+director/jobs/update_release.rb:126-136, 198-202, 505-509), so what it holds under that name
+is what the deployment ran.
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ from typing import Any
 from promotion.ledger import COMPLETIONS, Record, completions
 from promotion.policy import Policy
 from promotion.refusal import Refusal
+from promotion.releases import ReleaseContents, from_director
 
 RULE = "director-task"
+RELEASE_RULE = "final-from-tested-dev"
 FACTS = ("id", "state", "result", "timestamp", "user")
 
 
@@ -94,4 +103,30 @@ def verify(record: Record, director: Any, records: list[Record], policy: Policy)
                 and done.get(other.intent) is other):
             return _refusal(record, f"names task {record.task_id}, but record #{other.seq}, written before its "
                             f"intent #{intent.seq}, already names the later task {other.task_id} (task ids only grow)")
+    return None
+
+
+def confirm_release(record: Record, claimed: ReleaseContents, director: Any) -> Refusal | None:
+    """None when the record's director still holds the release version the record says its
+    deployment ran, with the same fingerprints and commit. The fingerprints in a record are
+    the store's word; the director's copy is what the run really deployed."""
+    uuid = str(director.uuid())
+    if record.director_uuid != uuid:
+        return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
+                        f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+    try:
+        seen = from_director(director, claimed.name, claimed.version)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404:
+            return Refusal(RELEASE_RULE, f"ledger record {record.label()} says its deployment ran dev release "
+                           f"{claimed.label}, which director {uuid} no longer has, so its fingerprints cannot be "
+                           "confirmed", f"upload that dev release again (`bosh upload-release` of its tarball), or "
+                           f"deploy a candidate with a dev release of the same sources to {record.env} again")
+        raise
+    wrong = claimed.differences(seen, "recorded", "director has")
+    if claimed.commit_hash != seen.commit_hash:
+        wrong.append(f"commit: recorded {claimed.commit_hash or '(none)'}, director has {seen.commit_hash or '(none)'}")
+    if wrong:
+        return _refusal(record, f"says its deployment ran dev release {claimed.label}, but director {uuid} holds "
+                        f"another one under that name and version: {'; '.join(wrong)}")
     return None

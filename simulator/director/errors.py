@@ -44,6 +44,20 @@ def release_invalid(message: str) -> DirectorError:
     return DirectorError(30001, message, 400)
 
 
+def release_reuploaded_otherwise(kind: str, item: str, release: str, q: Quote = _q) -> DirectorError:
+    """A release version uploaded again with a job or package of another fingerprint
+    (bosh@5ea8a74f9d:bosh-director/lib/bosh/director/jobs/update_release.rb:198-202, 505-509)."""
+    return DirectorError(30012 if kind == "package" else 30013,
+                         f"{kind} {q(item)} had different fingerprint in previously uploaded release {q(release)}", 400)
+
+
+def release_commit_mismatch(release: str, commit_hash: str, uncommitted: bool, q: Quote = _q) -> DirectorError:
+    """A release version uploaded again from another commit (update_release.rb:133-136; the
+    2015 message names the new upload's commit, today's the stored one: the caller says which)."""
+    return DirectorError(30014, f"release {q(release)} has already been uploaded with commit_hash as {q(commit_hash)} "
+                                f"and uncommitted_changes as {q(str(uncommitted).lower())}", 400)
+
+
 def missing_field(message: str) -> DirectorError:
     return DirectorError(40001, message, 400)
 

@@ -119,13 +119,29 @@ class DirectorState:
     # ------------------------------------------------------------------ releases & stemcells
 
     def add_release(self, rv: ReleaseVersion) -> bool:
-        """Store a release version; False if it was already there (re-upload is a no-op)."""
+        """Store a release version; False if the same one was already there (a re-upload adds
+        nothing). Another release under a name and version the director has is refused, as
+        the directors of both eras refuse it: another commit first, then a package, then a
+        job of another fingerprint (bosh@5ea8a74f9d:bosh-director/lib/bosh/director/jobs/
+        update_release.rb:133-136, 198-202, 505-509; bosh@v283.1.6: update_release.rb:146-150,
+        283-287). Catalog releases (no tarball) have no packages and are compared by commit."""
         with self._lock:
             versions = self.releases.setdefault(rv.name, {})
-            if rv.version in versions:
-                return False
-            versions[rv.version] = rv
-            return True
+            old = versions.get(rv.version)
+            if old is None:
+                versions[rv.version] = rv
+                return True
+            label = f"{rv.name}/{rv.version}"
+            if (old.commit_hash, old.uncommitted_changes) != (rv.commit_hash, rv.uncommitted_changes):
+                named = rv.commit_hash if self.era.name == "2015" else old.commit_hash
+                raise errors.release_commit_mismatch(label, named, rv.uncommitted_changes, self.era.q)
+            for kind, stored, uploaded in (("package", old.packages, rv.packages),
+                                           ("job", old.job_details, rv.job_details)):
+                known = {x.name: x.fingerprint for x in stored}
+                for x in uploaded:
+                    if x.name in known and known[x.name] != x.fingerprint:
+                        raise errors.release_reuploaded_otherwise(kind, x.name, label, self.era.q)
+            return False
 
     def add_stemcell(self, name: str, version: str, operating_system: str) -> bool:
         with self._lock:

@@ -29,9 +29,10 @@ def _remove_our_redis_deployments(platform):
 
 
 @pytest.fixture(scope="module")
-def cli(platform, redis_releases, promotion_store):
+def cli(platform, redis_releases, promotion_store, tested_dev_releases):
     """Run `python -m promotion ...` in-process with the platform's config and the module's
-    store; returns the exit status (read the output with `capsys`)."""
+    store (where the dev builds of the fixture's finals passed dev2); returns the exit
+    status (read the output with `capsys`)."""
 
     def run(*args: str) -> int:
         argv = ["--config", str(platform.config.source), "--store", str(promotion_store.root), *args]

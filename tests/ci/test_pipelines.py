@@ -122,6 +122,29 @@ def test_redis_candidates_pin_final_versions_and_build_from_git() -> None:
         assert tasks == ["upload-releases", "deploy", "integration-checks"], job
 
 
+def test_redis_finals_are_cut_by_the_finalize_job_from_what_dev_tested() -> None:
+    """Issue 14: a `finalize` job between dev and staging cuts the final redis release with the
+    real bosh CLI (pinned) through `python -m promotion finalize`; its tarball is the
+    `redis-release` that candidates pin, and the final release commit goes back to the
+    release repository."""
+    pipeline = yaml.safe_load((REPO / "ci/pipelines/redis.yml").read_text())
+    names = [j["name"] for j in pipeline["jobs"]]
+    assert names.index("deploy-dev2") < names.index("finalize") < names.index("promote-staging")
+    job = _jobs(REPO / "ci/pipelines/redis.yml")["finalize"]
+    gets = _gets(job)
+    assert not any(g.get("trigger") for g in gets.values())  # cutting a final is a decision
+    assert gets["bosh-cli"]["version"] == {"tag": "v7.1.2"}
+    puts = {s["put"]: s["params"] for s in job["plan"] if "put" in s}
+    assert puts == {"redis-release": {"file": "final-release/redis-*.tgz"},
+                    "redis-boshrelease": {"repository": "finalized-release", "rebase": True}}
+    resources = {r["name"]: r for r in pipeline["resources"]}
+    assert resources["redis-release"]["type"] == "s3"
+    assert resources["redis-release"]["source"]["regexp"] == "redis-releases/redis-(.*).tgz"
+    script = (REPO / "ci/scripts/redis-finalize.sh").read_text()
+    assert "python -m promotion finalize" in script and "--checkout" in script and "--bosh-cli" in script
+    assert "redis-release/redis-*.tgz" in (REPO / "ci/scripts/redis-upload-releases.sh").read_text()
+
+
 # --- the linter finds each kind of mistake ------------------------------------------------
 
 

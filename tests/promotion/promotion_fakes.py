@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from fixtures.redis import REDIS_SOURCES, redis_release_mf
+from helpers.releases import release_manifest
 from simulator.jobs import redis as redis_job
 from simulator.server import reserve_loopback_network
 from simulator.world import PROFILES, AddressMap, InstanceView, JobTemplate, World
@@ -54,12 +56,54 @@ class FakeDirector:
         self.task_table: dict[int, dict[str, Any]] = {}  # GET /tasks/:id as the 2015 director answers
         self.fail_next = 0
         self.deploy_log: list[tuple[str, str]] = []  # (deployment, redis release version)
+        # release.MF of every uploaded release version: the fixture's redis releases to begin with
+        self.release_mfs: dict[tuple[str, str], dict[str, Any]] = {
+            ("redis", v): redis_release_mf(v) for v in REDIS_SOURCES}
+        self.deployed_releases: dict[str, list[tuple[str, str]]] = {}
+        self.director_uuid = "fake-director-uuid"
 
     def resolve(self, host: str, port: int) -> tuple[str, int]:
         return self.world.addresses.to_loopback(host), port
 
     def uuid(self) -> str:
-        return "fake-director-uuid"
+        return self.director_uuid
+
+    # ------------------------------------------------------------------ releases, as the 2015 director shows them
+
+    def upload_release(self, path: Path) -> FakeTask:
+        """Like a 2015 director: the same release again adds nothing; another one under a
+        name and version it has (another commit, job or package fingerprint) fails."""
+        task = self._new_task("create release")
+        mf = release_manifest(path)
+        key = (str(mf["name"]), str(mf["version"]))
+        old = self.release_mfs.setdefault(key, mf)
+
+        def contents(m: dict[str, Any]) -> tuple:
+            return (m.get("commit_hash"), sorted((j["name"], j["fingerprint"]) for j in m["jobs"]),
+                    sorted((p["name"], p["fingerprint"]) for p in m.get("packages") or []))
+
+        if contents(old) != contents(mf):
+            self._end_task(task, "error", f"release `{key[0]}/{key[1]}' has already been uploaded otherwise")
+            raise FakeTaskError(task)
+        self._end_task(task, "done", f"Created release `{mf['name']}/{mf['version']}'")
+        return FakeTask(task)
+
+    def release(self, name: str, version: str) -> dict[str, Any]:
+        mf = self.release_mfs.get((name, version))
+        if mf is None:
+            raise FakeNotFound(f"Release version `{name}/{version}' doesn't exist")
+        return {"jobs": [{k: j[k] for k in ("name", "sha1", "fingerprint")} for j in mf["jobs"]],
+                "packages": [{k: p[k] for k in ("name", "sha1", "fingerprint")} for p in mf["packages"]]}
+
+    def releases(self) -> list[dict[str, Any]]:
+        names = sorted({n for n, _ in self.release_mfs})
+        return [{"name": n, "release_versions": [
+            {"version": v, "commit_hash": mf.get("commit_hash"), "uncommitted_changes": mf.get("uncommitted_changes")}
+            for (rn, v), mf in self.release_mfs.items() if rn == n]} for n in names]
+
+    def deployments(self) -> list[dict[str, Any]]:
+        return [{"name": n, "releases": [{"name": r, "version": v} for r, v in rels]}
+                for n, rels in sorted(self.deployed_releases.items())]
 
     def _new_task(self, description: str) -> int:
         task_id = next(self._ids)
@@ -104,6 +148,10 @@ class FakeDirector:
         subnet = m["networks"][0]["subnets"][0]
         dynamic = (str(ip) for ip in list(ipaddress.IPv4Network(subnet["range"]).hosts())[9:])
         versions = {r["name"]: str(r["version"]) for r in m["releases"]}
+        missing = [f"{n}/{v}" for n, v in versions.items() if (n, v) not in self.release_mfs]
+        if missing:
+            self._end_task(task, "error", f"Release version `{missing[0]}' doesn't exist")
+            raise FakeTaskError(task)
         new = []
         for job in m["jobs"]:
             if job.get("lifecycle") == "errand":
@@ -121,6 +169,7 @@ class FakeDirector:
             self.world.bus.emit("started", inst)
         self.instances_by_dep[name] = new
         self.manifests[name] = manifest_yaml
+        self.deployed_releases[name] = sorted(versions.items())
         self.deploy_log.append((name, versions.get("redis", "")))
         self._end_task(task, "done", f"/deployments/{name}")
         return FakeTask(task)
@@ -130,6 +179,7 @@ class FakeDirector:
         for old in self.instances_by_dep.pop(name, []):
             self.world.bus.emit("deleted", old)
         self.manifests.pop(name, None)
+        self.deployed_releases.pop(name, None)
         self.deploy_log.append((name, "deleted"))
         self._end_task(task, "done", f"/deployments/{name}")
         return FakeTask(task)

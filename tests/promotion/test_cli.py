@@ -216,3 +216,33 @@ def test_decisions_about_production_need_force(command, tmp_path, capsys, monkey
     monkeypatch.delenv("CONFIG", raising=False)
     assert main(["--store", str(tmp_path), *command]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_finalize_with_bad_input_lists_every_problem_and_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CONFIG", raising=False)
+    monkeypatch.setenv("PROMOTION_BOSH_CLI", str(tmp_path / "no-such-bosh"))
+    assert main(["--store", str(tmp_path / "store"), "finalize", "--release-dir", str(tmp_path / "nowhere"),
+                 "--dev-release", "redis/9", "--version", "10+dev.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("finalize cannot run as given:")
+    for problem in ("nowhere is not a directory", "9 is a final version; name the dev release",
+                    "--version '10+dev.1' is not a final version", "no-such-bosh is not an executable file",
+                    "needs a suite config"):
+        assert problem in err, problem
+    assert not (tmp_path / "store").exists()  # nothing was written
+
+
+def test_finalize_refuses_the_bosh_cli_v1(tmp_path, capsys, monkeypatch):
+    """The Ruby CLI of 2015 has no `create-release --final --tarball`: it is named, not run."""
+    ruby_cli = tmp_path / "bosh"
+    ruby_cli.write_text("#!/bin/sh\necho 'BOSH 1.3098.0'\n")
+    ruby_cli.chmod(0o755)
+    (tmp_path / "rel" / "config").mkdir(parents=True)
+    (tmp_path / "rel" / "config" / "final.yml").write_text("name: redis\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "rel")], check=True)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert main(["--store", str(tmp_path / "store"), "finalize", "--release-dir", str(tmp_path / "rel"),
+                 "--dev-release", "redis"]) == 2
+    err = capsys.readouterr().err
+    assert "says 'BOSH 1.3098.0' to --version: finalize needs the bosh CLI v2 or later" in err
+    assert "is not a directory" not in err and "git checkout" not in err

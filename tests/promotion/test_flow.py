@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promotion_fakes import FakeDirector
 
 from fixtures.redis import REDIS_TEMPLATES, build_candidate
 from promotion import candidate as cand
@@ -20,27 +19,12 @@ from promotion.lock import EnvLock, LockHeld
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
 
-@pytest.fixture
-def director(tmp_path):
-    d = FakeDirector(tmp_path / "sim")
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def promoter(local_store, director):
-    msgs: list[str] = []
-    p = Promoter(store=local_store, director=director, resolve=director.resolve, out=msgs.append,
-                 replication_wait=5.0)
-    p.messages = msgs  # type: ignore[attr-defined]
-    return p
-
-
 def _rules(exc: GateRefused) -> list[str]:
     return [r.rule for r in exc.refusals]
 
 
-def test_whole_flow_with_reset(promoter, director, local_store, redis_upstream):
+def test_whole_flow_with_reset(promoter, dev_tested, director, local_store, redis_upstream):
+    dev_tested("9", "9.1", env="dev1")
     v1 = build_candidate(local_store, redis_upstream, {"redis": "9"})
     promoter.deploy(v1, "dev1")
     promoter.deploy(v1, "staging")  # production empty: nothing to reset to
@@ -96,15 +80,17 @@ def test_dev_release_candidate_refused_by_staging(promoter, local_store, redis_u
     assert _rules(err.value) == ["final-releases"]
 
 
-def test_untested_candidate_refused_by_staging(promoter, local_store, redis_upstream):
+def test_untested_candidate_refused_by_staging(promoter, dev_tested, local_store, redis_upstream):
+    dev_tested("9.1")  # so that only the candidate is untested
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     with pytest.raises(GateRefused) as err:
         promoter.deploy(c, "staging")
     assert _rules(err.value) == ["passed-dev"]
-    assert Ledger(local_store).records() == []  # nothing was deployed
+    assert [r for r in Ledger(local_store).records() if r.candidate == c] == []  # nothing was deployed
 
 
-def test_candidate_that_skipped_staging_refused_by_production(promoter, local_store, redis_upstream):
+def test_candidate_that_skipped_staging_refused_by_production(promoter, dev_tested, local_store, redis_upstream):
+    dev_tested("9.1")
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     promoter.deploy(c, "dev1")
     with pytest.raises(GateRefused) as err:
@@ -135,7 +121,8 @@ def test_tampered_candidate_refused_before_any_deploy(promoter, director, local_
     assert director.deploy_log == []
 
 
-def test_parity_violation_refused(promoter, local_store, redis_upstream, tmp_path):
+def test_parity_violation_refused(promoter, dev_tested, local_store, redis_upstream, tmp_path):
+    dev_tested("9.1")
     templates = tmp_path / "templates"
     shutil.copytree(REDIS_TEMPLATES, templates)
     scaling = templates / "scaling-production.yml"
@@ -149,7 +136,8 @@ def test_parity_violation_refused(promoter, local_store, redis_upstream, tmp_pat
     assert "jobs.redis_z1.instances: staging=2 production=3" in str(err.value)
 
 
-def test_concurrent_promotion_refused(promoter, local_store, redis_upstream):
+def test_concurrent_promotion_refused(promoter, dev_tested, local_store, redis_upstream):
+    dev_tested("9.1")
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     promoter.deploy(c, "dev1")
     other = EnvLock(local_store, "staging", "other-run", c)
@@ -189,9 +177,10 @@ def test_checks_that_cannot_run_are_recorded_as_failed(promoter, director, local
     assert [(r.outcome, r.detail) for r in check] == [("failed", "checks ran: FAILED ConnectionError: director went away")]
 
 
-def test_a_staging_pass_does_not_count_once_staging_moved_on(promoter, director, local_store, redis_upstream):
+def test_a_staging_pass_does_not_count_once_staging_moved_on(promoter, dev_tested, director, local_store, redis_upstream):
     """c passed staging; then `other` went to staging (after a reset). Staging no longer shows
     what production would become with c, so production refuses c until c is staged again."""
+    dev_tested("9", "9.1")
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     other = build_candidate(local_store, redis_upstream, {"redis": "9"})
     first = build_candidate(local_store, redis_upstream, {"redis": "9"}, stemcell_version="2775")
@@ -210,9 +199,10 @@ def test_a_staging_pass_does_not_count_once_staging_moved_on(promoter, director,
     assert Ledger(local_store).current("production") == c
 
 
-def test_first_promotion_resets_staging_to_empty(promoter, director, local_store, redis_upstream):
+def test_first_promotion_resets_staging_to_empty(promoter, dev_tested, director, local_store, redis_upstream):
     """Production has no candidate: it will get a fresh create, so staging is emptied first
     and the candidate's staging deploy is that same create."""
+    dev_tested("9", "9.1")
     old = build_candidate(local_store, redis_upstream, {"redis": "9"})
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     for digest in (old, c):
@@ -227,7 +217,8 @@ def test_first_promotion_resets_staging_to_empty(promoter, director, local_store
     promoter.deploy(c, "production")
 
 
-def test_failed_reset_stops_the_run_and_blocks_production(promoter, director, local_store, redis_upstream):
+def test_failed_reset_stops_the_run_and_blocks_production(promoter, dev_tested, director, local_store, redis_upstream):
+    dev_tested("9", "9.1")
     p0 = build_candidate(local_store, redis_upstream, {"redis": "9"})
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     for digest in (p0, c):
@@ -244,7 +235,8 @@ def test_failed_reset_stops_the_run_and_blocks_production(promoter, director, lo
     assert _rules(err.value) == ["passed-staging-after-reset"]
 
 
-def test_a_failing_deploy_releases_the_lock(promoter, director, local_store, redis_upstream):
+def test_a_failing_deploy_releases_the_lock(promoter, dev_tested, director, local_store, redis_upstream):
+    dev_tested("9.1")
     from promotion.lock import read_holder
 
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
@@ -295,8 +287,9 @@ def test_secrets_never_reach_the_ledger_the_candidate_or_the_output(promoter, di
     assert any("director rejected manifest" in m for m in promoter.messages)
 
 
-def test_a_production_the_ledger_does_not_know_is_not_taken_for_empty(promoter, director, local_store,
+def test_a_production_the_ledger_does_not_know_is_not_taken_for_empty(promoter, dev_tested, director, local_store,
                                                                       redis_upstream, tmp_path):
+    dev_tested("9.1")
     from promotion.store import LocalStore
 
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
@@ -306,6 +299,7 @@ def test_a_production_the_ledger_does_not_know_is_not_taken_for_empty(promoter, 
     fresh = Promoter(store=LocalStore(tmp_path / "other-store"), director=director, resolve=director.resolve,
                      out=lambda m: None)
     fresh.store.put(cand.key(c), local_store.get(cand.key(c)))
+    dev_tested("9.1", promoter=fresh)
     fresh.deploy(c, "dev1")
     director.deploy_log.clear()
     with pytest.raises(GateRefused) as err:
@@ -314,7 +308,8 @@ def test_a_production_the_ledger_does_not_know_is_not_taken_for_empty(promoter, 
     assert director.deploy_log == []  # staging was not deleted
 
 
-def test_a_failed_first_production_deploy_can_be_retried(promoter, director, local_store, redis_upstream):
+def test_a_failed_first_production_deploy_can_be_retried(promoter, dev_tested, director, local_store, redis_upstream):
+    dev_tested("9.1")
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     promoter.deploy(c, "dev1")
     promoter.deploy(c, "staging")
@@ -341,13 +336,14 @@ def _forge(store, *records):
         seq, prev = seq + 1, digest(data)
 
 
-def test_forged_dev_records_are_caught_by_the_director_cross_check(promoter, director, local_store, redis_upstream):
+def test_forged_dev_records_are_caught_by_the_director_cross_check(promoter, dev_tested, director, local_store, redis_upstream):
+    dev_tested("9")
     from promotion.ledger import Record
 
     other = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     promoter.deploy(other, "dev1")
     c = build_candidate(local_store, redis_upstream, {"redis": "9"})
-    real = next(r for r in Ledger(local_store).records() if r.kind == "deploy")
+    real = next(r for r in Ledger(local_store).records() if r.kind == "deploy" and r.candidate == other)
     seq = len(Ledger(local_store).records())
     common = dict(deployment="redis-dev1", director_uuid="fake-director-uuid")
     _forge(local_store, Record(c, "dev1", "intent", "started", "forged", **common),
@@ -361,9 +357,10 @@ def test_forged_dev_records_are_caught_by_the_director_cross_check(promoter, dir
     assert director.deploy_log == []
 
 
-def test_a_crashed_staging_run_is_reported_and_recovered(promoter, director, local_store, redis_upstream):
+def test_a_crashed_staging_run_is_reported_and_recovered(promoter, dev_tested, director, local_store, redis_upstream):
     """A run announced its staging reset (intent) and died holding the lock: the next run is
     refused with the remedy, and `recover` records what the director shows and frees the lock."""
+    dev_tested("9.1")
     from promotion.drift import manifest_digest
     from promotion.ledger import Record
     from promotion.lock import read_holder
@@ -412,7 +409,8 @@ def test_a_config_naming_another_director_for_an_environment_is_refused(promoter
     assert director.deploy_log == []
 
 
-def test_drift_refused_then_adopted_or_restored(promoter, director, local_store, redis_upstream):
+def test_drift_refused_then_adopted_or_restored(promoter, dev_tested, director, local_store, redis_upstream):
+    dev_tested("9.1", "12")
     c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
     for env in ("dev1", "staging", "production"):
         promoter.deploy(c, env)

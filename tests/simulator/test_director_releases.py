@@ -10,57 +10,28 @@ tiny release directory made here: one job, one package of a few bytes.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from helpers.bosh import BoshApiError, Director
+from helpers.bosh import BoshApiError, BoshTaskError, Director
 from helpers.config import parse_config
-from tests.oracles import binaries
+from tests.oracles.release_dir import ReleaseDir, release_mf
 
 pytestmark = pytest.mark.slow
-
-
-def _bosh(home: Path, *args: str, cwd: Path) -> str:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "BOSH_NON_INTERACTIVE": "true"}
-    proc = subprocess.run([str(binaries.binary("bosh")), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-def _release_mf(tarball: Path) -> dict[str, Any]:
-    with tarfile.open(tarball) as tar:
-        fh = tar.extractfile("release.MF")
-        assert fh is not None
-        return yaml.safe_load(fh.read())
 
 
 @pytest.fixture(scope="module")
 def tarballs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two dev releases of `tiny-release`: the second after the job's monit file changed."""
     root = tmp_path_factory.mktemp("release")
-    home = root / "home"
-    home.mkdir()
-    _bosh(home, "init-release", "--dir", "tiny", cwd=root)
-    rel = root / "tiny"
-    _bosh(home, "generate-job", "tiny", cwd=rel)
-    _bosh(home, "generate-package", "blob", cwd=rel)
-    (rel / "src" / "blob").mkdir(parents=True)
-    (rel / "src" / "blob" / "data.txt").write_text("abc\n")
-    (rel / "packages" / "blob" / "spec").write_text("---\nname: blob\ndependencies: []\nfiles:\n- blob/data.txt\n")
-    (rel / "packages" / "blob" / "packaging").write_text("cp blob/data.txt ${BOSH_INSTALL_TARGET}/\n")
-    (rel / "jobs" / "tiny" / "spec").write_text("---\nname: tiny\ntemplates: {}\npackages: [blob]\nproperties: {}\n")
-    first = root / "tiny-1.tgz"
-    _bosh(home, "create-release", "--force", "--name", "tiny-release", "--tarball", str(first), cwd=rel)
-    (rel / "jobs" / "tiny" / "monit").write_text("# changed after the first dev release\n")
-    second = root / "tiny-2.tgz"
-    _bosh(home, "create-release", "--force", "--name", "tiny-release", "--tarball", str(second), cwd=rel)
+    rel = ReleaseDir.create(root)
+    first, second = root / "tiny-1.tgz", root / "tiny-2.tgz"
+    rel.create_dev(first)
+    rel.change_job("# changed after the first dev release\n")
+    rel.create_dev(second)
     return first, second
 
 
@@ -73,7 +44,7 @@ def uploaded(request, tarballs) -> tuple[Any, Director, list[dict[str, Any]]]:
     manifests = []
     for tarball in tarballs:
         assert director.upload_release(tarball).state == "done"
-        manifests.append(_release_mf(tarball))
+        manifests.append(release_mf(tarball))
     return sim, director, manifests
 
 
@@ -141,3 +112,28 @@ def test_deployed_release_shows_its_compiled_packages(uploaded):
         assert director.release("tiny-release", manifests[0]["version"])["packages"][0]["compiled_packages"] == []
     finally:
         director.delete_deployment(name)
+
+
+def test_another_release_under_an_uploaded_name_and_version_is_refused(uploaded, tarballs, tmp_path):
+    """Re-uploading the same release adds nothing; another one under its name and version
+    fails the task, as both eras' update_release job fails it (commit first, then jobs)."""
+    sim, director, manifests = uploaded
+    assert director.upload_release(tarballs[0]).state == "done"
+    q = (lambda s: f"`{s}'") if sim.era == "2015" else (lambda s: f"'{s}'")
+    version = manifests[0]["version"]
+    other_job = ReleaseDir.create(tmp_path / "job")
+    other_job.change_job("# another job under the same version\n")
+    other_job.create_dev(tmp_path / "job.tgz", "--version", version)
+    with pytest.raises(BoshTaskError) as err:
+        director.upload_release(tmp_path / "job.tgz")
+    assert f"job {q('tiny')} had different fingerprint in previously uploaded release {q(f'tiny-release/{version}')}" \
+        in str(err.value)
+    other_commit = ReleaseDir.create(tmp_path / "git", git=True)  # same files, made from a commit
+    mf = other_commit.create_dev(tmp_path / "git.tgz", "--version", version)
+    with pytest.raises(BoshTaskError) as err:
+        director.upload_release(tmp_path / "git.tgz")
+    named = mf["commit_hash"] if sim.era == "2015" else "non-git"  # 1.3098 names the new upload's commit
+    assert (f"release {q(f'tiny-release/{version}')} has already been uploaded with commit_hash as {q(named)} "
+            f"and uncommitted_changes as {q('false')}") in str(err.value)
+    got = director.release("tiny-release", version)
+    assert [j["fingerprint"] for j in got["jobs"]] == [j["fingerprint"] for j in manifests[0]["jobs"]]
