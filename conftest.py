@@ -12,6 +12,7 @@ pytest_plugins = [
     "fixtures.chain",
     "fixtures.platform",
     "fixtures.apps",
+    "fixtures.upgrade",
     "pytester",  # tests/suite drives inner pytest runs
 ]
 if find_spec("fixtures.redis") is not None:

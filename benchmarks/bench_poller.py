@@ -1,9 +1,10 @@
-"""Poller resolution and cost: `python benchmarks/bench_poller.py [shared|project|plain]`.
+"""A0 routable's resolution and cost: `python benchmarks/bench_poller.py [shared|project|plain]`.
 
 A loopback server in a child process (fixtures/localserver.py) answers 200, and is switched
 to 502 (X-Cf-Routererror: endpoint_failure) for 0.2, 0.5, 1 and 3 seconds. The poller runs
 at 10 Hz with fresh connections; each injected outage must show up as one outage window
-whose measured duration is within one sample interval of the injected one. CPU: the
+whose measured duration is within one sample interval of the injected one (the prober and
+the HTTP attempt are the A0 routable observer's, helpers/prober.py + helpers/http_probe.py). CPU: the
 process's CPU time (user+sys) per wall second while polling a healthy server (the server's
 own CPU is in the child and not counted).
 """
@@ -22,7 +23,9 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from helpers.poller import Poller, requests_fetch, shared_session_fetch  # noqa: E402
+from helpers.http_probe import http_attempt, requests_fetch, shared_session_fetch  # noqa: E402
+from helpers.prober import FixedRateProber  # noqa: E402
+from helpers.samples import outage_windows  # noqa: E402
 
 INTERVAL = 0.1
 OUTAGES = (0.2, 0.5, 1.0, 3.0)
@@ -61,7 +64,8 @@ def main() -> int:
         requests.get(f"{base}/_mode/{m}", timeout=2)
         return time.monotonic()
 
-    poller = Poller(url, make_fetch(kind), interval=INTERVAL, connect_timeout=1.0, read_timeout=1.0)
+    poller = FixedRateProber("a0_routable", http_attempt(url, make_fetch(kind), 1.0, 1.0), interval=INTERVAL,
+                             attempt_timeout=2.0, workers=16)
     try:
         poller.start()
         poller.wait_ok(5)
@@ -81,7 +85,7 @@ def main() -> int:
         poller.stop()
         child.stdin.close()
         child.wait(5)
-    windows = poller.windows()
+    windows = outage_windows(poller.samples(), INTERVAL)
     rows = []
     ok = True
     for seconds, start, end in injected:

@@ -20,9 +20,11 @@ from typing import Any
 
 import yaml
 
-from helpers.upgrade import ORDER, PIECES, STAGES
+from helpers.story import DEPLOYMENTS, UPGRADES
+from manifests.sets import PIECE
 
-UPGRADE_ORDER = tuple(op.piece for sid in ORDER for op in STAGES[sid].ops if op.action == "deploy")
+PIECES = tuple(PIECE[d] for d in DEPLOYMENTS)  # creation order: cf, database, brain-and-pals, cell1, cell2
+UPGRADE_ORDER = tuple(PIECE[op.deployment] for step in UPGRADES for op in step.ops if op.action == "deploy")
 
 
 class PiecesError(RuntimeError):

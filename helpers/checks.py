@@ -1,12 +1,12 @@
-"""Smoke, scale and placement checks: pure verdicts plus the functions that gather the data.
+"""What an app must do after each step: the smoke test and the scale check.
 
 Two layers, on purpose. The *pure* functions decide from observed data (instance states,
-stats hosts, director instance IPs, versions, HTTP answers) and return a `Verdict` whose
-message names the step, the app, the instance, what was expected and what was seen; they
-are unit-tested without any platform. The *orchestrating* functions (`smoke_test`,
-`scale_check`, `placement_check`) call the clients, retry within a time budget where the
-platform is eventually consistent (routes, logs, SSH), and raise `CheckFailed` with the
-verdict. Nothing here imports pytest.
+HTTP answers, log lines, ssh results) and return a `Verdict` whose message names the step,
+the app, the instance, what was expected and what was seen; they are unit-tested without
+any platform. The *orchestrating* functions (`smoke_test`, `scale_check`) call the clients,
+retry within a time budget where the platform is eventually consistent (routes, logs, SSH),
+and raise `CheckFailed` with the verdict. Where the app runs is `helpers/placement.py`'s
+job; what the director runs is `helpers/preflight.py`'s. Nothing here imports pytest.
 
 Decisions follow prior-art.md §8: structured state, never CLI text; literal matches, never
 regexes. Instances are reached through the router by *collecting distinct indices*: the
@@ -22,41 +22,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers.poller import FetchResult, classify_exception, classify_response, header
-
-# --------------------------------------------------------------------------------------
-# Verdicts
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    check: str  # e.g. "smoke: routable"
-    step: str
-    app: str
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        mark = "ok" if self.ok else "FAILED"
-        return f"[{self.step}] {self.check} {mark}: {self.message}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "check": self.check, "step": self.step, "app": self.app,
-                "message": self.message, "details": self.details}
-
-
-class CheckFailed(AssertionError):
-    """A check's verdict was negative; `str()` is the verdict's story."""
-
-    def __init__(self, verdict: Verdict, history: list[Verdict] | None = None) -> None:
-        super().__init__(str(verdict))
-        self.verdict = verdict
-        self.history = list(history or [])
+from helpers.http_probe import FetchResult, classify_exception, classify_response, header
+from helpers.verdicts import Budget, Verdict, require, wait_for
 
 
 def _v(ok: bool, check: str, step: str, app: str, message: str, **details: Any) -> Verdict:
@@ -71,7 +42,8 @@ def _state_of(value: Any) -> str:
     return str(getattr(value, "state", "UNKNOWN"))
 
 
-def _field(value: Any, name: str) -> Any:
+def field_of(value: Any, name: str) -> Any:
+    """A field of a client's answer, whether a mapping (with `stats` nested) or an object."""
     if isinstance(value, Mapping):
         if name in value:
             return value[name]
@@ -130,11 +102,11 @@ def instances_routable(step: str, app: str, reached: Mapping[int, str | None], e
 def log_line_matches(line: Any, nonce: str, index: int) -> bool:
     """A log line proves visibility for `index` when its message is exactly the probe's
     `nonce <nonce> index <i>` and it is attributed to an APP source with that instance."""
-    message = _field(line, "message")
+    message = field_of(line, "message")
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
-    source_type = str(_field(line, "source_type") or "")
-    source_instance = str(_field(line, "source_instance") or "")
+    source_type = str(field_of(line, "source_type") or "")
+    source_instance = str(field_of(line, "source_instance") or "")
     return (str(message).strip() == f"nonce {nonce} index {index}" and source_type.startswith("APP")
             and source_instance == str(index))
 
@@ -156,9 +128,9 @@ def ssh_ran(step: str, app: str, index: int, result: Any, marker: str | None = N
     """`ssh` into `index` ran the command: exit 0 and `index=<i>` (and marker) in stdout."""
     if isinstance(result, BaseException):
         return _v(False, "ssh", step, app, f"app {app} instance {index}: ssh failed: {result}", index=index)
-    status = _field(result, "exit_status")
-    stdout = str(_field(result, "stdout") or "")
-    stderr = str(_field(result, "stderr") or "")
+    status = field_of(result, "exit_status")
+    stdout = str(field_of(result, "stdout") or "")
+    stderr = str(field_of(result, "stderr") or "")
     lines = [ln.strip() for ln in stdout.splitlines()]
     problems = []
     if status != 0:
@@ -203,79 +175,6 @@ def instance_gone(step: str, app: str, stats_indices: Iterable[int], index: int,
               stats=indices)
 
 
-def placement(step: str, app: str, hosts: Mapping[int, str | None], cells: Mapping[str, Iterable[str]],
-              allowed: Iterable[str], versions: Mapping[str, str | None] | None = None,
-              expected_versions: Mapping[str, str] | None = None) -> Verdict:
-    """Every instance runs on a cell of an allowed deployment (stats `host` vs the director's
-    instance IPs), and that deployment runs the expected Diego version."""
-    allowed = list(allowed)
-    ip_to_dep = {ip: dep for dep, ips in cells.items() for ip in ips}
-    problems = []
-    where: dict[int, str | None] = {}
-    for index, host in sorted(hosts.items()):
-        dep = ip_to_dep.get(host or "")
-        where[index] = dep
-        if dep is None:
-            problems.append(f"instance {index} on {host}, which is no cell of {sorted(cells)}")
-        elif dep not in allowed:
-            problems.append(f"instance {index} on {host} in {dep} (expected {' or '.join(allowed)})")
-        elif expected_versions and dep in expected_versions:
-            seen = (versions or {}).get(dep)
-            if seen != expected_versions[dep]:
-                problems.append(f"instance {index} on {dep} running diego {seen} "
-                                f"(expected {expected_versions[dep]})")
-    if not hosts:
-        problems.append("no instances in stats")
-    if problems:
-        return _v(False, "placement", step, app, f"app {app}: " + "; ".join(problems),
-                  hosts=dict(hosts), where=where, allowed=allowed)
-    return _v(True, "placement", step, app,
-              f"app {app}: instances on {sorted({d for d in where.values() if d})} as intended",
-              hosts=dict(hosts), where=where)
-
-
-def deployment_versions(step: str, deployment: str, expected: Mapping[str, str],
-                        seen: Mapping[str, str]) -> Verdict:
-    """The deployment runs exactly the pinned version of each release it is expected to use."""
-    wrong = {r: (v, seen.get(r)) for r, v in expected.items() if seen.get(r) != v}
-    if wrong:
-        msg = ", ".join(f"{r}: expected {v}, saw {s or 'absent'}" for r, (v, s) in sorted(wrong.items()))
-        return _v(False, "versions", step, deployment, f"deployment {deployment}: {msg}",
-                  expected=dict(expected), seen=dict(seen))
-    return _v(True, "versions", step, deployment,
-              f"deployment {deployment} runs " + ", ".join(f"{r} {v}" for r, v in sorted(expected.items())))
-
-
-def missing_uploads(step: str, required_releases: Iterable[tuple[str, str]],
-                    uploaded_releases: Iterable[tuple[str, str]],
-                    required_stemcells: Iterable[tuple[str, str]] = (),
-                    uploaded_stemcells: Iterable[tuple[str, str]] = ()) -> Verdict:
-    """Every (release, version) and stemcell named by the manifests is on the director.
-    A stemcell version `latest` is satisfied by any uploaded version of that name."""
-    have = set(uploaded_releases)
-    missing = sorted(set(required_releases) - have)
-    stem_have = set(uploaded_stemcells)
-    stem_missing = sorted((n, v) for n, v in set(required_stemcells)
-                          if ((n, v) not in stem_have) and not (v == "latest" and any(s == n for s, _ in stem_have)))
-    if missing or stem_missing:
-        parts = [f"release {n}/{v}" for n, v in missing] + [f"stemcell {n}/{v}" for n, v in stem_missing]
-        return _v(False, "uploads", step, "director",
-                  "missing on the director (upload them first): " + ", ".join(parts),
-                  missing_releases=missing, missing_stemcells=stem_missing)
-    return _v(True, "uploads", step, "director", "every required release and stemcell is uploaded")
-
-
-def no_existing_deployments(step: str, ours: Iterable[str], existing: Iterable[str]) -> Verdict:
-    """None of our deployment names exists yet (the suite never touches what it did not create)."""
-    clash = sorted(set(ours) & set(existing))
-    if clash:
-        return _v(False, "no existing deployments", step, "director",
-                  f"deployment(s) {', '.join(clash)} already exist on the director; the suite never deletes or "
-                  "changes a deployment it did not create: delete them yourself or use another "
-                  "upgrade.deployment_prefix", existing=clash)
-    return _v(True, "no existing deployments", step, "director", "none of our deployments exists yet")
-
-
 # --------------------------------------------------------------------------------------
 # Gathering data from the platform
 
@@ -304,35 +203,12 @@ def _try(http: Http, url: str, headers: Mapping[str, str] | None = None) -> tupl
         return None, classify_exception(exc)
 
 
-@dataclass
-class Budget:
-    """A deadline with a poll period; `sleep()` returns False once the time is up."""
-
-    seconds: float
-    period: float = 0.2
-    clock: Callable[[], float] = time.monotonic
-    sleeper: Callable[[float], None] = time.sleep
-
-    def __post_init__(self) -> None:
-        self.deadline = self.clock() + self.seconds
-
-    @property
-    def expired(self) -> bool:
-        return self.clock() >= self.deadline
-
-    def sleep(self) -> bool:
-        if self.expired:
-            return False
-        self.sleeper(min(self.period, max(self.deadline - self.clock(), 0)))
-        return True
-
-
 def _app_guid(app: Any) -> str:
-    return str(_field(app, "guid"))
+    return str(field_of(app, "guid"))
 
 
 def _app_name(app: Any) -> str:
-    return str(_field(app, "name") or _app_guid(app))
+    return str(field_of(app, "name") or _app_guid(app))
 
 
 def identify(result: FetchResult) -> tuple[int, str] | None:
@@ -393,25 +269,6 @@ def reach_instances(http: Http, url: str, expected: int, budget: Budget,
             return Reached(instances, attempts, answers)
 
 
-def wait_for(fn: Callable[[], Verdict], budget: Budget) -> tuple[Verdict, list[Verdict]]:
-    """Re-evaluate `fn` until it passes or the budget ends; returns the last verdict."""
-    history: list[Verdict] = []
-    while True:
-        try:
-            verdict = fn()
-        except CheckFailed as exc:
-            verdict = exc.verdict
-        history.append(verdict)
-        if verdict.ok or not budget.sleep():
-            return verdict, history
-
-
-def require(verdict: Verdict, history: list[Verdict] | None = None) -> Verdict:
-    if not verdict.ok:
-        raise CheckFailed(verdict, history)
-    return verdict
-
-
 def _call(note: Callable[[Verdict], Any], step: str, app: str, check: str, what: str, fn: Callable[[], Any]) -> Any:
     """Run a platform call; a client error becomes a failed verdict naming step and app."""
     try:
@@ -467,7 +324,7 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
     deleted = False
     try:
         try:
-            route_guids = [str(_field(r, "guid")) for r in cf.routes(guid)]
+            route_guids = [str(field_of(r, "guid")) for r in cf.routes(guid)]
         except Exception as exc:
             route_problems.append(f"listing its routes failed ({exc}), so they could not be deleted")
         else:
@@ -490,8 +347,8 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
 
         t = time.monotonic()
         info = cf.info()
-        endpoint = str(_field(info, "app_ssh_endpoint"))
-        fingerprint = str(_field(info, "app_ssh_host_key_fingerprint"))
+        endpoint = str(field_of(info, "app_ssh_endpoint"))
+        fingerprint = str(field_of(info, "app_ssh_host_key_fingerprint"))
         for i in range(instances):
             marker = f"marker-{uuid.uuid4().hex[:8]}"
             command = f'echo "index=$CF_INSTANCE_INDEX"; echo {marker}; echo {marker} >&2'
@@ -510,11 +367,11 @@ def smoke_test(cf: Any, recent_logs: Callable[[Any, str], list[Any]], ssh_exec: 
 
         if placement_hook is not None:
             stats = cf.stats(guid)
-            hosts = {int(i): _field(s, "host") for i, s in stats.items()}
+            hosts = {int(i): field_of(s, "host") for i, s in stats.items()}
             note(placement_hook(name, hosts))
         else:
             try:
-                hosts = {int(i): _field(s, "host") for i, s in cf.stats(guid).items()}
+                hosts = {int(i): field_of(s, "host") for i, s in cf.stats(guid).items()}
             except Exception:
                 hosts = {}
     finally:
@@ -645,40 +502,3 @@ def scale_check(cf: Any, http: Http, *, step: str, app: Any, up: int = 2, down: 
     v, hist = wait_for(after_down, Budget(timeout, 0.3))
     note(v, hist)
     return verdicts
-
-
-# --------------------------------------------------------------------------------------
-# Placement
-
-
-def cell_ips(director: Any, deployments: Iterable[str]) -> dict[str, list[str]]:
-    """deployment -> IPs of its instances, from the director."""
-    out: dict[str, list[str]] = {}
-    for dep in deployments:
-        ips: list[str] = []
-        for inst in director.instances(dep):
-            ips.extend(str(ip) for ip in (_field(inst, "ips") or []))
-        out[dep] = ips
-    return out
-
-
-def deployed_versions(director: Any) -> dict[str, dict[str, str]]:
-    """deployment -> release -> version, from `GET /deployments`."""
-    out: dict[str, dict[str, str]] = {}
-    for dep in director.deployments():
-        name = str(_field(dep, "name"))
-        out[name] = {str(_field(r, "name")): str(_field(r, "version")) for r in (_field(dep, "releases") or [])}
-    return out
-
-
-def placement_check(cf: Any, director: Any, *, step: str, app: Any, cells: Iterable[str],
-                    allowed: Iterable[str], expected_diego: Mapping[str, str] | None = None,
-                    hosts: Mapping[int, str | None] | None = None) -> Verdict:
-    """Where do `app`'s instances run? Stats `host` (or the given `hosts`) against the
-    director's cell IPs and the deployments' Diego versions. Returns the verdict."""
-    cells = list(cells)
-    if hosts is None:
-        hosts = {int(i): _field(s, "host") for i, s in cf.stats(_app_guid(app)).items()}
-    ips = cell_ips(director, cells)
-    versions = {dep: rel.get("diego") for dep, rel in deployed_versions(director).items()} if expected_diego else None
-    return placement(step, _app_name(app), hosts, ips, allowed, versions, expected_diego)

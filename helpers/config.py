@@ -31,7 +31,6 @@ __all__ = [
     "CfConfig",
     "Config",
     "ConfigError",
-    "PollerConfig",
     "PromotionConfig",
     "PromotionEnvironment",
     "S3Config",
@@ -90,7 +89,8 @@ SECTION_ALIASES: dict[str, dict[str, str]] = {
 }
 # CATs/DUSTs keys accepted but without meaning here: each gets a warning saying why.
 IGNORED_KEYS: dict[str, str] = {
-    "max_polling_errors": "outage tolerance is by duration here: set poller.policy.<step>.max_outage (seconds)",
+    "max_polling_errors": "outage tolerance is by duration here: set "
+                          "observers.a0_routable.policy.<step>.max_outage (seconds)",
     "backend": "apps are always pushed with diego: true",
     "use_http": "app routes are reached over http and https as the resolve map allows",
     "name_prefix": "resource names use the run id prefix",
@@ -113,10 +113,10 @@ SECTION_KEYS: dict[str, set[str]] = {
     "bosh": {"url", "username", "password", "client", "client_secret", *TLS_KEYS},
     "cf": {"api", "apps_domain", "system_domain", "admin_user", "admin_password", *TLS_KEYS},
     "upgrade": {"deployment_prefix", "versions", "manifests", "stubs", "cell_stop"},
-    "poller": {"interval", "connect_timeout", "read_timeout", "workers", "policy"},
+    "poller": {"interval", "connect_timeout", "read_timeout", "workers", "policy"},  # = observers.a0_routable
     "promotion": {"store", "s3", "upstream", "allowed_diff_paths", "environments"},
 }
-TOP_KEYS = {*SECTION_KEYS, "resolve", "timeout_scale", "timeouts", "artifacts_dir", "loopback_only",
+TOP_KEYS = {*SECTION_KEYS, "observers", "resolve", "timeout_scale", "timeouts", "artifacts_dir", "loopback_only",
             "skip_ssl_validation"}
 S3_KEYS = {"endpoint_url", "region", "access_key_id", "secret_access_key"}
 PROMOTION_ENVIRONMENTS = ("dev1", "dev2", "staging", "production")
@@ -189,15 +189,6 @@ class UpgradeConfig:
 
 
 @dataclass(frozen=True)
-class PollerConfig:
-    interval: float = 0.1
-    connect_timeout: float = 1.0
-    read_timeout: float = 1.0
-    workers: int = 16
-    policy: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # step -> {enforce, max_outage}
-
-
-@dataclass(frozen=True)
 class S3Config:
     endpoint_url: str | None = None
     region: str | None = None  # None: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1
@@ -235,7 +226,8 @@ class Config:
     timeouts: Mapping[str, float] = field(default_factory=lambda: dict(TIMEOUT_DEFAULTS))  # unscaled
     artifacts_dir: Path = Path("artifacts")
     upgrade: UpgradeConfig = field(default_factory=UpgradeConfig)
-    poller: PollerConfig = field(default_factory=PollerConfig)
+    # measurement name -> {enabled, policy: {step title or kind -> {enforce, max_outage}}, options}
+    observers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     loopback_only: bool = False
     source: str | None = None
@@ -290,10 +282,13 @@ class Config:
 # --------------------------------------------------------------------------- loading
 
 
-def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Config | None:
+def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None, *,
+                observers: Mapping[str, Iterable[str]] | None = None) -> Config | None:
     """Load the config from `path`, else from `$CONFIG`; None means "start the simulator".
 
-    `$CONFIG` is a file path, or inline JSON when it starts with `{`.
+    `$CONFIG` is a file path, or inline JSON when it starts with `{`. `observers` (name ->
+    option names, from the observer registry) makes unknown measurements and options
+    config errors like any other; without it only the section's shape is checked.
     """
     env = os.environ if env is None else env
     inline: str | None = None
@@ -306,14 +301,15 @@ def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | No
         else:
             path = value
     if inline is not None:
-        return parse_config(_parse_text(inline, "$CONFIG"), source="$CONFIG", base_dir=Path.cwd())
+        return parse_config(_parse_text(inline, "$CONFIG"), source="$CONFIG", base_dir=Path.cwd(),
+                            observers=observers)
     p = Path(path)  # type: ignore[arg-type]
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError([f"cannot read config file: {e.strerror or e}"], source=str(p))
     data = _parse_text(text, str(p))
-    return parse_config(data, source=str(p), base_dir=p.resolve().parent)
+    return parse_config(data, source=str(p), base_dir=p.resolve().parent, observers=observers)
 
 
 def _parse_text(text: str, source: str) -> Any:
@@ -498,7 +494,8 @@ def _section(chk: _Checker, data: Mapping[str, Any], name: str) -> dict[str, Any
     return sec
 
 
-def parse_config(data: Any, source: str | None = None, base_dir: Path | None = None) -> Config:
+def parse_config(data: Any, source: str | None = None, base_dir: Path | None = None, *,
+                 observers: Mapping[str, Iterable[str]] | None = None) -> Config:
     """Validate already-parsed config data and build a Config; raises ConfigError with all problems."""
     chk = _Checker(base_dir or Path.cwd())
     if not isinstance(data, Mapping):
@@ -542,7 +539,7 @@ def parse_config(data: Any, source: str | None = None, base_dir: Path | None = N
     artifacts_dir = Path(art) if art else Path("artifacts")
 
     upgrade = _upgrade(chk, data)
-    poller = _poller(chk, data)
+    observer_sections = _observers(chk, data, observers)
     promotion = _promotion(chk, data)
 
     if chk.problems:
@@ -550,7 +547,7 @@ def parse_config(data: Any, source: str | None = None, base_dir: Path | None = N
     REDACTOR.register(bosh.password, bosh.client_secret, cf.admin_password, promotion.s3.secret_access_key)
     return Config(
         bosh=bosh, cf=cf, resolve=dict(resolve_raw), timeout_scale=scale, timeouts=timeouts,
-        artifacts_dir=artifacts_dir, upgrade=upgrade, poller=poller, promotion=promotion,
+        artifacts_dir=artifacts_dir, upgrade=upgrade, observers=observer_sections, promotion=promotion,
         loopback_only=loopback_only, source=source, warnings=tuple(chk.warnings),
     )
 
@@ -682,30 +679,50 @@ def _upgrade(chk: _Checker, data: Mapping[str, Any]) -> UpgradeConfig:
     return UpgradeConfig(prefix, versions, manifests, tuple(stubs), cell_stop)
 
 
-def _poller(chk: _Checker, data: Mapping[str, Any]) -> PollerConfig:
-    sec = _section(chk, data, "poller")
-    if sec is None:
-        return PollerConfig()
-    d = PollerConfig()
-    interval = chk.num("poller.interval", sec.get("interval"), d.interval)
-    ct = chk.num("poller.connect_timeout", sec.get("connect_timeout"), d.connect_timeout)
-    rt = chk.num("poller.read_timeout", sec.get("read_timeout"), d.read_timeout)
-    workers_raw = sec.get("workers", d.workers)
-    workers = d.workers
-    if isinstance(workers_raw, bool) or not isinstance(workers_raw, int) or workers_raw < 1:
-        chk.add(f"poller.workers: expected an integer >= 1, got {workers_raw!r}")
-    else:
-        workers = workers_raw
-    policy: dict[str, dict[str, Any]] = {}
-    for step, p in chk.mapping("poller.policy", sec.get("policy")).items():
-        where = f"poller.policy.{step}"
-        pm = chk.mapping(where, p)
-        chk.keys(f"{where}.", pm, {"enforce", "max_outage"})
-        policy[str(step)] = {
-            "enforce": chk.bool_(f"{where}.enforce", pm.get("enforce"), True),
-            "max_outage": chk.num(f"{where}.max_outage", pm.get("max_outage"), 0.0, strict=False),
-        }
-    return PollerConfig(interval, ct, rt, workers, policy)
+OBSERVER_COMMON = ("enabled", "policy")
+
+
+def _observers(chk: _Checker, data: Mapping[str, Any],
+               known: Mapping[str, Iterable[str]] | None) -> dict[str, dict[str, Any]]:
+    """`observers.<name>`: `enabled`, `policy` (step title or kind -> {enforce, max_outage}) and
+    the measurement's own numeric options (seconds, rates). `poller` is the older name of
+    `observers.a0_routable`."""
+    raw = {str(k): v for k, v in chk.mapping("observers", data.get("observers")).items()}
+    if data.get("poller") is not None:
+        if "a0_routable" in raw:
+            chk.add("poller: the older name of observers.a0_routable; give only one")
+        else:
+            raw["a0_routable"] = data["poller"]
+            chk.warnings.append("poller: read as observers.a0_routable (its name since measurements became observers)")
+    out: dict[str, dict[str, Any]] = {}
+    for name, sec in raw.items():
+        where = f"observers.{name}"
+        if known is not None and name not in known:
+            chk.add(f"{where}: unknown measurement{_hint(name, known)}; known: {', '.join(known)}")
+            continue
+        sec = chk.mapping(where, sec)
+        options = set(known[name]) if known is not None else None
+        entry: dict[str, Any] = {}
+        for key, value in sec.items():
+            if key == "enabled":
+                entry["enabled"] = chk.bool_(f"{where}.enabled", value, True)
+            elif key == "policy":
+                policy: dict[str, dict[str, Any]] = {}
+                for step, p in chk.mapping(f"{where}.policy", value).items():
+                    pw = f"{where}.policy.{step}"
+                    pm = chk.mapping(pw, p)
+                    chk.keys(f"{pw}.", pm, {"enforce", "max_outage"})
+                    policy[str(step)] = {"enforce": chk.bool_(f"{pw}.enforce", pm.get("enforce"), True),
+                                         "max_outage": chk.num(f"{pw}.max_outage", pm.get("max_outage"), 0.0,
+                                                               strict=False)}
+                entry["policy"] = policy
+            elif options is not None and key not in options:
+                allowed = [*OBSERVER_COMMON, *sorted(options)]
+                chk.add(f"{where}.{key}: unknown option{_hint(key, allowed)}; known: {', '.join(allowed)}")
+            else:
+                entry[str(key)] = chk.num(f"{where}.{key}", value, 1.0)
+        out[name] = entry
+    return out
 
 
 def _promotion(chk: _Checker, data: Mapping[str, Any]) -> PromotionConfig:

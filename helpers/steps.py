@@ -1,13 +1,13 @@
-"""Step recorder: the named phases of a run, with start/end times and a routability policy.
+"""Step recorder: the named phases of a run, with start and end times and an outcome.
 
-The poller stamps every sample with the steps running at that moment, and the report and
-the `test_a0_routable_during_<step>` checks attribute outage windows to steps. Both need the
-same record, so it lives here, thread-safe, with an injectable clock (tests use a fake one).
+Every sample a measurement takes is stamped with the steps running at that moment, outage
+windows are attributed to the steps they overlap, and the report, the timeline and the
+terminal summary list the steps. All of them need the same record, so it lives here,
+thread-safe, with an injectable clock (tests use a fake one).
 
-A step's *kind* decides its default policy: Diego steps enforce routability (default: no
-failed sample at all); the CF step is measured but not enforced, because HAProxy and the
-gorouter go away while it runs; setup steps (deploy V0, smoke tests, scaling) are recorded
-for the timeline only.
+A step's *kind* (`setup`, `diego`, `cf`) is what measurement policies key on (see
+`helpers/observers/policy.py`); `data` carries what the recorder does not interpret: the
+story step a phase belongs to (`story`), the BOSH task an operation ran (`task`).
 """
 
 from __future__ import annotations
@@ -22,45 +22,12 @@ from typing import Any
 KINDS = ("diego", "cf", "setup")
 
 
-@dataclass(frozen=True)
-class StepPolicy:
-    """What a step demands of A0's routability.
-
-    `enforce`: outage windows overlapping the step fail it. `max_outage`: seconds of outage
-    a single window may last before it counts; 0 means any failed sample counts.
-    """
-
-    enforce: bool = True
-    max_outage: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"enforce": self.enforce, "max_outage": self.max_outage}
-
-
-DEFAULT_POLICIES: dict[str, StepPolicy] = {
-    "diego": StepPolicy(enforce=True, max_outage=0.0),
-    "cf": StepPolicy(enforce=False, max_outage=0.0),
-    "setup": StepPolicy(enforce=False, max_outage=0.0),
-}
-
-
-def policy_from_config(raw: Mapping[str, Any] | None) -> dict[str, StepPolicy]:
-    """Turn the config's `poller.policy` (step name -> {enforce, max_outage}) into policies."""
-    out: dict[str, StepPolicy] = {}
-    for name, spec in (raw or {}).items():
-        spec = dict(spec or {})
-        out[str(name)] = StepPolicy(enforce=bool(spec.get("enforce", True)),
-                                    max_outage=float(spec.get("max_outage", 0.0) or 0.0))
-    return out
-
-
 @dataclass
 class Step:
     """One recorded phase. Times: monotonic for arithmetic, wall (Unix seconds) for humans."""
 
     name: str
     kind: str
-    policy: StepPolicy
     start_mono: float
     start_wall: float
     end_mono: float | None = None
@@ -77,6 +44,11 @@ class Step:
     def duration(self) -> float | None:
         return None if self.end_mono is None else self.end_mono - self.start_mono
 
+    @property
+    def story(self) -> str | None:
+        """The id of the story step this phase is (None for operations, checks, ...)."""
+        return self.data.get("story")
+
     def covers(self, mono: float, now: float | None = None) -> bool:
         """True when `mono` falls inside the step (an open step extends to `now`)."""
         return self.overlaps(mono, mono, now)
@@ -88,7 +60,7 @@ class Step:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "kind": self.kind, "policy": self.policy.to_json(),
+            "name": self.name, "kind": self.kind,
             "start_mono": self.start_mono, "start_wall": self.start_wall,
             "end_mono": self.end_mono, "end_wall": self.end_wall,
             "duration": self.duration, "outcome": self.outcome, "message": self.message,
@@ -104,18 +76,12 @@ class StepRecorder:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time,
-                 policies: Mapping[str, StepPolicy] | None = None) -> None:
+                 wall: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.wall = wall
-        self._overrides = dict(policies or {})
         self._steps: list[Step] = []
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str, Step], None]] = []
-
-    def configure(self, policies: Mapping[str, StepPolicy]) -> None:
-        """Set per-name or per-kind policy overrides (from the config's `poller.policy`)."""
-        self._overrides.update(policies)
 
     def subscribe(self, listener: Callable[[str, Step], None]) -> None:
         """`listener(event, step)` with event "start" or "end" (used for live terminal output)."""
@@ -128,18 +94,10 @@ class StepRecorder:
             except Exception:  # a broken listener must not break the run
                 pass
 
-    def policy_for(self, name: str, kind: str) -> StepPolicy:
-        if name in self._overrides:
-            return self._overrides[name]
-        if kind in self._overrides:
-            return self._overrides[kind]
-        return DEFAULT_POLICIES[kind]
-
-    def begin(self, name: str, kind: str = "setup", policy: StepPolicy | None = None) -> Step:
+    def begin(self, name: str, kind: str = "setup", data: Mapping[str, Any] | None = None) -> Step:
         if kind not in KINDS:
             raise ValueError(f"step kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        step = Step(name=name, kind=kind, policy=policy or self.policy_for(name, kind),
-                    start_mono=self.clock(), start_wall=self.wall())
+        step = Step(name=name, kind=kind, start_mono=self.clock(), start_wall=self.wall(), data=dict(data or {}))
         with self._lock:
             self._steps.append(step)
         self._notify("start", step)
@@ -156,8 +114,8 @@ class StepRecorder:
         return step
 
     @contextmanager
-    def step(self, name: str, kind: str = "setup", policy: StepPolicy | None = None) -> Iterator[Step]:
-        step = self.begin(name, kind, policy)
+    def step(self, name: str, kind: str = "setup", data: Mapping[str, Any] | None = None) -> Iterator[Step]:
+        step = self.begin(name, kind, data)
         try:
             yield step
         except BaseException as exc:
@@ -166,9 +124,9 @@ class StepRecorder:
         else:
             self.end(step, "passed")
 
-    def skipped(self, name: str, kind: str, reason: str) -> Step:
+    def skipped(self, name: str, kind: str, reason: str, data: Mapping[str, Any] | None = None) -> Step:
         """Record a step that never ran (an earlier step failed)."""
-        step = self.begin(name, kind)
+        step = self.begin(name, kind, data)
         return self.end(step, "skipped", reason)
 
     def steps(self) -> list[Step]:

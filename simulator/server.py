@@ -59,7 +59,7 @@ def start_wsgi_listener(app: Callable[..., Any], ssl_context: ssl.SSLContext | N
     connection. Returns once the socket is listening."""
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler, ssl_context=ssl_context)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5},
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"listener-{name}", daemon=True)
     thread.start()
     return WsgiListener(name, server, thread)

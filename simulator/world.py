@@ -54,7 +54,9 @@ PROFILES: dict[str, Profile] = {
         app_stage=0.1,
         route_emit_interval=0.3,
         router_ttl=2.0,
-        evacuation_timeout=5.0,
+        # a drain waits until the replacement runs (or this long): under CPU load starting a
+        # replacement can take seconds, and a real rep waits 10 minutes by default
+        evacuation_timeout=30.0,
         converge_interval=0.5,
         component_start=0.05,
     ),

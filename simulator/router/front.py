@@ -366,7 +366,7 @@ class FrontServer(ThreadingMixIn, HTTPServer):
         pass  # broken client connections are routine for a proxy
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"router-front-{self.scheme}", daemon=True)
         self._thread.start()
 
@@ -419,7 +419,7 @@ class TlsTcpFront(ThreadingMixIn, TCPServer):
         pass
 
     def start(self) -> None:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                          name="router-front-tls-tcp", daemon=True).start()
 
     def stop(self) -> None:

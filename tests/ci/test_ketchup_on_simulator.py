@@ -19,9 +19,9 @@ from ci import cats_config, dats_config, deploy_pieces, generate_manifests
 from ci.acceptance_config import AcceptanceConfigError
 from ci.acceptance_config import cats_config as make_cats
 from ci.acceptance_config import dats_config as make_dats
+from ci.deploy_pieces import PIECES
 from helpers.bosh import Director
 from helpers.config import parse_config
-from helpers.upgrade import PIECES
 from simulator import launcher
 
 

@@ -1,12 +1,11 @@
-"""Director client against a small fake director over HTTPS through the resolve map."""
+"""Director client against the fake director (tests/fakes.py) over HTTPS through the resolve map."""
 
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from werkzeug.wrappers import Request, Response
+from fakes import FakeDirector, WireTask, ev
 
 from helpers.bosh import BoshApiError, BoshError, BoshTaskError, BoshTaskTimeout, Director, format_event
 from helpers.config import BoshConfig
@@ -17,158 +16,10 @@ URL = f"https://{PUBLIC}"
 MANIFEST = "name: cf-warden-diego-cell1\nreleases: []\n"
 
 
-def ev(i: int, state: str = "started", **extra) -> str:
-    return json.dumps({"time": 1446660000 + i, "stage": "Updating instance", "tags": ["cell_z1"], "total": 3,
-                       "task": f"cell_z1/uuid ({i})", "index": i, "state": state, "progress": 0, **extra})
-
-
-class Task:
-    def __init__(self, tid: int, description: str, deployment: str | None, chunks: list[str], final: str,
-                 result: str | None = None, result_output: str = ""):
-        self.id, self.description, self.deployment = tid, description, deployment
-        self.chunks = list(chunks)  # one chunk of event text appended per state poll
-        self.output = ""
-        self.final, self.result, self.result_output = final, result, result_output
-        self.polls = 0
-
-    def poll(self) -> dict:
-        self.polls += 1
-        if self.chunks:
-            self.output += self.chunks.pop(0)
-        state = "processing" if (self.chunks or self.final == "hang") else self.final
-        return {"id": self.id, "state": state, "description": self.description, "timestamp": None,
-                "result": self.result if state not in ("processing",) else None, "user": "admin"}
-
-
-class FakeDirector:
-    """Just enough of the director API (wire-contracts §2), with switches for era quirks."""
-
-    def __init__(self, auth: str = "basic", honour_range: bool = True, has_instances: bool = True,
-                 version: str = "1.3098.0 (00000000)", port_in_location: bool = False):
-        self.auth, self.honour_range, self.has_instances = auth, honour_range, has_instances
-        self.version, self.port_in_location = version, port_in_location
-        self.cancel_refused: set[int] = set()
-        self.hiccups = 0  # next N task polls answer 502 (a proxy in front of a busy director)
-        self.tasks: dict[int, Task] = {}
-        self.requests: list[tuple[str, str, dict, bytes]] = []
-        self.next_task: dict = {}
-        self.lock = threading.Lock()
-        self.tokens_issued = 0
-
-    def _new_task(self, description: str, deployment: str | None, **kw) -> Response:
-        spec = {"chunks": [ev(1) + "\n", ev(1, "finished") + "\n" + ev(2, "in_progress"), "\n" + ev(2, "finished") + "\n"],
-                "final": "done", **self.next_task, **kw}
-        tid = len(self.tasks) + 1
-        self.tasks[tid] = Task(tid, description, deployment, spec["chunks"], spec["final"], spec.get("result"),
-                               spec.get("result_output", ""))
-        # 1.3098 behind nginx names no port: a client following it would knock on :443
-        host = URL if self.port_in_location else URL.rsplit(":", 1)[0]
-        return Response("", status=302, headers={"Location": f"{host}/tasks/{tid}"})
-
-    def _authorized(self, req: Request) -> bool:
-        h = req.headers.get("Authorization", "")
-        if self.auth == "basic":
-            return req.authorization is not None and req.authorization.username == "admin" \
-                and req.authorization.password == "bosh-pw"
-        return h == "bearer director-token"
-
-    def __call__(self, environ, start_response):
-        req = Request(environ)
-        with self.lock:
-            self.requests.append((req.method, req.full_path.rstrip("?"), dict(req.headers), req.get_data()))
-            resp = self.route(req)
-        return resp(environ, start_response)
-
-    def route(self, req: Request) -> Response:
-        p, m = req.path, req.method
-        if p == "/info":
-            ua = {"type": "basic", "options": {}} if self.auth == "basic" else \
-                {"type": "uaa", "options": {"url": f"{URL}/uaa"}}
-            return Response(json.dumps({"name": "fake", "uuid": "uuid-1", "version": self.version,
-                                        "user": None, "user_authentication": ua}), content_type="application/json")
-        if p == "/uaa/oauth/token":
-            f = req.form
-            ok = req.authorization and (req.authorization.username, req.authorization.password) == ("ci", "ci-secret")
-            if f.get("grant_type") != "client_credentials" or not ok:
-                return Response('{"error":"unauthorized"}', status=401)
-            self.tokens_issued += 1
-            return Response(json.dumps({"access_token": "director-token", "token_type": "bearer", "expires_in": 600}),
-                            content_type="application/json")
-        if not self._authorized(req):
-            return Response('{"code":401,"description":"Not authorized"}', status=401)
-        yaml_ok = req.mimetype == "text/yaml"
-        if p == "/deployments" and m == "POST":
-            if not yaml_ok:
-                return Response('{"code":404,"description":"Endpoint \'/deployments\' not found"}', status=404)
-            if b"name:" not in req.get_data():
-                return Response('{"code":440001,"description":"Manifest should not be empty"}', status=400)
-            return self._new_task("create deployment", "cf-warden-diego-cell1")
-        if p.startswith("/deployments/") and "/jobs/" in p and m == "PUT":
-            if not yaml_ok:
-                return Response("", status=404)
-            return self._new_task("create deployment", p.split("/")[2])
-        if p == "/deployments/missing/instances" or p == "/deployments/missing/vms":
-            return Response('{"code":70000,"description":"Deployment \'missing\' doesn\'t exist"}', status=404)
-        if p.endswith("/instances") or p.endswith("/vms"):
-            if p.endswith("/instances") and not self.has_instances:
-                return Response("<h1>Not Found</h1>", status=404)
-            if req.args.get("format") == "full":
-                rows = [{"job_name": "cell_z1", "index": 0, "job_state": "running", "ips": ["10.244.16.2"],
-                         "vm_cid": "vm-a", "agent_id": "agent-a"},
-                        {"job_name": "cell_z1", "index": 1, "job_state": "stopped", "ips": ["10.244.16.3"],
-                         "vm_cid": "vm-b", "agent_id": "agent-b"}]
-                return self._new_task("retrieve vm-stats", p.split("/")[2],
-                                      result_output="".join(json.dumps(r) + "\n" for r in rows))
-            kind = "instances" if p.endswith("/instances") else "vms"
-            return Response(json.dumps([{"job": "cell_z1", "index": 0, "kind": kind}]), content_type="application/json")
-        if p.startswith("/deployments/") and m == "DELETE":
-            return self._new_task(f"delete deployment {p.split('/')[2]}", p.split("/")[2])
-        if p == "/releases" and m == "POST":
-            return self._new_task("create release", None)
-        if p.startswith("/tasks/") and p.endswith("/output"):
-            t = self.tasks[int(p.split("/")[2])]
-            if req.args.get("type") == "result":
-                return Response(t.result_output, content_type="text/plain")
-            data = t.output.encode()
-            rng = req.headers.get("Range")
-            if not self.honour_range or not rng:
-                return Response(data, status=200 if data else 204)
-            start = int(rng.split("=")[1].rstrip("-"))
-            if start >= len(data):
-                return Response("Byte range unsatisfiable", status=416,
-                                headers={"Content-Range": f"bytes */{len(data)}"})
-            return Response(data[start:], status=206,
-                            headers={"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
-        if p.startswith("/tasks/"):
-            t = self.tasks[int(p.split("/")[2])]
-            if self.hiccups:
-                self.hiccups -= 1
-                return Response("<html>502 Bad Gateway</html>", status=502)
-            return Response(json.dumps(t.poll()), content_type="application/json")
-        if p == "/deployments" and m == "GET":
-            return Response('[{"name":"cf-warden","releases":[],"stemcells":[]}]', content_type="application/json")
-        if p.startswith("/deployments/") and p.count("/") == 2 and m == "GET":
-            return Response(json.dumps({"manifest": f"name: {p.split('/')[2]}\njobs: []\n"}),
-                            content_type="application/json")
-        if p == "/tasks" and m == "GET":  # a 2015 director ignores `deployment=` and names none
-            rows = [{"id": t.id, "state": "done", "description": t.description, "timestamp": 1, "result": None,
-                     "user": "admin", **({} if self.version.startswith("1.") else {"deployment": t.deployment})}
-                    for t in sorted(self.tasks.values(), key=lambda t: -t.id)]
-            if not self.version.startswith("1.") and req.args.get("deployment"):
-                rows = [r for r in rows if r["deployment"] == req.args["deployment"]]
-            return Response(json.dumps(rows), content_type="application/json")
-        if p.startswith("/task/") and m == "DELETE":
-            tid = int(p.rsplit("/", 1)[-1])
-            if tid in self.cancel_refused:
-                return Response(f"Cannot cancel task {tid}: invalid state (done)", status=400)
-            return Response("", status=204)
-        return Response('{"code":10000,"description":"not found"}', status=404)
-
-
 @pytest.fixture
 def director_factory(serve, pki):
     def make(auth: str = "basic", timeout=None, **kw):
-        fake = FakeDirector(auth=auth, **kw)
+        fake = FakeDirector(existing={"cf-warden": {}}, auth=auth, **kw)
         srv = serve(fake)
         cfg = BoshConfig(url=URL, ca_cert=pki.ca_pem, username="admin" if auth == "basic" else None,
                          password="bosh-pw" if auth == "basic" else None,
@@ -188,7 +39,7 @@ def test_deploy_streams_each_event_once_and_keeps_the_log(director_factory):
     assert [(e["index"], e["state"]) for e in seen] == [(1, "started"), (1, "finished"), (2, "in_progress"),
                                                         (2, "finished")]
     assert res.events == seen
-    assert res.events_raw == fake.tasks[1].output
+    assert res.events_raw == fake.wire_tasks[1].output
     assert done == [res]
     post = [r for r in fake.requests if r[0] == "POST" and r[1] == "/deployments"]
     assert post and post[0][2]["Content-Type"] == "text/yaml" and post[0][3] == MANIFEST.encode()
@@ -318,14 +169,14 @@ def test_task_ids_are_taken_from_a_location_without_the_port(director_factory):
     # following the Location (https://192.168.50.4/tasks/1) would dial :443, which the resolve
     # map does not have: the id was taken and the task watched on the director's own address
     assert res.id == 1 and res.state == "done"
-    assert fake.tasks[1].polls >= 1
+    assert fake.wire_tasks[1].polls >= 1
 
 
 def test_tasks_of_a_deployment_on_both_eras(director_factory):
     old, fake_old, _ = director_factory()
     old.delete_deployment("cf-warden-diego-cell1")
     old.delete_deployment("cf-warden-diego-cell2")
-    fake_old.tasks[3] = Task(3, "create deployment", "someone-elses", [], "done")  # not started by us
+    fake_old.wire_tasks[3] = WireTask(3, "create deployment", "someone-elses", [], "done")  # not started by us
     assert [t["id"] for t in old.tasks(deployment="cf-warden-diego-cell1")] == [1]
     listed = [r[1] for r in fake_old.requests if r[1].startswith("/tasks?")]
     assert listed and all("deployment=" not in p for p in listed)  # 1.3098 has no such filter
@@ -333,7 +184,7 @@ def test_tasks_of_a_deployment_on_both_eras(director_factory):
 
     new, fake_new, _ = director_factory(version="283.1.6 (00000000)", port_in_location=True)
     new.delete_deployment("cf-warden-diego-cell1")
-    fake_new.tasks[2] = Task(2, "create deployment", "cf-warden-diego-cell1", [], "done")  # by someone else
+    fake_new.wire_tasks[2] = WireTask(2, "create deployment", "cf-warden-diego-cell1", [], "done")  # by someone else
     assert [t["id"] for t in new.tasks(deployment="cf-warden-diego-cell1")] == [2, 1]
     assert any("deployment=cf-warden-diego-cell1" in r[1] for r in fake_new.requests)
 
@@ -405,7 +256,7 @@ def test_format_event_lines():
 def test_events_arrive_while_the_task_is_still_running(director_factory):
     d, fake, _ = director_factory()
     states_at_callback = []
-    d.deploy(MANIFEST, on_event=lambda e: states_at_callback.append(fake.tasks[1].chunks != []))
+    d.deploy(MANIFEST, on_event=lambda e: states_at_callback.append(fake.wire_tasks[1].chunks != []))
     # the first events were delivered while chunks were still pending, i.e. before the task finished
     assert states_at_callback[0] is True and states_at_callback[-1] is False
 

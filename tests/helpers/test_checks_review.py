@@ -10,20 +10,22 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_checks import STEP, FakePlatform, fast_budgets, run_smoke  # noqa: F401 (fixture)
+from fakes import FakeCC
+from test_checks import STEP, fast_budgets, run_smoke  # noqa: F401 (fixture)
 
-from helpers.checks import CheckFailed, scale_check
-from helpers.poller import FetchResult
+from helpers.checks import scale_check
+from helpers.http_probe import FetchResult
+from helpers.verdicts import CheckFailed
 
 pytestmark = pytest.mark.usefixtures("fast_budgets")  # retry budgets end in milliseconds
 
 
-def push_a0(p: FakePlatform) -> dict:
+def push_a0(p: FakeCC):
     return p.push("A0", ".", "s", instances=1)
 
 
 def test_scale_down_fails_while_stats_still_list_the_removed_instance():
-    p = FakePlatform()
+    p = FakeCC()
     app = push_a0(p)
     p.stats = lambda guid: {i: {"host": "10.244.16.2", "port": 6000 + i} for i in range(2)}  # stale CC stats
     with pytest.raises(CheckFailed) as info:
@@ -32,14 +34,14 @@ def test_scale_down_fails_while_stats_still_list_the_removed_instance():
 
 
 def test_scale_down_is_not_proved_when_nothing_answers():
-    p = FakePlatform()
+    p = FakeCC()
     app = push_a0(p)
     orig_scale = p.scale
 
     def scale(guid, n):
         orig_scale(guid, n)
         if n == 1:  # the route breaks as the app scales down: no answer proves nothing
-            p.apps[guid]["route"] = False
+            p.route_table.clear()
 
     p.scale = scale
     with pytest.raises(CheckFailed) as info:
@@ -49,16 +51,16 @@ def test_scale_down_is_not_proved_when_nothing_answers():
 
 
 def test_scale_down_fails_when_the_router_still_round_robins_to_the_removed_instance():
-    p = FakePlatform()
+    p = FakeCC()
     app = push_a0(p)
     plain = p.http
     turn = {"n": 0}
 
     def http(url, headers=None):
-        if "/id" in url and p.apps[app["guid"]]["n"] == 1:  # the router still holds the old endpoint
+        if "/id" in url and p.apps[app.guid]["entity"]["instances"] == 1:  # the router still holds the old endpoint
             turn["n"] += 1
             if turn["n"] % 2:
-                return FetchResult(200, {}, f"{app['guid']}-1")
+                return FetchResult(200, {}, f"{app.guid}-1")
         return plain(url, headers)
 
     with pytest.raises(CheckFailed, match=r"instance 1 \(guid-A0-1\) still answers through the router"):
@@ -71,7 +73,7 @@ def test_scale_down_fails_when_the_router_still_round_robins_to_the_removed_inst
     ("delete_fails", "deleting route route-guid-smoke-x failed: CC down"),
 ])
 def test_smoke_fails_when_the_route_is_not_deleted(breakage, expected):
-    p = FakePlatform()
+    p = FakeCC()
 
     def boom(*a):
         raise RuntimeError("CC down")
@@ -87,11 +89,11 @@ def test_smoke_fails_when_the_route_is_not_deleted(breakage, expected):
     msg = str(info.value)
     assert "[upgrade D3] route deleted FAILED: app smoke-x: expected its route deleted with it" in msg
     assert expected in msg
-    assert p.apps["guid-smoke-x"]["n"] == 0  # the app itself is gone all the same
+    assert "guid-smoke-x" not in p.apps  # the app itself is gone all the same
 
 
 def test_client_errors_in_push_and_scale_name_the_step_and_app():
-    p = FakePlatform()
+    p = FakeCC()
 
     def refuse(*a, **k):
         raise RuntimeError("CF-AppMemoryQuotaExceeded (100005)")
@@ -101,7 +103,7 @@ def test_client_errors_in_push_and_scale_name_the_step_and_app():
             "[upgrade D3] push FAILED: app smoke-x: push of 2 instance(s) with SSH enabled failed: "
             "CF-AppMemoryQuotaExceeded (100005)")):
         run_smoke(p)
-    p = FakePlatform()
+    p = FakeCC()
     app = push_a0(p)
     p.scale = refuse
     with pytest.raises(CheckFailed, match=re.escape("[upgrade D3] scale up FAILED: app A0: scaling to 2 failed")):

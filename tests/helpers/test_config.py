@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 import yaml
@@ -63,7 +64,7 @@ def test_all_problems_reported_at_once():
     assert len(problems) >= 9
     for needle in ("bosh.url", "bosh.password: required", "cf.admin_pasword: unknown key (did you mean 'admin_password'?)",
                    "cf.admin_user: required", "timeout_scale", "timeouts.cf_psh", "did you mean 'cf_push'",
-                   "resolve['a.com:x']", "poller.workers", "upgrade.cell_stop"):
+                   "resolve['a.com:x']", "observers.a0_routable.workers", "upgrade.cell_stop"):
         assert needle in text, needle
     err = ConfigError(problems)
     assert str(err).startswith(f"invalid config: {len(problems)} problems")
@@ -145,14 +146,15 @@ def test_resolve_map_validated_and_non_loopback_warned():
 def test_sections_defaults_and_values():
     c = parse_config({"cf": CF, "upgrade": {"deployment_prefix": "cf-x", "versions": {"v0": "v0.yml"},
                                              "stubs": ["a.yml"], "cell_stop": "delete"},
-                      "poller": {"interval": 0.2, "policy": {"cf": {"enforce": False}}},
+                      "observers": {"a0_routable": {"interval": 0.2, "policy": {"cf": {"enforce": False}}},
+                                    "push": {"enabled": False}},
                       "promotion": {"store": "s3://bucket/p", "s3": {"endpoint_url": "http://127.0.0.1:9000",
                                                                      "secret_access_key": "s3-secret-1"},
                                     "environments": {"dev1": {"director_uuid": "u"}}}})
     assert c.upgrade.versions == {"v0": "v0.yml", "v_prime": "v_prime"}
     assert c.upgrade.stubs == ("a.yml",) and c.upgrade.cell_stop == "delete"
-    assert c.poller.interval == 0.2 and c.poller.workers == 16
-    assert c.poller.policy["cf"] == {"enforce": False, "max_outage": 0.0}
+    assert c.observers["a0_routable"]["interval"] == 0.2 and c.observers["push"] == {"enabled": False}
+    assert c.observers["a0_routable"]["policy"]["cf"] == {"enforce": False, "max_outage": 0.0}
     assert c.promotion.s3.endpoint_url == "http://127.0.0.1:9000" and c.promotion.s3.region is None
     assert c.promotion.environments["dev1"].director_uuid == "u"
     assert c.promotion.allowed_diff_paths is None  # gate policy is the ledger's unless the config states it
@@ -208,3 +210,27 @@ def test_simulator_shaped_config_round_trips(tmp_path, pki):
     assert c.bosh.ca_cert == pki.ca_pem and c.bosh.client is None
     assert c.warnings == ()
     assert c.resolver().resolve("192.168.50.4", 25555) == ("127.0.0.1", 40001)
+
+
+def test_observers_are_checked_against_the_registry_with_every_other_problem():
+    known = {"a0_routable": ["interval", "workers"], "push": ["interval", "attempt_timeout"]}
+    with pytest.raises(ConfigError) as info:
+        parse_config({"cf": CF, "timeouts": {"cf_psh": 3},
+                      "observers": {"a0_routabel": {}, "push": {"intervall": 1, "policy": {"diego": {"enforc": 1}}},
+                                    "a0_routable": {"interval": -1, "enabled": "maybe"}}}, observers=known)
+    text = str(info.value)
+    for needle in ("timeouts.cf_psh", "observers.a0_routabel: unknown measurement (did you mean 'a0_routable'?)",
+                   "observers.push.intervall: unknown option (did you mean 'interval'?)",
+                   "observers.push.policy.diego.enforc: unknown key", "observers.a0_routable.interval: must be > 0",
+                   "observers.a0_routable.enabled: expected true or false"):
+        assert needle in text, needle
+
+
+def test_poller_is_read_as_the_a0_routable_observer():
+    c = parse_config({"cf": CF, "poller": {"interval": 0.5, "policy": {"upgrade CF": {"enforce": True}}}},
+                     observers={"a0_routable": ["interval"]})
+    assert c.observers["a0_routable"]["interval"] == 0.5
+    assert c.observers["a0_routable"]["policy"]["upgrade CF"]["enforce"] is True
+    assert any("poller: read as observers.a0_routable" in w for w in c.warnings)
+    with pytest.raises(ConfigError, match=re.escape("poller: the older name of observers.a0_routable; give only one")):
+        parse_config({"cf": CF, "poller": {}, "observers": {"a0_routable": {}}})

@@ -1,10 +1,10 @@
-"""Step recorder: timing with a fake clock, outcomes, policies, overlap queries."""
+"""Step recorder: timing with a fake clock, outcomes, data, overlap queries."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpers.steps import DEFAULT_POLICIES, StepPolicy, StepRecorder, policy_from_config
+from helpers.steps import StepRecorder
 
 
 class FakeClock:
@@ -42,20 +42,12 @@ def test_exception_marks_step_failed_and_propagates():
     assert "RuntimeError: boom" in (st.message or "")
 
 
-def test_default_policies_by_kind():
+def test_data_marks_story_steps_and_tasks():
     rec, _ = make()
-    assert rec.begin("d", "diego").policy == StepPolicy(enforce=True, max_outage=0.0)
-    assert rec.begin("c", "cf").policy.enforce is False
-    assert rec.begin("s", "setup").policy.enforce is False
-    assert DEFAULT_POLICIES["diego"].enforce
-
-
-def test_policy_overrides_by_name_then_kind():
-    rec = StepRecorder(policies=policy_from_config({"upgrade D3": {"max_outage": 2},
-                                                    "cf": {"enforce": True}}))
-    assert rec.begin("upgrade D3", "diego").policy == StepPolicy(True, 2.0)
-    assert rec.begin("upgrade CF", "cf").policy.enforce is True
-    assert rec.begin("upgrade D1", "diego").policy == StepPolicy(True, 0.0)
+    story = rec.begin("upgrade D3", "diego", {"story": "d3"})
+    op = rec.begin("stop D4 (cf-warden-diego-cell2)", "diego", {"task": 12})
+    assert story.story == "d3" and op.story is None
+    assert op.to_json()["data"] == {"task": 12}
 
 
 def test_unknown_kind_rejected():

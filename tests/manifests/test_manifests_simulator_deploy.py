@@ -13,8 +13,8 @@ from helpers.bosh import Director
 from helpers.cf import CloudFoundry
 from helpers.config import load_config
 from helpers.net import Resolver
-from helpers.upgrade import haproxy_certificates
 from manifests.generate import PIECES, generate
+from manifests.sets import haproxy_certificates
 from simulator.launcher import start
 
 

@@ -1,11 +1,11 @@
-"""Fixtures of the promotion tests that run on a small in-process director (promotion_fakes)
+"""Fixtures of the promotion tests that run on a small in-process director (tests/fakes.py)
 with real redis-servers: `director`, `promoter` (its messages in `promoter.messages`),
 `dev_tested`."""
 
 from __future__ import annotations
 
 import pytest
-from promotion_fakes import FakeDirector
+from fakes import FakeDirector
 
 from fixtures.redis import pass_dev_builds
 from promotion.deploy import Promoter

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from promotion_fakes import FakeDirector
+from fakes import FakeDirector
 
 from fixtures.redis import build_candidate
 from promotion.deploy import Promoter

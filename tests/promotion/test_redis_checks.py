@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from promotion_fakes import FakeDirector
+from fakes import FakeDirector
 
 from promotion.checks import (
     RedisTarget,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from fakes import FakeCC
 
 from simulator import diego as diego_mod
 from simulator import router as router_mod
@@ -22,14 +23,6 @@ from simulator.diego import RUNNING, UNCLAIMED, Diego, DiegoUnavailable, Staging
 from simulator.diego.testing import BRAIN, FakeDirector, RecordingLogs, make_world, zip_dir
 from simulator.router import Router
 from simulator.world import InstanceView, World
-
-
-class FakeCC:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, dict[str, Any]]] = []
-
-    def record_event(self, app_guid: str, kind: str, metadata: dict[str, Any]) -> None:
-        self.events.append((app_guid, kind, metadata))
 
 
 @dataclass

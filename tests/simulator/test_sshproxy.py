@@ -47,7 +47,7 @@ def test_exec_stdout_stderr_exit_status_and_index(rig: SshRig) -> None:
     code, out, _, _ = rig.exec("pwd; test -f app.py && echo has-app")
     cwd, _env = rig.diego_rt.instance_dir_env(rig.process_guid, 0)
     assert code == 0 and out == f"{cwd}\nhas-app\n"
-    assert rig.cc.calls[-1] == ("token-admin", rig.app_guid, 0)
+    assert rig.cc.ssh_access_calls[-1] == ("token-admin", rig.app_guid, 0)
     assert ("ssh-proxy", SECRET) in rig.uaa.exchanges
     assert any(line[1] == "SSH" and line[3].startswith("Successful remote access") for line in rig.logs.lines)
 

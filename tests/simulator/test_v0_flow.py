@@ -23,8 +23,8 @@ from helpers.bosh import Director
 from helpers.cf import App, CloudFoundry
 from helpers.config import Config, load_config
 from helpers.net import http_session
-from helpers.upgrade import haproxy_certificates
 from manifests.generate import PIECES, generate
+from manifests.sets import haproxy_certificates
 from simulator.launcher import start
 
 PROBE = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+from fakes import FakeCC
 
 from simulator import diego as diego_mod
 from simulator import sshproxy
@@ -54,18 +55,6 @@ class FakeUAA:
         if claims is None or client_id != "ssh-proxy" or client_secret != SECRET:
             return None
         return claims
-
-
-class FakeCC:
-    def __init__(self) -> None:
-        self.allowed: dict[str, str] = {}  # app guid -> process guid
-        self.calls: list[tuple[Any, str, int]] = []
-
-    def ssh_access(self, token: Any, app_guid: str, index: int) -> str:
-        self.calls.append((token, app_guid, index))
-        if token != "token-admin" or app_guid not in self.allowed:
-            raise PermissionError("no")
-        return self.allowed[app_guid]
 
 
 @dataclass
@@ -153,7 +142,7 @@ def running_rig(tmp: Path) -> Iterator[SshRig]:
     app_guid = str(uuid.uuid4())
     pg = f"{app_guid}-1"
     diego.desire(pg, app_guid, "probe", 2, diego.stage(app_guid, zip_dir()), {"GREETING": "hello"}, [], 64)
-    cc.allowed[app_guid] = pg
+    cc.ssh_access_for[app_guid] = pg
     deadline = time.monotonic() + 15
     while not all(i.state == RUNNING for i in diego.instances(pg)):
         assert time.monotonic() < deadline, "probe instances did not start"

@@ -1,11 +1,18 @@
-"""Pytest plugin for the reliability tests: injects simulator faults when suite steps start.
+"""Pytest plugin for the reliability tests: injects faults when suite steps start or end.
 
 Loaded into an *inner* pytest run of a suite (`-p faultplugin`, with this directory on
-PYTHONPATH). `SUITE_FAULTS` holds a JSON list of faults:
-`{"at": "upgrade D3", "when": "start"|"end", "kind": ..., "target": ..., "duration": s,
-"count": n, "params": {...}, "delay": s}`. Targets may name `{a0}` or `{smoke:<stage id>}`,
-replaced by this run's app names. Faults go to the director's `/_simulator/faults` admin
-endpoint with the config's director credentials, as any test client would.
+PYTHONPATH). `SUITE_FAULTS` holds a JSON list of faults, of two sorts:
+
+* inside the simulator: `{"at": "upgrade D3", "when": "start"|"end", "kind": ..., "target":
+  ..., "duration": s, "count": n, "params": {...}, "delay": s}`. Targets may name `{a0}` or
+  `{smoke:<step id>}`, replaced by this run's app names. They go to the director's
+  `/_simulator/faults` admin endpoint with the config's director credentials, as any test
+  client would;
+* outside it: `{"at": ..., "when": ..., "proxy": "127.0.0.1:<control port>", "action":
+  "break"|"restore"}` tells a FaultProxy (faultproxy.py) the test put in front of an endpoint.
+
+Both are sent synchronously from the step's start/end event, so a fault at "start" is in
+place before the step's first operation (and before the measurements' first sample of it).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 from typing import Any
 
 import pytest
+from faultproxy import send
 
 INJECTED: list[dict[str, Any]] = []
 
@@ -45,6 +53,11 @@ def pytest_configure(config: pytest.Config) -> None:
             if spec.get("at") != step.name or spec.get("when", "start") != event or spec.get("done"):
                 continue
             spec["done"] = True
+            if spec.get("proxy"):
+                answer = send(spec["proxy"], spec["action"])
+                INJECTED.append({"proxy": spec["proxy"], "action": spec["action"], "at": spec["at"],
+                                 "when": spec.get("when", "start"), "answer": answer})
+                continue
             run_id = run.meta.get("run_id", "")
             target = spec.get("target")
             if isinstance(target, str):

@@ -72,7 +72,7 @@ def test_summary_table_and_artifacts_written(pytester: pytest.Pytester, tmp_path
     junit = (tmp_path / "j.xml").read_text()
     assert junit.count("<testcase ") == 9 and "<failure" not in junit
     result.assert_outcomes(passed=9)
-    result.stdout.fnmatch_lines(["*upgrade run summary*", "step*kind*outcome*", "upgrade D1*diego*passed*",
+    result.stdout.fnmatch_lines(["*= run summary =*", "step*kind*outcome*", "upgrade D1*diego*passed*",
                                  "artifacts: *"])
     assert (tmp_path / "a" / "timeline.html").is_file()
     report = json.loads((tmp_path / "a" / "report.json").read_text())
@@ -85,4 +85,4 @@ def test_plain_tests_write_no_artifacts(pytester: pytest.Pytester, tmp_path):
     result = pytester.runpytest("--artifacts", str(tmp_path / "a"))
     result.assert_outcomes(passed=1)
     assert not (tmp_path / "a").exists()
-    assert "upgrade run summary" not in result.stdout.str()
+    assert "run summary" not in result.stdout.str()
