@@ -32,8 +32,8 @@ import requests
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from codec.protobuf import ProtobufError, iter_fields, to_signed64
 from helpers.net import REDACTOR, HelperError, Resolver, make_ssl_context, redacting_logger
-from helpers.protobuf import ProtobufError, iter_fields, to_signed64
 
 if TYPE_CHECKING:
     from helpers.cf import CloudFoundry
