@@ -14,6 +14,7 @@ shared fakes, the oracle harness) is code like any other.
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from pathlib import Path
 
@@ -54,6 +55,27 @@ def test_the_wire_codec_depends_on_nothing_of_the_project(tree):
     assert any(name.split(".")[0] == CODEC for name in tree.modules), f"no {CODEC}/ package in the tree"
     outward = [e.describe() for e in tree.edges if layer(e.source) == CODEC and layer(e.target) != CODEC]
     assert outward == [], f"{CODEC}/ is the bottom of the tree and imports:\n" + "\n".join(outward)
+
+
+ABOVE_HELPERS = ("manifests", "fixtures", "suites", "simulator", "promotion", "ci", "tests", "benchmarks")
+
+
+def test_helpers_import_nothing_above_them_and_never_pytest(tree):
+    """helpers/ is the library every other part stands on (DESIGN.md): it may use the codec
+    below it and nothing above it, and it never imports pytest (suites stay thin, logic is
+    unit-tested without a test runner)."""
+    upward = [e.describe() for e in tree.edges
+              if layer(e.source) == "helpers" and layer(e.target) in ABOVE_HELPERS]
+    assert upward == [], "helpers/ imports the layers above it:\n" + "\n".join(upward)
+    uses_pytest = []
+    for name, path in tree.modules.items():
+        if layer(name) != "helpers":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            roots = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            uses_pytest += [f"{name}:{node.lineno}" for r in roots if r.split(".")[0] in ("pytest", "_pytest")]
+    assert uses_pytest == [], f"helpers/ imports pytest: {uses_pytest}"
 
 
 # --- the checker against trees made to fool it --------------------------------------------
