@@ -12,10 +12,13 @@ Field numbers and types, as the era defined them:
   b5592b0 (v231). Its timestamp is `sint64` (zigzag) and its source name is field 8.
 
 Only what the simulator's traffic controller sends is written here: log messages (no HTTP,
-metric or error events), with the envelope's `origin`, `eventType`, `timestamp`.
+metric or error events), with the envelope's `origin`, `eventType`, `timestamp`; and what the
+suite's client reads back (`read_envelope`, `read_log_message`): one schema for both sides.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from codec import protobuf as pb
 
@@ -72,3 +75,57 @@ def legacy_log_message(message: bytes | str, stream: str, timestamp_ns: int, app
             + pb.bytes_field(LEGACY_APP_ID, app_id)
             + pb.bytes_field(LEGACY_SOURCE_ID, source_id)
             + pb.bytes_field(LEGACY_SOURCE_NAME, source_name))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+STREAMS = {number: name for name, number in MESSAGE_TYPES.items()}
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    """An `events.LogMessage` as read off the wire (message bytes as sent)."""
+
+    message: bytes
+    message_type: int
+    timestamp_ns: int
+    source_type: str
+    source_instance: str
+
+    @property
+    def stream(self) -> str:
+        return STREAMS.get(self.message_type, str(self.message_type))
+
+
+def read_log_message(buf: bytes, envelope_timestamp_ns: int = 0) -> LogMessage:
+    """A marshalled `events.LogMessage`; a message without its own timestamp takes the
+    envelope's (as the era's CLI showed it)."""
+    message, mtype, ts, stype, sinst = b"", MESSAGE_TYPES["OUT"], 0, "", ""
+    for num, _wt, val in pb.iter_fields(buf):
+        if num == LOG_MESSAGE and isinstance(val, bytes):
+            message = val
+        elif num == LOG_MESSAGE_TYPE and isinstance(val, int):
+            mtype = val
+        elif num == LOG_TIMESTAMP and isinstance(val, int):
+            ts = pb.to_signed64(val)
+        elif num == LOG_SOURCE_TYPE and isinstance(val, bytes):
+            stype = val.decode("utf-8", "replace")
+        elif num == LOG_SOURCE_INSTANCE and isinstance(val, bytes):
+            sinst = val.decode("utf-8", "replace")
+    return LogMessage(message, mtype, ts or envelope_timestamp_ns, stype, sinst)
+
+
+def read_envelope(buf: bytes) -> LogMessage | None:
+    """A marshalled `events.Envelope`: its log message, or None for every other event type."""
+    event_type, timestamp, log = None, 0, None
+    for num, _wt, val in pb.iter_fields(buf):
+        if num == ENVELOPE_EVENT_TYPE and isinstance(val, int):
+            event_type = val
+        elif num == ENVELOPE_TIMESTAMP and isinstance(val, int):
+            timestamp = pb.to_signed64(val)
+        elif num == ENVELOPE_LOG_MESSAGE and isinstance(val, bytes):
+            log = val
+    if log is None or (event_type is not None and event_type != LOG_MESSAGE_EVENT):
+        return None
+    return read_log_message(log, timestamp)
