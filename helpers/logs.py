@@ -32,8 +32,9 @@ import requests
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from codec import dropsonde
+from codec.protobuf import ProtobufError
 from helpers.net import REDACTOR, HelperError, Resolver, make_ssl_context, redacting_logger
-from helpers.protobuf import ProtobufError, iter_fields, to_signed64
 
 if TYPE_CHECKING:
     from helpers.cf import CloudFoundry
@@ -49,9 +50,6 @@ __all__ = [
 ]
 
 log = redacting_logger(__name__)
-
-LOG_MESSAGE_EVENT = 5
-_STREAMS = {1: "OUT", 2: "ERR"}
 
 
 class LogsError(HelperError):
@@ -73,36 +71,19 @@ class LogLine:
 # --------------------------------------------------------------------------- doppler
 
 
+def _line(log: dropsonde.LogMessage) -> LogLine:
+    return LogLine(log.timestamp_ns, log.source_type, log.source_instance,
+                   log.message.decode("utf-8", "replace").rstrip("\n"), log.stream)
+
+
 def decode_log_message(buf: bytes, envelope_ts: int = 0) -> LogLine:
-    msg, mtype, ts, stype, sinst = b"", 1, 0, "", ""
-    for num, _wt, val in iter_fields(buf):
-        if num == 1 and isinstance(val, bytes):
-            msg = val
-        elif num == 2 and isinstance(val, int):
-            mtype = val
-        elif num == 3 and isinstance(val, int):
-            ts = to_signed64(val)
-        elif num == 5 and isinstance(val, bytes):
-            stype = val.decode("utf-8", "replace")
-        elif num == 6 and isinstance(val, bytes):
-            sinst = val.decode("utf-8", "replace")
-    return LogLine(ts or envelope_ts, stype, sinst, msg.decode("utf-8", "replace").rstrip("\n"),
-                   _STREAMS.get(mtype, str(mtype)))
+    return _line(dropsonde.read_log_message(buf, envelope_ts))
 
 
 def decode_envelope(buf: bytes) -> LogLine | None:
     """A dropsonde `events.Envelope`: the LogLine of its logMessage, or None for other events."""
-    event_type, env_ts, log_msg = None, 0, None
-    for num, _wt, val in iter_fields(buf):
-        if num == 2 and isinstance(val, int):
-            event_type = val
-        elif num == 6 and isinstance(val, int):
-            env_ts = to_signed64(val)
-        elif num == 8 and isinstance(val, bytes):
-            log_msg = val
-    if log_msg is None or (event_type is not None and event_type != LOG_MESSAGE_EVENT):
-        return None
-    return decode_log_message(log_msg, env_ts)
+    log = dropsonde.read_envelope(buf)
+    return None if log is None else _line(log)
 
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)

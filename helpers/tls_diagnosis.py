@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -19,8 +19,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-if TYPE_CHECKING:  # helpers.net calls this module, never the other way round at run time
-    from helpers.net import TlsSettings
+
+class TlsSettings(Protocol):
+    """What the diagnosis reads of an endpoint's TLS settings (helpers.net.TlsSettings has it):
+    described here rather than imported, because helpers.net calls this module and the
+    dependency must go one way only."""
+
+    ca_cert: str | None
+    allow_sha1: bool
+    hostname_from_cn: bool
+    section: str
 
 __all__ = ["diagnose", "names_host"]
 

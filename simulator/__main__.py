@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--parent-pid", type=int, default=None, help="exit when this process dies (watchdog)")
     args = parser.parse_args(argv)
 
-    from simulator.server import NativeNetworkMissing, serve
+    from simulator.assembly import NativeNetworkMissing, serve
 
     preload = [p.strip() for p in args.preload.split(",") if p.strip()]
     try:

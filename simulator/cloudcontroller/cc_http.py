@@ -148,7 +148,7 @@ class CloudControllerApp:
         token = bearer_token(request)
         if token is None:
             raise CCError("NotAuthenticated")
-        claims = self.cc._verify(token)
+        claims = self.cc.access.verify(token)
         if claims is None:
             raise CCError("InvalidAuthToken")
         return claims
@@ -222,8 +222,8 @@ class CloudControllerApp:
 
     def on_info(self, request: Request) -> Response:
         token = bearer_token(request)
-        claims = self.cc._verify(token) if token else None
-        return _json(self.cc.info(claims.get("user_id") if claims else None))
+        claims = self.cc.access.verify(token) if token else None
+        return _json(self.cc.settings.info(claims.get("user_id") if claims else None))
 
     # ------------------------------------------------------------------ v3 (the era's experimental API)
 
@@ -258,24 +258,24 @@ class CloudControllerApp:
 
     def on_orgs(self, request: Request) -> Response:
         if request.method == "POST":
-            return self._resource(request, self.cc.create_org(self._body(request)), 201)
+            return self._resource(request, self.cc.spaces.create_org(self._body(request)), 201)
         return self._collection(request, self.cc.store.all("organizations"), self.ORG_GETTERS)
 
     def on_org(self, request: Request, guid: str) -> Response:
         if request.method == "PUT":
-            return self._resource(request, self.cc.update_org(guid, self._body(request)), 201)
+            return self._resource(request, self.cc.spaces.update_org(guid, self._body(request)), 201)
         if request.method == "DELETE":
-            self.cc.delete_org(guid, request.args.get("recursive") == "true")
+            self.cc.spaces.delete_org(guid, request.args.get("recursive") == "true")
             return self._deleted(request)
-        return self._resource(request, self.cc.org(guid))
+        return self._resource(request, self.cc.spaces.org(guid))
 
     def on_org_spaces(self, request: Request, guid: str) -> Response:
-        self.cc.org(guid)
+        self.cc.spaces.org(guid)
         return self._collection(request, self.cc.store.find("spaces", organization_guid=guid),
                                 self.SPACE_GETTERS)
 
     def on_org_role(self, request: Request, guid: str, role: str, user: str | None = None) -> Response:
-        org = self.cc.org(guid)
+        org = self.cc.spaces.org(guid)
         if request.method == "GET":
             return self._collection(request, [], {})
         if request.method == "DELETE" and user is not None:
@@ -284,19 +284,19 @@ class CloudControllerApp:
 
     def on_spaces(self, request: Request) -> Response:
         if request.method == "POST":
-            return self._resource(request, self.cc.create_space(self._body(request)), 201)
+            return self._resource(request, self.cc.spaces.create_space(self._body(request)), 201)
         return self._collection(request, self.cc.store.all("spaces"), self.SPACE_GETTERS)
 
     def on_space(self, request: Request, guid: str) -> Response:
         if request.method == "PUT":
-            return self._resource(request, self.cc.update_space(guid, self._body(request)), 201)
+            return self._resource(request, self.cc.spaces.update_space(guid, self._body(request)), 201)
         if request.method == "DELETE":
-            self.cc.delete_space(guid, request.args.get("recursive") == "true")
+            self.cc.spaces.delete_space(guid, request.args.get("recursive") == "true")
             return self._deleted(request)
-        return self._resource(request, self.cc.space(guid))
+        return self._resource(request, self.cc.spaces.space(guid))
 
     def on_space_role(self, request: Request, guid: str, role: str, user: str | None = None) -> Response:
-        space = self.cc.space(guid)
+        space = self.cc.spaces.space(guid)
         if request.method == "GET":
             return self._collection(request, [], {})
         if request.method == "DELETE" and user is not None:
@@ -304,16 +304,16 @@ class CloudControllerApp:
         return self._resource(request, space, 201)
 
     def on_space_apps(self, request: Request, guid: str) -> Response:
-        self.cc.space(guid)
+        self.cc.spaces.space(guid)
         return self._collection(request, self.cc.store.find("apps", space_guid=guid), self._app_getters())
 
     def on_space_routes(self, request: Request, guid: str) -> Response:
-        self.cc.space(guid)
+        self.cc.spaces.space(guid)
         return self._collection(request, self.cc.store.find("routes", space_guid=guid),
                                 self._route_getters())
 
     def on_space_summary(self, request: Request, guid: str) -> Response:
-        return _json(self.present.space_summary(self.cc.space(guid)))
+        return _json(self.present.space_summary(self.cc.spaces.space(guid)))
 
     def on_empty_list(self, request: Request, guid: str | None = None) -> Response:
         return self._collection(request, [], {"name": lambda r: None})
@@ -321,10 +321,10 @@ class CloudControllerApp:
     # ------------------------------------------------------------------ domains, stacks
 
     def on_shared_domains(self, request: Request, guid: str | None = None) -> Response:
-        return self._collection(request, self.cc.shared_domains(), self.NAME_GETTERS)
+        return self._collection(request, self.cc.routes.shared_domains(), self.NAME_GETTERS)
 
     def on_shared_domain(self, request: Request, guid: str) -> Response:
-        return self._resource(request, self.cc.domain(guid))
+        return self._resource(request, self.cc.routes.domain(guid))
 
     def on_stacks(self, request: Request) -> Response:
         return self._collection(request, self.cc.store.all("stacks"), self.NAME_GETTERS)
@@ -342,24 +342,24 @@ class CloudControllerApp:
 
     def on_apps(self, request: Request) -> Response:
         if request.method == "POST":
-            app = self.cc.create_app(self._body(request), self._claims(request))
+            app = self.cc.apps.create_app(self._body(request), self._claims(request))
             return self._resource(request, app, 201)
         return self._collection(request, self.cc.store.all("apps"), self._app_getters())
 
     def on_app(self, request: Request, guid: str) -> Response:
         if request.method == "PUT":
-            app = self.cc.update_app(guid, self._body(request), self._claims(request))
+            app = self.cc.apps.update_app(guid, self._body(request), self._claims(request))
             return self._resource(request, app, 201)
         if request.method == "DELETE":
-            self.cc.delete_app(guid, self._claims(request), request.args.get("recursive") == "true")
+            self.cc.apps.delete_app(guid, self._claims(request), request.args.get("recursive") == "true")
             return self._deleted(request)
-        return self._resource(request, self.cc.app(guid))
+        return self._resource(request, self.cc.apps.app(guid))
 
     def on_bits(self, request: Request, guid: str) -> Response:
-        self.cc.app(guid)
+        self.cc.apps.app(guid)
         resources = request.form.get("resources")
         upload = request.files.get("application")
-        job = self.cc.upload_bits(guid, resources, upload.read() if upload is not None else None)
+        job = self.cc.apps.upload_bits(guid, resources, upload.read() if upload is not None else None)
         if request.args.get("async") == "true":
             return _json(self.present.job(job), 201)
         if job.error_details:
@@ -367,66 +367,66 @@ class CloudControllerApp:
         return _json({}, 201)
 
     def on_restage(self, request: Request, guid: str) -> Response:
-        return self._resource(request, self.cc.restage(guid, self._claims(request)), 201)
+        return self._resource(request, self.cc.apps.restage(guid, self._claims(request)), 201)
 
     def on_instances(self, request: Request, guid: str) -> Response:
-        return _json(self.cc.instances(guid))
+        return _json(self.cc.instances.instances(guid))
 
     def on_instance(self, request: Request, guid: str, index: str) -> Response:
         try:
             number = int(index)
         except ValueError:
             raise CCError("InstancesError", f"Expected an instance index but got {index[:20]!r}")
-        self.cc.restart_instance(guid, number)
+        self.cc.instances.restart_instance(guid, number)
         return Response(status=204)
 
     def on_stats(self, request: Request, guid: str) -> Response:
-        return _json(self.cc.stats(guid))
+        return _json(self.cc.instances.stats(guid))
 
     def on_app_summary(self, request: Request, guid: str) -> Response:
-        return _json(self.present.app_summary(self.cc.app(guid)))
+        return _json(self.present.app_summary(self.cc.apps.app(guid)))
 
     def on_app_events(self, request: Request, guid: str) -> Response:
-        self.cc.app(guid)
+        self.cc.apps.app(guid)
         return self._collection(request, self.cc.store.find("events", actee=guid), self.EVENT_GETTERS)
 
     def on_app_routes(self, request: Request, guid: str) -> Response:
-        self.cc.app(guid)
-        return self._collection(request, self.cc.routes_of_app(guid), self._route_getters())
+        self.cc.apps.app(guid)
+        return self._collection(request, self.cc.routes.routes_of_app(guid), self._route_getters())
 
     def on_app_route(self, request: Request, guid: str, route: str) -> Response:
         if request.method == "PUT":
-            return self._resource(request, self.cc.map_route(guid, route), 201)
-        return self._resource(request, self.cc.unmap_route(guid, route), 201)
+            return self._resource(request, self.cc.routes.map_route(guid, route), 201)
+        return self._resource(request, self.cc.routes.unmap_route(guid, route), 201)
 
     # ------------------------------------------------------------------ routes
 
     def on_routes(self, request: Request) -> Response:
         if request.method == "POST":
-            return self._resource(request, self.cc.create_route(self._body(request)), 201)
+            return self._resource(request, self.cc.routes.create_route(self._body(request)), 201)
         return self._collection(request, self.cc.store.all("routes"), self._route_getters())
 
     def on_route(self, request: Request, guid: str) -> Response:
         if request.method == "DELETE":
-            self.cc.delete_route(guid)
+            self.cc.routes.delete_route(guid)
             return self._deleted(request)
-        return self._resource(request, self.cc.route(guid))
+        return self._resource(request, self.cc.routes.route(guid))
 
     def on_route_apps(self, request: Request, guid: str) -> Response:
-        route = self.cc.route(guid)
+        route = self.cc.routes.route(guid)
         apps = [a for a in (self.cc.store.get("apps", g) for g in route.app_guids) if a]
         return self._collection(request, apps, self._app_getters())
 
     def on_route_app(self, request: Request, guid: str, app: str) -> Response:
-        self.cc.route(guid)
+        self.cc.routes.route(guid)
         if request.method == "PUT":
-            self.cc.map_route(app, guid)
+            self.cc.routes.map_route(app, guid)
         else:
-            self.cc.unmap_route(app, guid)
-        return self._resource(request, self.cc.route(guid), 201)
+            self.cc.routes.unmap_route(app, guid)
+        return self._resource(request, self.cc.routes.route(guid), 201)
 
     def on_route_reserved(self, request: Request, domain: str, host: str) -> Response:
-        if self.cc.route_reserved(domain, host, request.args.get("path", "")):
+        if self.cc.routes.route_reserved(domain, host, request.args.get("path", "")):
             return Response(status=204)
         raise CCError("RouteNotFound", f"{host} on {domain}")
 
@@ -451,7 +451,7 @@ class CloudControllerApp:
 
     def on_ssh_access(self, request: Request, guid: str, index: int) -> Response:
         try:
-            process_guid = self.cc.ssh_access(self._claims(request), guid, index)
+            process_guid = self.cc.access.ssh_access(self._claims(request), guid, index)
         except PermissionError as exc:
             raise CCError("InvalidRequest", description=str(exc))
         return _json({"process_guid": process_guid})
@@ -460,7 +460,7 @@ class CloudControllerApp:
         """LogAccessController#lookup (app/controllers/internal/log_access_controller.rb
         @64d935a): 200 when the app exists, else 404, no body; the traffic controller asks
         this with the user's token before serving any log."""
-        found = self.cc.app_by_guid(guid) is not None
+        found = self.cc.apps.app_by_guid(guid) is not None
         return Response(status=200 if found else 404, content_type="application/json;charset=utf-8")
 
 

@@ -5,6 +5,10 @@ running the changes wait (nothing is lost: the bridge remembers what it last tol
 compares again when any instance starts, as nsync's bulker does when it comes back).
 Diego calls never happen while CC's store lock is held, so Diego may call back into CC
 (`record_event`) or the logs component from inside them.
+
+The bridge knows CC only through what it is given: the desired state (`desired`), where
+staging lines go (`log`, CC's `emit_log`) and whom to tell a staging result (`staged`, the
+apps' `staging_finished`).
 """
 
 from __future__ import annotations
@@ -12,11 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from simulator.cloudcontroller.cc import CloudController
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,19 @@ class DesiredLRP:
         return self.instances, self.routes
 
 
+# (app guid, source type, source instance, message, stream)
+LogSink = Callable[[str, str, str, str, str], None]
+# (app guid, package hash, droplet or None, failure reason, failure description)
+StagingResult = Callable[[str, str, Any, str | None, str | None], None]
+
+
 class CCBridge:
-    def __init__(self, cc: CloudController) -> None:
-        self.cc = cc
-        self.world = cc.world
+    def __init__(self, world: Any, desired: Callable[[], list[DesiredLRP]], log: LogSink,
+                 staged: StagingResult) -> None:
+        self.world = world
+        self._desired = desired
+        self._log = log
+        self._staged = staged
         self._told: dict[str, DesiredLRP] = {}
         self._sync_lock = threading.Lock()
         self._pending = False
@@ -61,7 +72,7 @@ class CCBridge:
             if self._closed or diego is None or not self.world.component_up("nsync"):
                 self._pending = True
                 return False
-            desired = {lrp.process_guid: lrp for lrp in self.cc.desired_lrps()}
+            desired = {lrp.process_guid: lrp for lrp in self._desired()}
             try:
                 for pg, lrp in desired.items():
                     told = self._told.get(pg)
@@ -109,7 +120,7 @@ class CCBridge:
         lister = getattr(diego, "desired_lrps", None)
         if lister is not None and self.world.component_up("bbs"):
             try:
-                known = {_attr(lrp, "process_guid") for lrp in lister()}
+                known = {field_of(lrp, "process_guid") for lrp in lister()}
             except Exception:
                 known = None
             if known is not None:
@@ -135,19 +146,18 @@ class CCBridge:
         diego = self.diego()
 
         def staging_log(message: str, stream: str = "OUT", *_args: Any, **_kw: Any) -> None:
-            self.cc.emit_log(app_guid, "STG", "0", str(message), stream)
+            self._log(app_guid, "STG", "0", str(message), stream)
 
         if diego is None:
-            self.cc.staging_finished(app_guid, package_hash, None, "StagingError",
-                                     "Diego is not available")
+            self._staged(app_guid, package_hash, None, "StagingError", "Diego is not available")
             return
         try:
             droplet = diego.stage(app_guid, package, staging_log)
         except Exception as exc:
             reason = getattr(exc, "reason", None) or "StagingError"
-            self.cc.staging_finished(app_guid, package_hash, None, str(reason), str(exc) or reason)
+            self._staged(app_guid, package_hash, None, str(reason), str(exc) or reason)
             return
-        self.cc.staging_finished(app_guid, package_hash, droplet, None, None)
+        self._staged(app_guid, package_hash, droplet, None, None)
 
     # ------------------------------------------------------------------ threads
 
@@ -169,8 +179,11 @@ class CCBridge:
         self.wait_idle(2.0)
 
 
-def _attr(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+def field_of(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of what Diego answered (its records, or a dict from a stand-in Diego)."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
 
 
 def vcap_env(app: Any, uris: list[str], space_name: str, environment: dict[str, Any]) -> dict[str, str]:

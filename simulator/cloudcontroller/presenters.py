@@ -74,7 +74,7 @@ class Presenter:
             "organization": self.cc.store.get("organizations", space.organization_guid),
             "apps": self.cc.store.find("apps", space_guid=g),
             "routes": self.cc.store.find("routes", space_guid=g),
-            "domains": self.cc.shared_domains(),
+            "domains": self.cc.routes.shared_domains(),
             "developers": [], "managers": [], "auditors": [], "service_instances": [],
             "security_groups": []})
         return {"metadata": _meta(space, f"/v2/spaces/{g}"), "entity": entity}
@@ -108,9 +108,9 @@ class Presenter:
                 "space_url": f"/v2/spaces/{app.space_guid}", "stack_url": f"/v2/stacks/{app.stack_guid}",
                 "events_url": f"/v2/apps/{g}/events", "service_bindings_url": f"/v2/apps/{g}/service_bindings",
                 "routes_url": f"/v2/apps/{g}/routes"}
-        if self.cc.era().app_ports:
+        if self.cc.settings.era().app_ports:
             entity = {**{k: v for k, v in entity.items() if not k.endswith("_url")},
-                      "ports": self.cc.app_ports(app),
+                      "ports": self.cc.apps.app_ports(app),
                       **{k: v for k, v in entity.items() if k.endswith("_url")}}
         return entity
 
@@ -118,7 +118,7 @@ class Presenter:
         entity = self.app_entity(app)
         self._inline(entity, depth, {"space": self.cc.store.get("spaces", app.space_guid),
                                      "stack": self.cc.store.get("stacks", app.stack_guid),
-                                     "routes": self.cc.routes_of_app(app.guid), "service_bindings": []})
+                                     "routes": self.cc.routes.routes_of_app(app.guid), "service_bindings": []})
         return {"metadata": _meta(app, f"/v2/apps/{app.guid}"), "entity": entity}
 
     def route(self, route: Route, depth: int = 0) -> Resource:
@@ -149,11 +149,11 @@ class Presenter:
 
     def app_summary(self, app: App) -> dict[str, Any]:
         body = {"guid": app.guid, **self.app_entity(app)}
-        body["routes"] = [self.route_summary(r) for r in self.cc.routes_of_app(app.guid)]
-        body["running_instances"] = self.cc.running_instances(app)
+        body["routes"] = [self.route_summary(r) for r in self.cc.routes.routes_of_app(app.guid)]
+        body["running_instances"] = self.cc.instances.running_instances(app)
         body["services"] = []
         body["available_domains"] = [{"guid": d.guid, "name": d.name}
-                                     for d in self.cc.shared_domains()]
+                                     for d in self.cc.routes.shared_domains()]
         return body
 
     def route_summary(self, route: Route) -> dict[str, Any]:
@@ -165,9 +165,9 @@ class Presenter:
         apps = []
         for app in self.cc.store.find("apps", space_guid=space.guid):
             entry = {"guid": app.guid, **self.app_entity(app)}
-            entry["urls"] = [self.cc.route_url(r) for r in self.cc.routes_of_app(app.guid)]
-            entry["routes"] = [self.route_summary(r) for r in self.cc.routes_of_app(app.guid)]
-            entry["running_instances"] = self.cc.running_instances(app)
+            entry["urls"] = [self.cc.routes.route_url(r) for r in self.cc.routes.routes_of_app(app.guid)]
+            entry["routes"] = [self.route_summary(r) for r in self.cc.routes.routes_of_app(app.guid)]
+            entry["running_instances"] = self.cc.instances.running_instances(app)
             entry["service_count"] = 0
             entry["service_names"] = []
             apps.append(entry)

@@ -2,8 +2,9 @@
 
 Users and client secrets are read live from the properties of the running `uaa`
 instances, so a deploy that changes `uaa.scim.users` changes who can log in, as on a real
-BOSH-Lite. The HTTP layer is `uaa_http.py`; CC, the traffic controller and the ssh-proxy
-call `verify`, `issue_code` and `exchange_code` directly.
+BOSH-Lite. The HTTP layer is `uaa_http.py`, built over this model by `attach(world)` and
+kept in `wsgi` for the router; CC, the traffic controller and the ssh-proxy call `verify`,
+`issue_code` and `exchange_code` directly.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,9 +78,7 @@ class Uaa:
         self._codes: dict[str, _Code] = {}
         self._issued: dict[str, tuple[str, float]] = {}  # access jti -> (user or client, exp)
         self._revoked: dict[str, float] = {}  # jti -> exp
-        from simulator.cloudcontroller.uaa_http import UaaApp
-
-        self.wsgi = UaaApp(self)
+        self.wsgi: Callable[..., Any] | None = None  # uaa_http.UaaApp, set by attach()
 
     # ---------------------------------------------------------------- what is deployed
 

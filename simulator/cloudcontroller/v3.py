@@ -75,7 +75,7 @@ class V3Views:
     # ------------------------------------------------------------------ processes (= v2 apps)
 
     def process_record(self, guid: str) -> App:
-        app = self.cc.app_by_guid(guid)
+        app = self.cc.apps.app_by_guid(guid)
         if app is None:
             raise CCError("ResourceNotFound", "Process not found")
         return app
@@ -105,15 +105,15 @@ class V3Views:
             number = 0  # Ruby's `to_i` of a non-number
         if not 0 <= number < app.instances:
             raise CCError("ResourceNotFound", "Instance not found")
-        self.cc.restart_instance(guid, number)
+        self.cc.instances.restart_instance(guid, number)
 
     def process_stats(self, guid: str) -> dict[str, Any]:
         """ProcessStatsPresenter over the v2 stats (`instances_reporters.stats_for_app`), v231
         only; unpaginated pagination block."""
-        if not self.cc.era().v3_process_stats:
+        if not self.cc.settings.era().v3_process_stats:
             raise CCError("NotFound")
         self.process_record(guid)
-        stats = self.cc.stats(guid)
+        stats = self.cc.instances.stats(guid)
         resources = []
         for index, entry in sorted(stats.items(), key=lambda kv: int(kv[0])):
             s = entry.get("stats") or {}

@@ -1,4 +1,9 @@
-"""Diego of the simulated BOSH-Lite: BBS, auctioneer, converger, route emitter, reps, stager."""
+"""Diego of the simulated BOSH-Lite, in Diego's own parts: the BBS (`bbs.py`, LRP state), the
+auctioneer (`auctioneer.py`, placement), the converger (`converger.py`, crash recovery), the
+route emitter (`route_emitter.py`), the reps of the cells (`cells.py`; one instance's
+container and process: `rep.py`, `garden.py`, `netin.py`) and the stager (`staging.py`),
+assembled by `runtime.Diego`, the `diego` component. Bottom up: models, bbs, route_emitter,
+cells, auctioneer and converger, runtime."""
 
 from __future__ import annotations
 

@@ -134,7 +134,7 @@ class Container:
 
 def reserve_container_network(avoid: ipaddress.IPv4Network) -> tuple[ContainerNetwork, LoopbackReservation]:
     """A loopback /16 for container addresses, held for this run, never `avoid` (the VM one:
-    a simulator built without `simulator.server`, as tests do, has no reservation of it)."""
+    a simulator built without `simulator.assembly`, as tests do, has no reservation of it)."""
     rejected: list[LoopbackReservation] = []
     try:
         while True:

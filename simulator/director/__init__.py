@@ -1,7 +1,10 @@
-"""The simulated BOSH Director: era.py (which director: 2015 or current), models.py (state
-and rules), updater.py (update engine), manifest.py (parse/validate), tasks.py (task outputs),
-releases.py (release archives and contents), agents.py + sshd.py + vmfs.py (what the VMs'
-agents do: ssh, logs), events.py, presenters.py (JSON per era), api.py (HTTP handlers).
+"""The simulated BOSH Director: era.py (which director: 2015 or current), state.py (releases,
+stemcells, deployments, the task runner and its locks), models.py (the operations: uploads,
+deploys, state changes, deletes, errands), updater.py (update engine), errands.py,
+manifest.py (parse/validate), tasks.py (task outputs), releases.py (release archives and
+contents), agents.py + sshd.py + vmfs.py (what the VMs' agents do: ssh, logs), events.py,
+presenters.py (JSON per era), api.py (HTTP handlers). Layers, bottom up: state; updater,
+errands, agents; models; api.
 
 `attach(world)` builds it, registers `world.components["director"]`, serves the HTTPS
 listener published as `192.168.50.4:25555` and preloads the version sets named in
@@ -16,6 +19,7 @@ from typing import Any
 from simulator.director.api import DirectorApp
 from simulator.director.era import era as director_era
 from simulator.director.models import Director
+from simulator.server import start_wsgi_listener
 from simulator.world import World
 
 PUBLIC_ADDRESS = "192.168.50.4:25555"
@@ -33,8 +37,6 @@ class DirectorComponent:
 
 
 def attach(world: World) -> None:
-    from simulator.server import start_wsgi_listener
-
     era = director_era(world.settings.get("director_era"))
     director = Director(world, world.credentials.get("bosh_username", "admin"),
                         world.credentials.get("bosh_password", "admin"), era=era)

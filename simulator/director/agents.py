@@ -22,16 +22,14 @@ import threading
 import time
 import uuid as uuidlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from simulator.director import errors
+from simulator.director import errors, presenters
 from simulator.director.errors import DirectorError
 from simulator.director.sshd import VmSshd
+from simulator.director.state import Deployment, DirectorState, Instance
 from simulator.director.tasks import Stage, Task
 from simulator.director.vmfs import VmDisks
-
-if TYPE_CHECKING:
-    from simulator.director.models import Deployment, Director, Instance
 
 
 def _ruby_inspect(value: Any) -> str:
@@ -51,7 +49,7 @@ def _ruby_inspect(value: Any) -> str:
 
 
 class Agents:
-    def __init__(self, director: Director, state_dir: Path, listen: bool) -> None:
+    def __init__(self, director: DirectorState, state_dir: Path, listen: bool) -> None:
         self.d = director
         self.disks = VmDisks(Path(state_dir) / "vms")
         self.sshd = VmSshd(self.disks, listen)
@@ -138,8 +136,6 @@ class Agents:
         return found
 
     def _ssh_one(self, inst: Instance, command: str, params: dict[str, Any]) -> dict[str, Any]:
-        from simulator.director import presenters
-
         if command == "setup":
             try:
                 self.sshd.setup(inst.view, str(params.get("user") or ""), str(params.get("public_key") or ""))
@@ -164,7 +160,7 @@ class Agents:
         if era.name == "2015":
             if not re.fullmatch(r"\s*[-+]?\d+\s*", index_or_id):  # Models::Instance.find(index: ...) on postgres
                 raise errors.ServerError(f'PG::InvalidTextRepresentation: invalid input syntax for integer: "{index_or_id}"')
-            instances = [self.d._find_instance(dep, job, index_or_id)]
+            instances = [self.d.find_instance(dep, job, index_or_id)]
         else:
             with self.d._lock:
                 instances = [i for i in sorted(dep.instances, key=lambda i: (i.view.group, i.view.index))

@@ -30,8 +30,9 @@ from simulator.director.auth import DirectorAuth
 from simulator.director.era import ERA_2015, DirectorEra
 from simulator.director.errors import DirectorError, ServerError
 from simulator.director.manifest import parse_manifest_text
-from simulator.director.models import Director, Upload, version_key
+from simulator.director.models import Director, Upload
 from simulator.director.releases import read_upload
+from simulator.director.state import version_key
 from simulator.director.tasks import Task
 from simulator.faults import KINDS, FaultError
 

@@ -10,24 +10,19 @@ the errand runs. Task type `run_errand`, result `Errand 'x' completed successful
 from __future__ import annotations
 
 import uuid as uuidlib
-from typing import TYPE_CHECKING
 
 from simulator.director import errors
 from simulator.director.errors import DirectorError
+from simulator.director.state import DirectorState, Instance
 from simulator.director.tasks import Stage, Task
 from simulator.director.updater import Updater, consume_task_faults, create_vm, delete_instance
 from simulator.world import InstanceView
-
-if TYPE_CHECKING:
-    from simulator.director.models import Director, Instance
 
 # bosh errors.rb: RunErrandError (a group that is not an errand)
 RUN_ERRAND_ERROR = 80002
 
 
-def run_errand(director: Director, task: Task, name: str, errand: str, keep_alive: bool) -> str:
-    from simulator.director.models import Instance
-
+def run_errand(director: DirectorState, task: Task, name: str, errand: str, keep_alive: bool) -> str:
     fail_message = consume_task_faults(director, task, name)
     dep = director.get_deployment(name)
     group = dep.plan.group(errand)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from simulator.director.era import DirectorEra
 
 if TYPE_CHECKING:
-    from simulator.director.models import Deployment, Instance, Stemcell
     from simulator.director.releases import ReleaseVersion
+    from simulator.director.state import Deployment, Instance, Stemcell
 
 
 def info(era: DirectorEra, uuid: str, user: str | None, auth_mode: str, public_url: str) -> dict[str, Any]:

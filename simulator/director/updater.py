@@ -22,17 +22,14 @@ import time
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.director import errors
 from simulator.director.errors import DirectorError
 from simulator.director.manifest import GroupPlan, Plan
+from simulator.director.state import Deployment, DirectorState, Instance
 from simulator.director.tasks import Stage, StageStep, Task, TaskCancelled
 from simulator.world import InstanceView
-
-if TYPE_CHECKING:
-    from simulator.director.models import Deployment, Director, Instance
-
 
 # the "Preparing deployment" tasks of a 2015 director (bosh 1.3167)
 BINDING_STEPS = ("Binding deployment", "Binding releases", "Binding existing deployment", "Binding resource pools",
@@ -40,7 +37,7 @@ BINDING_STEPS = ("Binding deployment", "Binding releases", "Binding existing dep
                  "Binding instance networks")
 
 
-def consume_task_faults(director: Director, task: Task, deployment: str) -> str | None:
+def consume_task_faults(director: DirectorState, task: Task, deployment: str) -> str | None:
     """Apply delay/cancel faults now; return the message of a fail_next_task fault, if any."""
     faults = director.world.faults
     delay = faults.consume("delay_next_task", deployment)
@@ -87,7 +84,7 @@ class Change:
 
 
 class Updater:
-    def __init__(self, director: Director, task: Task, name: str, manifest_text: str, manifest: dict[str, Any],
+    def __init__(self, director: DirectorState, task: Task, name: str, manifest_text: str, manifest: dict[str, Any],
                  options: dict[str, Any], state_change: tuple[tuple[str, str | None], str] | None = None) -> None:
         self.d, self.task, self.name = director, task, name
         self.manifest_text, self.manifest, self.options = manifest_text, manifest, options
@@ -197,8 +194,6 @@ class Updater:
         return None
 
     def _plan(self, plan: Plan) -> tuple[Deployment, list[Instance], list[Change]]:
-        from simulator.director.models import Deployment, Instance
-
         d = self.d
         with d._lock:
             dep = d.deployments.get(self.name)
@@ -477,7 +472,7 @@ def create_vm(inst: Instance) -> None:
     inst.vm_created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def stop_instance(director: Director, inst: Instance, step: StageStep | None, skip_drain: bool = False) -> None:
+def stop_instance(director: DirectorState, inst: Instance, step: StageStep | None, skip_drain: bool = False) -> None:
     """drain (blocking) -> job_state stopped -> `stopped` event."""
     view = inst.view
     if not skip_drain:
@@ -490,7 +485,7 @@ def stop_instance(director: Director, inst: Instance, step: StageStep | None, sk
     director.world.bus.emit("stopped", view)
 
 
-def delete_instance(director: Director, dep: Deployment, inst: Instance, skip_drain: bool = False,
+def delete_instance(director: DirectorState, dep: Deployment, inst: Instance, skip_drain: bool = False,
                     force: bool = False) -> None:
     try:
         if inst.vm_cid is not None and inst.view.job_state in ("running", "failing"):
@@ -508,7 +503,7 @@ def delete_instance(director: Director, dep: Deployment, inst: Instance, skip_dr
                 dep.instances.remove(inst)
 
 
-def delete_deployment(director: Director, task: Task, name: str, force: bool) -> None:
+def delete_deployment(director: DirectorState, task: Task, name: str, force: bool) -> None:
     begin = director.events.record(task.user, "delete", "deployment", name, task=task.id, deployment=name)
     error: str | None = None
     try:
@@ -521,7 +516,7 @@ def delete_deployment(director: Director, task: Task, name: str, force: bool) ->
                                error=error)
 
 
-def _delete_deployment(director: Director, task: Task, name: str, force: bool) -> None:
+def _delete_deployment(director: DirectorState, task: Task, name: str, force: bool) -> None:
     fail_message = consume_task_faults(director, task, name)
     if fail_message is not None:
         raise DirectorError(errors.SIMULATED_FAILURE, fail_message)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.loggregator.http import LogsApp
 from simulator.loggregator.service import LogService
+from simulator.loggregator.stream import StreamServer
 
 
 def attach(world: Any) -> None:
-    world.components["logs"] = LogService(world)
+    logs = LogService(world)
+    logs.serve(LogsApp(logs), StreamServer(logs))
+    world.components["logs"] = logs

@@ -5,6 +5,10 @@ Lines emitted while no `doppler` instance runs are lost, as on a real platform; 
 `break_logs` fault makes reads of an app (by name or guid, or all) come back empty.
 Access is decided as the traffic controller decided it: by asking Cloud Controller
 `GET /internal/log_access/<app guid>` with the caller's token (log_access_authorizer.go).
+
+The model knows nothing of HTTP: `attach(world)` builds the traffic controller's app
+(`http.py`) and stream listener (`stream.py`) over it and hands them to `serve`, so that the
+router finds them where it finds every system host's app (`wsgi`, `upgrade_address`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from werkzeug.test import Client
 
@@ -22,6 +27,14 @@ from simulator.loggregator.encoding import LogLine
 RING_SIZE = 1000
 NO_TOKEN = "Error: Authorization not provided"
 INVALID_TOKEN = "Error: Invalid authorization"
+
+
+class StreamListener(Protocol):
+    """The websocket listener the router tunnels stream upgrades to (`stream.StreamServer`)."""
+
+    address: tuple[str, int]
+
+    def close(self) -> None: ...
 
 
 class LogService:
@@ -36,12 +49,15 @@ class LogService:
         self._lock = threading.Lock()
         self._last_ns = 0
         self.dropped = 0
-        from simulator.loggregator.http import LogsApp
-        from simulator.loggregator.stream import StreamServer
+        self.wsgi: Callable[..., Any] | None = None
+        self._streams: StreamListener | None = None
+        self.upgrade_address: tuple[str, int] | None = None
 
-        self.wsgi = LogsApp(self)
-        self._streams = StreamServer(self)
-        self.upgrade_address = self._streams.address
+    def serve(self, wsgi: Callable[..., Any], streams: StreamListener) -> None:
+        """The traffic controller's HTTP app and websocket listener over this model."""
+        self.wsgi = wsgi
+        self._streams = streams
+        self.upgrade_address = streams.address
 
     def emit(self, app_guid: str, source_type: str, source_instance: Any, message: str,
              stream: str = "OUT") -> bool:
@@ -112,6 +128,7 @@ class LogService:
             self._rings.pop(app_guid, None)
 
     def close(self) -> None:
-        self._streams.close()
+        if self._streams is not None:
+            self._streams.close()
         with self._lock:
             self._rings.clear()

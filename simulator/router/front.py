@@ -24,12 +24,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from socketserver import TCPServer, ThreadingMixIn
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simulator.tls import era_server_context, haproxy_default_ciphers, write_private
 
 if TYPE_CHECKING:
-    from simulator.router.router import Router
     from simulator.world import InstanceView, World
 
 HANDSHAKE_TIMEOUT = 10.0
@@ -38,6 +37,15 @@ TUNNEL_CONNECT_TIMEOUT = 5.0  # gorouter's websocket dial timeout (request_handl
 TUNNEL_IDLE_TIMEOUT = 900.0  # HAProxy timeout client/server = request_timeout_in_seconds (job spec)
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
+
+
+class Gorouter(Protocol):
+    """What the fronts ask of the router behind them (`simulator.router.router.Router`)."""
+
+    def haproxy_up(self) -> bool: ...
+
+    def handle(self, req: Request) -> Response | Tunnel:
+        """The answer, or a tunnel to the backend; raises `DropConnection` to close without one."""
 
 
 class Request:
@@ -322,7 +330,7 @@ class FrontServer(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], router: Router, tls: HaproxyTls | None = None) -> None:
+    def __init__(self, address: tuple[str, int], router: Gorouter, tls: HaproxyTls | None = None) -> None:
         self.router = router
         self.tls = tls
         self.scheme = "https" if tls is not None else "http"
@@ -379,7 +387,7 @@ class TlsTcpFront(ThreadingMixIn, TCPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], router: Router, tls: HaproxyTls,
+    def __init__(self, address: tuple[str, int], router: Gorouter, tls: HaproxyTls,
                  upstream: tuple[str, int]) -> None:
         self.router = router
         self.tls = tls

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from fixtures.redis import REDIS_TEMPLATES, STEMCELL
+from fixtures.release_dir import ReleaseDir
 from promotion import candidate as cand
 from promotion.ledger import Ledger
-from tests.oracles.release_dir import ReleaseDir
 
 pytestmark = pytest.mark.xdist_group("redis-promotion")
 

@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 import yaml
 
+from fixtures import oracles as binaries
 from fixtures.redis import REDIS_JOBS, REDIS_PACKAGES, REDIS_SOURCES, STEMCELL, UPSTREAM_2015, build_candidate
+from fixtures.release_dir import ReleaseDir
 from helpers.bosh import Director
 from helpers.config import parse_config
 from helpers.releases import build_release_tarball, build_stemcell_tarball
 from promotion.deploy import Promoter
 from promotion.ledger import Ledger
 from promotion.store import LocalStore
-from tests.oracles import binaries
-from tests.oracles.release_dir import ReleaseDir
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "blobstore-secret-for-the-test"

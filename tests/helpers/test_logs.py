@@ -9,10 +9,10 @@ import pytest
 import requests
 import responses
 
+from codec.protobuf import ProtobufError, encode_field, iter_fields
 from helpers.cf import CloudFoundry
 from helpers.config import CfConfig
 from helpers.logs import LogLine, LogsError, decode_envelope, parse_multipart, recent_logs
-from helpers.protobuf import ProtobufError, encode_field, iter_fields
 
 API = "https://api.bosh-lite.com"
 DOPPLER = "https://doppler.bosh-lite.com:443"

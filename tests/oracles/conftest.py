@@ -31,10 +31,10 @@ from typing import Any
 
 import pytest
 
+from fixtures import oracles as binaries
 from simulator import launcher
 from simulator.launcher import REPO_ROOT
 from simulator.world import VM_NETWORK
-from tests.oracles import binaries
 from tests.oracles.privatehost import DIRECTOR_ADDRESS, PrivateHost, Result, bosh_lite_routes
 
 DIRECTOR_URL = f"https://{DIRECTOR_ADDRESS}:25555"

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.oracles import binaries
+from fixtures import oracles as binaries
 
 COMMIT_OF_DIEGO = {"0.1434.0": "c57d4a7", "0.1454.0": "c8b9e63"}
 START_TIMEOUT = 15.0

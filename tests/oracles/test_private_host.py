@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.oracles import binaries
+from fixtures import oracles as binaries
 from tests.oracles.privatehost import FRONT_ADDRESS, PrivateHost
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fixtures import oracles as binaries
 from simulator.launcher import REPO_ROOT
-from tests.oracles import binaries
 
 DEPLOYMENT = "cf-warden-diego-database"
 GROUP = "database_z1"

@@ -15,11 +15,11 @@ import pytest
 from fakes import FakeDirector
 
 from fixtures.redis import build_candidate
+from fixtures.release_dir import ReleaseDir
 from promotion.deploy import Promoter
 from promotion.finalize import Finalizer, Request, input_problems
 from promotion.ledger import Ledger, Record, digest, encode, key_of
 from promotion.refusal import GateRefused
-from tests.oracles.release_dir import ReleaseDir
 
 pytestmark = [pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
               pytest.mark.slow]

@@ -320,7 +320,7 @@ def test_desired_state_survives_a_cc_restart(api: Api) -> None:
     _, app_guid, _ = pushed(api)
     api.fw.stop("api")
     assert api.ok("GET", f"/v2/apps/{app_guid}")["entity"]["state"] == "STARTED"
-    assert api.cc.info(None)["app_ssh_oauth_client"] == "ssh-proxy"  # last deployed settings kept
+    assert api.cc.settings.info(None)["app_ssh_oauth_client"] == "ssh-proxy"  # last deployed settings kept
     api.fw.start("api")
     assert len(diego(api).lrps) == 1
 

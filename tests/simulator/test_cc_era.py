@@ -71,7 +71,7 @@ def test_info_at_v220_has_exactly_the_era_keys_and_bosh_lite_values(api: Api) ->
     assert info["doppler_logging_endpoint"] == "wss://doppler.bosh-lite.com:4443"
     assert not [k for k in info if "log_cache" in k or "log-cache" in str(info[k])]
     with_user = api.call("GET", "/v2/info").get_json()
-    assert with_user["user"] == api.cc._verify(api.token)["user_id"]
+    assert with_user["user"] == api.cc.access.verify(api.token)["user_id"]
 
 
 def test_api_version_follows_the_deployed_cf_release(api: Api) -> None:

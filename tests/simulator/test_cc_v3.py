@@ -47,7 +47,7 @@ def test_v3_process_stats_at_v231_follow_the_v2_stats(rig: Rig) -> None:  # noqa
 def test_v3_terminate_restarts_one_instance_of_a_v2_app(rig: Rig) -> None:  # noqa: F811
     app_guid = push(rig)
     diego = rig.world.components["diego"]
-    process_guid = rig.cc.app(app_guid).process_guid
+    process_guid = rig.cc.apps.app(app_guid).process_guid
     before = diego.instances(process_guid)[0].instance_guid
     assert rig.call("DELETE", f"/v3/processes/{app_guid}/instances/0").status_code == 204
     wait_for(lambda: (lambda a: a.instance_guid != before and a.state == "RUNNING")(
@@ -60,7 +60,7 @@ def test_v3_terminate_restarts_one_instance_of_a_v2_app(rig: Rig) -> None:  # no
 def test_delete_instance_restarts_only_that_index(rig: Rig) -> None:  # noqa: F811
     app_guid = push(rig, instances=2)
     diego = rig.world.components["diego"]
-    process_guid = rig.cc.app(app_guid).process_guid
+    process_guid = rig.cc.apps.app(app_guid).process_guid
     before = {a.index: a.instance_guid for a in diego.instances(process_guid)}
 
     resp = rig.call("DELETE", f"/v2/apps/{app_guid}/instances/1")

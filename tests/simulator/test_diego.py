@@ -189,7 +189,7 @@ def test_net_in_goes_with_the_container(make_rig) -> None:
     pg = rig.push("probe", 2)
     first = {i.index: i for i in running(rig, pg, 2)}
     container_1 = rig.diego.instance_container(pg, 1)
-    process_1 = rig.diego.actuals[pg][1].process
+    process_1 = rig.diego.bbs.actuals[pg][1].process
     rig.diego.update(pg, instances=1)  # scale down: instance 1's container is destroyed
     wait_for(lambda: not process_1.alive, what="instance 1 stopped")
     assert _refused(first[1].address), "a stopped instance's external port must refuse connections"
@@ -281,7 +281,7 @@ def test_evacuation_serves_every_request(make_rig) -> None:
     pg = rig.push("probe", 2)
     instances = running(rig, pg, 2)
     routed(rig, "probe.bosh-lite.com", 2)
-    old_process = rig.diego.actuals[pg][instances[0].index].process
+    old_process = rig.diego.bbs.actuals[pg][instances[0].index].process
     statuses: list[int | str] = []
     stop = threading.Event()
 
@@ -323,7 +323,7 @@ def test_evacuation_without_another_cell_waits_for_the_timeout(make_rig) -> None
     pg = rig.push("probe", 1)
     running(rig, pg, 1)
     routed(rig, "probe.bosh-lite.com", 1)
-    process = next(iter(rig.diego.actuals[pg].values())).process
+    process = next(iter(rig.diego.bbs.actuals[pg].values())).process
     served_during_drain: list[int] = []
 
     def probe_during() -> None:
@@ -373,7 +373,7 @@ def test_remove_unregisters_and_stops(make_rig) -> None:
     pg = rig.push("probe", 1)
     running(rig, pg, 1)
     routed(rig, "probe.bosh-lite.com", 1)
-    process = next(iter(rig.diego.actuals[pg].values())).process
+    process = next(iter(rig.diego.bbs.actuals[pg].values())).process
     rig.diego.remove(pg)
     assert rig.router.routes().get("probe.bosh-lite.com", []) == []
     wait_for(lambda: not process.alive, what="process stopped")
@@ -383,7 +383,7 @@ def test_close_leaves_no_processes(make_rig) -> None:
     rig = make_rig()
     pg = rig.push("probe", 3)
     running(rig, pg, 3)
-    procs = [a.process for a in rig.diego.actuals[pg].values()]
+    procs = [a.process for a in rig.diego.bbs.actuals[pg].values()]
     rig.diego.close()
     assert all(not p.alive for p in procs)
 
@@ -428,9 +428,9 @@ def test_evacuation_timeout_comes_from_the_rep_property_in_the_realistic_profile
     cell = director.add("cell", "cell_z1", ["rep"], properties={"diego": {"rep": {
         "evacuation_timeout_in_seconds": 42}}})
     bare = director.add("cell", "cell_z2", ["rep"])
-    assert realistic._evacuation_timeout(cell) == 42.0
-    assert realistic._evacuation_timeout(bare) == PROFILES["realistic"].evacuation_timeout
-    assert fast._evacuation_timeout(cell) == PROFILES["fast"].evacuation_timeout
+    assert realistic.cells.evacuation_timeout(cell) == 42.0
+    assert realistic.cells.evacuation_timeout(bare) == PROFILES["realistic"].evacuation_timeout
+    assert fast.cells.evacuation_timeout(cell) == PROFILES["fast"].evacuation_timeout
 
 
 def test_kill_instance_of_an_unknown_app_is_an_error(make_rig) -> None:

@@ -12,7 +12,8 @@ import yaml
 from simulator.catalog import load_catalog
 from simulator.director.api import range_response, skip_drain_param
 from simulator.director.era import ERA_2015, ERA_CURRENT
-from simulator.director.models import Director, version_key
+from simulator.director.models import Director
+from simulator.director.state import version_key
 from simulator.world import PROFILES, World
 
 STEMCELL = {"name": "bosh-warden-boshlite-ubuntu-trusty-go_agent", "version": "latest"}

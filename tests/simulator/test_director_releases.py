@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from fixtures.release_dir import ReleaseDir, release_mf
 from helpers.bosh import BoshApiError, BoshTaskError, Director
 from helpers.config import parse_config
-from tests.oracles.release_dir import ReleaseDir, release_mf
 
 pytestmark = pytest.mark.slow
 

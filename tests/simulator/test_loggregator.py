@@ -1,8 +1,8 @@
 """Loggregator of cf v220/v231 at the HTTP level: doppler multipart protobuf, legacy /recent,
 the traffic controller's 401/404 answers and its CC log-access check; no log-cache.
 
-The envelopes are decoded by an independent decoder written here from the wire-contracts
-field tables (§5), not by the simulator's encoder.
+The envelopes are decoded by an independent decoder (dropsonde_wire.py) written from the
+era's .proto files, not by the codec the simulator encodes with.
 """
 
 from __future__ import annotations
@@ -10,48 +10,14 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from werkzeug.test import Client
 
 from simulator.cloudcontroller import attach as attach_cc
 from simulator.loggregator import attach as attach_logs
+from tests.simulator.dropsonde_wire import decode_message, read_varint, unzigzag
 from tests.simulator.test_cc_fakes import FakeWorld, bearer, make_world, password_token
-
-# ------------------------------------------------------------------ independent decoder
-
-
-def read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
-
-
-def decode_message(data: bytes) -> dict[int, list[Any]]:
-    fields: dict[int, list[Any]] = {}
-    pos = 0
-    while pos < len(data):
-        key, pos = read_varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = read_varint(data, pos)
-        elif wire == 2:
-            length, pos = read_varint(data, pos)
-            value, pos = data[pos:pos + length], pos + length
-        elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
-        elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
-        else:
-            raise AssertionError(f"unexpected wire type {wire}")
-        fields.setdefault(number, []).append(value)
-    return fields
 
 
 def split_multipart(body: bytes, content_type: str) -> list[bytes]:
@@ -67,10 +33,6 @@ def split_multipart(body: bytes, content_type: str) -> list[bytes]:
     return parts
 
 
-def unzigzag(n: int) -> int:
-    return (n >> 1) ^ -(n & 1)
-
-
 # ------------------------------------------------------------------ fixtures
 
 
@@ -81,9 +43,9 @@ class Env:
         self.client = Client(self.logs.wsgi)
         self.token = password_token(Client(fw.world.components["uaa"].wsgi))["access_token"]
         cc = fw.world.components["cc"]
-        org = cc.create_org({"name": "o"})
-        space = cc.create_space({"name": "s", "organization_guid": org.guid})
-        self.app = cc.create_app({"name": "acc-app", "space_guid": space.guid}, {})
+        org = cc.spaces.create_org({"name": "o"})
+        space = cc.spaces.create_space({"name": "s", "organization_guid": org.guid})
+        self.app = cc.apps.create_app({"name": "acc-app", "space_guid": space.guid}, {})
         self.logs.forget(self.app.guid)  # drop CC's "Created app" API line
 
 
@@ -199,13 +161,13 @@ def test_break_logs_fault_by_app_name(env: Env) -> None:
 
 def test_cc_api_lines_reach_the_logs(env: Env) -> None:
     cc = env.fw.world.components["cc"]
-    cc.update_app(env.app.guid, {"instances": 2}, {})
+    cc.apps.update_app(env.app.guid, {"instances": 2}, {})
     messages = [(ln.source_type, ln.message) for ln in env.logs.recent(env.app.guid)]
     assert messages and messages[0][0] == "API" and env.app.guid in messages[0][1]
 
 
 def test_varint_and_zigzag_against_the_independent_decoder() -> None:
-    from helpers import protobuf as pb
+    from codec import protobuf as pb
 
     for value in (0, 1, 127, 128, 300, 2**35, 1_700_000_000_123_456_789):
         assert read_varint(pb.varint(value), 0) == (value, len(pb.varint(value)))

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from simulator.loggregator.stream import KEEPALIVE_TIMEOUT_REASON, StreamServer
-from tests.simulator.test_loggregator import Env, decode_message, env  # noqa: F401  (env: fixture)
+from tests.simulator.dropsonde_wire import decode_message
+from tests.simulator.test_loggregator import Env, env  # noqa: F401  (env: fixture)
 
 GUID_MAGIC = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 RFC_KEY, RFC_ACCEPT = "dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

@@ -18,7 +18,8 @@ import pytest
 
 from helpers.net import TlsSettings, make_ssl_context
 from simulator import launcher
-from simulator.server import _loopback_in_use, attach_parts, reserve_loopback_network
+from simulator.assembly import attach_parts
+from simulator.server import _loopback_in_use, reserve_loopback_network
 from simulator.world import PROFILES, World
 
 
@@ -183,7 +184,7 @@ def test_sigint_shuts_down_cleanly(tmp_path):
 def test_uaa_mode_config_carries_client_credentials(tmp_path):
     import ipaddress as ip
 
-    from simulator.server import build_world, suite_config
+    from simulator.assembly import build_world, suite_config
 
     world = build_world(tmp_path, "fast", ip.IPv4Network("127.99.0.0/16"), [], director_auth="uaa")
     cfg = suite_config(world)

@@ -1,10 +1,12 @@
-"""A minimal protobuf wire-format reader/writer (varint and length-delimited fields only).
+"""A minimal protobuf wire-format reader/writer (varints, fixed64/32 read, length-delimited).
 
 Why hand-written: decoding dropsonde `Envelope`/`LogMessage` needs a few field numbers, and the
 `protobuf` package (plus generated code pinned to a protoc version) would be the suite's
-heaviest dependency for ~40 lines of work. The writer is what the simulator's Loggregator
-encodes envelopes with, so reader and writer are one module and one definition of the wire
-format.
+heaviest dependency for ~40 lines of work. The suite's client (helpers/logs.py) reads with it,
+the simulator's Loggregator writes with it (through `codec.dropsonde`), so reader and writer
+are one module and one definition of the wire format; a mistake here would be shared by both
+sides, which is why the simulator's tests decode with a decoder of their own
+(tests/simulator/dropsonde_wire.py), written from the .proto files and hand-made byte vectors.
 """
 
 from __future__ import annotations
