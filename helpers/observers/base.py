@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from helpers import story
-from helpers.observers.judge import StepMeasurement, judge
+from helpers.observers.judge import StepMeasurement, judge, naming_tasks, step_tasks
 from helpers.observers.policy import Policies, StepPolicy
 from helpers.prober import Prober
 from helpers.record import RunRecord
@@ -131,8 +131,9 @@ class Observer(ABC):
         if step.kind != "setup" and not policy.enforce and recorded.outcome == "passed":
             limit = self.start_timeout(self.ctx)
             if self.prober.wait_ok(limit, since_mono=end) is None:
-                extra.append(f"{self.title} did not succeed again within {limit:.0f}s after {step.title!r} "
-                             f"(saw {self.describe_since(end)})")
+                tasks = step_tasks(self.ctx.recorder, recorded)
+                extra.append(naming_tasks(f"{self.title} did not succeed again within {limit:.0f}s after "
+                                          f"{step.title!r}", tasks) + f": saw {self.describe_since(end)}")
         result = self.judge(recorded)
         if extra:
             result.extra = extra

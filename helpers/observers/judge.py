@@ -80,11 +80,29 @@ def exempt(window: OutageWindow, recorder: StepRecorder, policies: Policies) -> 
     return any(not policies.for_step(s.name, s.kind).enforce for s in begun_in)
 
 
+def step_tasks(recorder: StepRecorder, step: Step) -> list[int]:
+    """The BOSH tasks of a story step's operations (the driver records each with `in` = the step)."""
+    story_id = step.data.get("story")
+    if story_id is None:
+        return []
+    return [int(s.data["task"]) for s in recorder.steps()
+            if s.data.get("in") == story_id and s.data.get("task") is not None]
+
+
+def naming_tasks(text: str, tasks: Sequence[int]) -> str:
+    """`text (BOSH tasks 11, 12)`: every failure of a step names the tasks it ran."""
+    if not tasks:
+        return f"{text} (no BOSH task ran)"
+    return f"{text} (BOSH task{'s' if len(tasks) > 1 else ''} {', '.join(str(t) for t in tasks)})"
+
+
 def judge(step: Step, samples: Sequence[Sample], windows: Sequence[OutageWindow], *, recorder: StepRecorder,
           policies: Policies, interval: float, measurement: str, title: str, headline: str,
           now: float | None = None) -> StepMeasurement:
-    """`headline` reads as a sentence about a failure, e.g. "A0 lost its route during 'upgrade D3'"."""
+    """`headline` reads as a sentence about a failure, e.g. "A0 lost its route during 'upgrade D3'";
+    every failure names the step's BOSH tasks after it."""
     policy = policies.for_step(step.name, step.kind)
+    headline = naming_tasks(headline, step_tasks(recorder, step))
     now = recorder.clock() if now is None else now
     base = dict(measurement=measurement, title=title, step=step.name, kind=step.kind, policy=policy,
                 interval=interval)
@@ -118,7 +136,8 @@ def judge(step: Step, samples: Sequence[Sample], windows: Sequence[OutageWindow]
                                    message=f"{title} was not measured during {step.name!r}: {took}; "
                                            f"{len(inconclusive)} attempt(s) could not measure: {why}", **counts)
         return StepMeasurement(**base, outcome="failed",
-                               message=f"{title} was not measured during {step.name!r}: {took}", **counts)
+                               message=f"{naming_tasks(f'{title} was not measured during {step.name!r}', step_tasks(recorder, step))}: {took}",
+                               **counts)
     if overlapping and not policy.enforce:
         return StepMeasurement(**base, outcome="recorded",
                                message=f"{title} during {step.name!r}: {len(overlapping)} outage window(s) recorded, "

@@ -80,7 +80,8 @@ def test_only_enforced_steps_that_overlap_fail():
     rec = recorded([("upgrade D1", "diego", 1000.3, 1000.7), ("upgrade CF", "cf", 1001.0, 1001.5)])
     d1 = judged(samples, rec, "upgrade D1")
     assert d1.outcome == "failed" and len(d1.violations) == 1 and d1.violations[0].failed_samples == 2
-    assert d1.message.startswith("A0 lost its route during 'upgrade D1': 1 outage window(s) broke the policy")
+    assert d1.message.startswith("A0 lost its route during 'upgrade D1' (no BOSH task ran): 1 outage window(s) "
+                                 "broke the policy")
     cf = judged(samples, rec, "upgrade CF")
     assert cf.outcome == "recorded" and cf.ok and not cf.violations and len(cf.windows) == 1
 
@@ -102,6 +103,28 @@ def test_max_outage_tolerates_short_windows():
     assert v.failed_samples == 6
 
 
+def test_every_failure_names_the_steps_bosh_tasks():
+    """Issue 12: the routability failure did not name the BOSH task ids when its outage window
+    overlapped none (the route went after the task ended); now every failure names the step's."""
+    samples = pattern("....xx.......")
+    clock = Clock()
+    rec = StepRecorder(clock=clock, wall=lambda: 1.7e9 + clock.t)
+    clock.t = 1000.0
+    step = rec.begin("upgrade D3", "diego", {"story": "d3"})
+    for task, (start, end) in ((11, (1000.0, 1000.1)), (12, (1000.1, 1000.2))):
+        clock.t = start
+        op = rec.begin(f"op {task}", "diego", {"in": "d3", "task": task})
+        clock.t = end
+        rec.end(op)
+    clock.t = 1001.2
+    rec.end(step)
+    m = judged(samples, rec, "upgrade D3")
+    assert m.violations and not m.violations[0].tasks  # the window itself overlaps no task
+    assert m.message.startswith("A0 lost its route during 'upgrade D3' (BOSH tasks 11, 12): 1 outage window(s)")
+    stalled = judged(pattern(".."), rec, "upgrade D3")
+    assert stalled.message.startswith("A0 routable was not measured during 'upgrade D3' (BOSH tasks 11, 12): ")
+
+
 def test_counts_per_step():
     samples = pattern("....xx....")
     rec = recorded([("upgrade D1", "diego", 1000.3, 1000.65)])
@@ -114,7 +137,7 @@ def test_a_step_without_enough_samples_fails_as_not_measured():
     rec = recorded([("upgrade D1", "diego", 1000.0, 1002.0)])
     m = judged(samples, rec, "upgrade D1")
     assert m.outcome == "failed" and not m.violations
-    assert "A0 routable was not measured during 'upgrade D1': 3 conclusive sample(s)" in m.message
+    assert "A0 routable was not measured during 'upgrade D1' (no BOSH task ran): 3 conclusive sample(s)" in m.message
     assert "(expected about 20, one every 0.1s)" in m.message
     assert judged(pattern("." * 20), rec, "upgrade D1").outcome == "passed"
 

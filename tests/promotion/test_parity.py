@@ -83,3 +83,13 @@ def test_added_and_removed_jobs_are_differences():
     d = diff(a, b)
     assert [x.dotted for x in d] == ["jobs.extra"]
     assert "(absent)" in d[0].render("a", "b")
+
+
+def test_the_docs_state_the_default_allow_list_the_code_has():
+    """Issue 12: docs and code disagreed on the default allowed_diff_paths."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "promotion.md").read_text()
+    row = next(line for line in docs.splitlines() if line.startswith("| `allowed_diff_paths` |"))
+    stated = row.split("|")[2].strip().split("(")[0].strip().strip("`")
+    assert [p.strip() for p in stated.split(",")] == list(DEFAULT_ALLOWED)

@@ -47,3 +47,5 @@ def test_smoke_runs_on_a_cf_only_config_and_the_upgrade_suite_refuses_it(sim_fac
     assert "the upgrade-from-stable suite needs a BOSH director: set bosh.url" in upgrade.output
     assert upgrade.report["outcome"] == "config error" and upgrade.report["results"] == []  # no test ran
     assert "upgrade run summary" not in smoke.output
+    listed = next(line for line in smoke.output.splitlines() if line.startswith("artifacts: "))
+    assert "samples.jsonl" not in listed and "report.json" in listed  # only what exists is listed

@@ -100,6 +100,8 @@ def test_a_path_broken_during_a_diego_step_fails_only_its_measurement_there(sim_
     tasks = {op["task"] for op in d3["ops"]}
     assert measured["tasks"] and set(measured["tasks"]) <= tasks
     assert "BOSH task" in message
+    # and every failure names all the step's tasks, whether or not its windows overlapped them (issue 12)
+    assert f"during 'upgrade D3' (BOSH tasks {', '.join(str(op['task']) for op in d3['ops'])}): " in message
 
     cf = next(s for s in report["story"] if s["title"] == "upgrade CF")["measurements"][spec.measurement]
     assert cf["outcome"] == "recorded" and cf["failed"] > 0 and not cf["violations"]
