@@ -208,8 +208,8 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def summary_lines(report: Mapping[str, Any]) -> list[str]:
-    """The story as a table: per step, its verdict (`step`), then one row per operation
-    summary, after-step check and measurement; a resumed run adds the invocation of each step
+    """The story as a table: per step, its verdict (`step`; the operations' own outcome on a
+    row of its own when it differs), then one row per after-step check and measurement; a resumed run adds the invocation of each step
     and the time no measurement observed. A run without the story (smoke, chains): one row
     per recorded step."""
     story = report.get("story") or []
@@ -230,8 +230,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
         tasks = ", ".join(str(t) for t in st.get("tasks") or [])
         inv = f"#{st['invocation'] + 1}" if isinstance(st.get("invocation"), int) else ""
         row(st["title"], "step", str(st.get("outcome")), _secs(st.get("seconds")), "", "", "", "", tasks, inv=inv)
-        if st.get("ops") or st.get("chain") not in ("not run", "skipped"):
-            row("", "operations", _ops_outcome(st), _secs(st.get("seconds")), "", "", "", "", tasks)
+        ops = _ops_outcome(st)
+        if (st.get("ops") or st.get("chain") not in ("not run", "skipped")) and ops != st.get("outcome"):
+            row("", "operations", ops, _secs(st.get("seconds")), "", "", "", "", tasks)  # the step failed otherwise
         for name, c in (st.get("checks") or {}).items():
             row("", name, "passed" if c.get("ok") else "failed", _secs(c.get("seconds")), "", "", "", "", "")
         for name, m in (st.get("measurements") or {}).items():
