@@ -21,6 +21,7 @@ pytest_plugins = [
     "fixtures.chain",
     "fixtures.platform",
     "fixtures.apps",
+    "fixtures.resume",
     "fixtures.upgrade",
 ]
 if find_spec("fixtures.redis") is not None:
