@@ -88,7 +88,7 @@ class TestUpgradeD1:
 @pytest.mark.parametrize("quiet", [False, True])
 def test_the_narrating_run_never_breaks_pytests_progress(pytester: pytest.Pytester, tmp_path, quiet):
     pytester.makeconftest(NARRATING)
-    pytester.makepyfile(test_steps=STEPS)
+    pytester.makepyfile(test_narrated_inner_steps=STEPS)
     result = pytester.runpytest(f"--artifacts={tmp_path / 'a'}", "-p", "no:cacheprovider", *(["-q"] if quiet else []))
     result.assert_outcomes(passed=2, failed=1, skipped=1)
     lines = result.outlines
@@ -105,7 +105,7 @@ def test_the_narrating_run_never_breaks_pytests_progress(pytester: pytest.Pytest
         assert not [ln for ln in body if re.match(r"^[.sFE]+\s*\S", ln) and not re.search(r"\[\s*\d+%\]$", ln)]
         assert sum(ln.startswith(".") or ln.startswith("s") or ln.startswith("F") for ln in body) >= 1
         return
-    assert not [ln for ln in body if ln.startswith("test_steps.py")]  # the file name is not repeated per block
+    assert not [ln for ln in body if ln.startswith("test_narrated_inner_steps.py")]  # no file name per block
     words = [ln.split()[:2] for ln in body if re.match(r"  (PASSED|FAILED|SKIPPED)\s", ln)]
     assert words == [["PASSED", "test_operations"], ["PASSED", "test_checks"], ["SKIPPED", "test_skipped"],
                      ["FAILED", "test_failing"]]
@@ -116,6 +116,18 @@ def test_the_narrating_run_never_breaks_pytests_progress(pytester: pytest.Pytest
     assert body[failing + 1] == "          A0 lost its route during 'upgrade D1': 1 outage window(s)"
     assert "  SKIPPED test_skipped (not today)" in "\n".join(body)
     assert not [ln for ln in lines if ln.strip() == "[100%]"]  # no progress figure alone on a line
+
+
+def test_the_run_ends_with_its_last_test_not_with_the_session(pytester: pytest.Pytester, tmp_path):
+    """In `pytest suites tests`, the run's measurements must not go on probing (and its report
+    wait) while the project's own tests run after it."""
+    report = tmp_path / "a" / "report.json"
+    pytester.makeconftest(NARRATING)
+    pytester.makepyfile(test_a_narrated_run="def test_x(platform):\n    pass\n",
+                        test_b_later_tests=f"def test_y():\n    import pathlib\n"
+                                           f"    assert pathlib.Path({str(report)!r}).is_file()\n")
+    result = pytester.runpytest(f"--artifacts={tmp_path / 'a'}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 CONFIG = {"bosh": {"url": "https://192.168.50.4:25555", "username": "admin", "password": "admin"},
