@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from simulator.cloudcontroller import attach
-from simulator.diego.testing import RecordingLogs
 from tests.simulator.test_cc_fakes import (
     Api,
     FakeDiego,
@@ -20,6 +19,7 @@ from tests.simulator.test_cc_fakes import (
     wait_for,
     zip_bytes,
 )
+from tests.world_doubles import RecordingLogs
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import requests
 
 from simulator import cloudcontroller, loggregator
 from simulator import diego as diego_mod
-from simulator.diego.testing import BRAIN, FakeDirector, make_world, zip_dir
 from tests.simulator.test_cc_fakes import Api, _route, assert_cc_error, bearer, cf_properties, wait_for
+from tests.world_doubles import BRAIN, BusDirector, make_world, zip_dir
 
 
 class Rig(Api):
-    def __init__(self, world: Any, director: FakeDirector) -> None:
+    def __init__(self, world: Any, director: BusDirector) -> None:
         self.world = world
         self.director = director
         self.fw = self  # Api expects .fw.world
@@ -28,7 +28,7 @@ class Rig(Api):
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
     world = make_world(tmp_path, app_stage=0.0, converge_interval=0.2, route_emit_interval=0.2)
-    director = FakeDirector(world)
+    director = BusDirector(world)
     props = cf_properties()
     director.add("cf-warden", "api_z1", ["cloud_controller_ng"], properties=props)
     director.add("cf-warden", "uaa_z1", ["uaa"], properties=props)

@@ -20,15 +20,15 @@ from fakes import FakeCC
 from simulator import diego as diego_mod
 from simulator import router as router_mod
 from simulator.diego import RUNNING, UNCLAIMED, Diego, DiegoUnavailable, StagingError
-from simulator.diego.testing import BRAIN, FakeDirector, RecordingLogs, make_world, zip_dir
 from simulator.router import Router
 from simulator.world import InstanceView, World
+from tests.world_doubles import BRAIN, BusDirector, RecordingLogs, make_world, zip_dir
 
 
 @dataclass
 class Rig:
     world: World
-    director: FakeDirector
+    director: BusDirector
     diego: Diego
     router: Router
     logs: RecordingLogs
@@ -81,7 +81,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         world = make_world(tmp_path / f"rig{len(rigs)}", **settings)
         logs, cc = RecordingLogs(), FakeCC()
         world.components["logs"], world.components["cc"] = logs, cc
-        director = FakeDirector(world)
+        director = BusDirector(world)
         director.add("cf-warden", "ha_proxy_z1", ["haproxy"])
         director.add("cf-warden", "router_z1", ["gorouter"])
         brain = {t: director.add("cf-warden-diego-brain-and-pals", f"{t}_z1", [t]) for t in BRAIN}
@@ -424,7 +424,7 @@ def test_evacuation_timeout_comes_from_the_rep_property_in_the_realistic_profile
 
     realistic = Diego(make_world(tmp_path / "r", PROFILES["realistic"]))
     fast = Diego(make_world(tmp_path / "f"))
-    director = FakeDirector(make_world(tmp_path / "d"))
+    director = BusDirector(make_world(tmp_path / "d"))
     cell = director.add("cell", "cell_z1", ["rep"], properties={"diego": {"rep": {
         "evacuation_timeout_in_seconds": 42}}})
     bare = director.add("cell", "cell_z2", ["rep"])

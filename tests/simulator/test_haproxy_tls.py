@@ -16,10 +16,10 @@ import requests
 
 from helpers.net import pem_certificates
 from manifests import secrets
-from simulator.diego.testing import FakeDirector, RecordingLogs, make_world
 from simulator.router import Router, attach
 from simulator.router.front import HaproxyTlsError
 from simulator.world import InstanceView, World
+from tests.world_doubles import BusDirector, RecordingLogs, make_world
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def pems() -> list[dict[str, Any]]:
 
 
 class Front:
-    def __init__(self, world: World, director: FakeDirector, router: Router, haproxy: InstanceView) -> None:
+    def __init__(self, world: World, director: BusDirector, router: Router, haproxy: InstanceView) -> None:
         self.world, self.director, self.router, self.haproxy = world, director, router, haproxy
 
     def address(self, port: int) -> tuple[str, int]:
@@ -78,7 +78,7 @@ def client(ciphers: str = "ALL:@SECLEVEL=0", **versions: ssl.TLSVersion) -> ssl.
 def front(tmp_path: Path, pems: list[dict[str, Any]]) -> Iterator[Front]:
     world = make_world(tmp_path)
     world.components["logs"] = RecordingLogs()
-    director = FakeDirector(world)
+    director = BusDirector(world)
     director.add("cf-warden", "router_z1", ["gorouter"])
     attach(world)
     haproxy = director.add("cf-warden", "ha_proxy_z1", ["haproxy"],

@@ -20,9 +20,9 @@ import requests
 from fakes import FakeCC
 
 from manifests import secrets
-from simulator.diego.testing import FakeDirector, RecordingLogs, make_world
 from simulator.router import Router, RouteTag, attach
 from simulator.world import World
+from tests.world_doubles import BusDirector, RecordingLogs, make_world
 
 HOST = "probe.bosh-lite.com"
 
@@ -61,11 +61,11 @@ def haproxy_secrets() -> dict:
 
 
 @pytest.fixture
-def env(tmp_path: Path, haproxy_secrets: dict) -> Iterator[tuple[World, FakeDirector, Router]]:
+def env(tmp_path: Path, haproxy_secrets: dict) -> Iterator[tuple[World, BusDirector, Router]]:
     world = make_world(tmp_path, router_ttl=0.6)
     world.components["logs"] = RecordingLogs()
     world.components["cc"] = FakeCC()
-    director = FakeDirector(world)
+    director = BusDirector(world)
     director.add("cf-warden", "ha_proxy_z1", ["haproxy"],
                  properties={"ha_proxy": {"ssl_pem": haproxy_secrets["ha_proxy_ssl_pem"]}})
     director.add("cf-warden", "router_z1", ["gorouter"])

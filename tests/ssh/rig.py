@@ -1,6 +1,6 @@
 """The simulator's ssh proxy in a small world of its own, for tests that talk SSH to it.
 
-`running_rig(tmp)` builds a `World` with a stand-in director (simulator/diego/testing.py),
+`running_rig(tmp)` builds a `World` with a stand-in director (tests/world_doubles.py),
 HAProxy, the Diego brain, one access instance carrying `ssh_proxy` with a deployed RSA host
 key, one cell, the real Diego runtime running two instances of the probe app, the real
 `SshProxy`, and stand-ins for UAA (one-time codes) and CC (ssh_access). The access instance
@@ -25,9 +25,9 @@ from fakes import FakeCC
 from simulator import diego as diego_mod
 from simulator import sshproxy
 from simulator.diego import RUNNING, Diego
-from simulator.diego.testing import BRAIN, FakeDirector, RecordingLogs, make_world, zip_dir
 from simulator.sshproxy import SshProxy
 from simulator.world import InstanceView, JobTemplate, World
+from tests.world_doubles import BRAIN, BusDirector, RecordingLogs, make_world, zip_dir
 
 SECRET = "ssh-proxy-secret"
 HOST_KEY = paramiko.RSAKey.generate(2048)
@@ -60,7 +60,7 @@ class FakeUAA:
 @dataclass
 class SshRig:
     world: World
-    director: FakeDirector
+    director: BusDirector
     proxy: SshProxy
     diego_rt: Diego
     uaa: FakeUAA
@@ -128,7 +128,7 @@ def running_rig(tmp: Path) -> Iterator[SshRig]:
     world = make_world(tmp, app_stage=0.0)
     uaa, cc, logs = FakeUAA(), FakeCC(), RecordingLogs()
     world.components.update(uaa=uaa, cc=cc, logs=logs)
-    director = FakeDirector(world)
+    director = BusDirector(world)
     director.add("cf-warden", "ha_proxy_z1", ["haproxy"])
     for t in BRAIN:
         director.add("cf-warden-diego-brain-and-pals", f"{t}_z1", [t])

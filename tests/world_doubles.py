@@ -1,9 +1,10 @@
-"""Stand-ins for tests of the runtime parts (diego, router, ssh proxy, CC): the director and
-the logs component.
+"""Stand-ins inside one simulated world, for tests of the runtime parts (diego, router, ssh
+proxy, CC): the director's side of the world's event bus, and the logs component.
 
-It owns a list of `InstanceView`s and plays the director's side of the bus (drain before a
-stop, then stopped; started after a start), so those parts can be tested without the real
-director. Test code only; nothing in the simulator imports it.
+`BusDirector` is not a director API (tests/fakes.py's `FakeDirector` is the one double of
+that): it owns a list of `InstanceView`s and plays what the director does to the other parts
+through `world.bus` (drain before a stop, then stopped; started after a start), so those parts
+can be tested without deploying manifests.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ RELEASE_OF = {"rep": "diego", "garden": "garden-linux", "bbs": "diego", "auction
               "tps": "diego", "cc_uploader": "diego", "file_server": "diego", "ssh_proxy": "diego"}
 BRAIN = ["bbs", "auctioneer", "converger", "route_emitter", "stager", "nsync", "tps", "cc_uploader",
          "file_server"]
-PROBE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "apps" / "probe"
+PROBE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "apps" / "probe"
 
 
-class FakeDirector:
+class BusDirector:
     def __init__(self, world: World) -> None:
         self.world = world
         self.items: list[InstanceView] = []
