@@ -114,12 +114,14 @@ class OutageWindow:
         when = time.strftime("%H:%M:%S", time.gmtime(self.first_fail_wall)) + \
             f".{int((self.first_fail_wall % 1) * 1000):03d}Z"
         errs = ", ".join(f"{k} x{v}" for k, v in sorted(self.errors.items()))
-        state = " (ongoing)" if self.ongoing else ""
+        # An open window has no end yet: its estimate is a lower bound and it has no upper one.
+        length = (f"failing for {self.duration:.2f}s and still failing at the end of what was measured"
+                  if self.ongoing else f"lasting about {self.duration:.2f}s (at most {self.duration_max:.2f}s)")
         steps = f" during {', '.join(self.steps)}" if self.steps else ""
         tasks = f" (BOSH task{'s' if len(self.tasks) > 1 else ''} {', '.join(map(str, self.tasks))})" \
             if self.tasks else ""
         detail = f"; e.g. {self.details[0]}" if self.details else ""
-        return (f"outage at {when} lasting {self.duration:.2f}s (<= {self.duration_max:.2f}s){state}, "
+        return (f"outage at {when} {length}, "
                 f"{self.failed_samples} failed samples: {errs}{steps}{tasks}{detail}")
 
     def to_json(self) -> dict[str, Any]:

@@ -45,7 +45,16 @@ def test_window_at_start_and_ongoing_at_end():
     ws = outage_windows(pattern("xx...xx"), 0.1)
     assert ws[0].start_mono == pytest.approx(1000.0)  # no ok before: first failure
     assert ws[1].ongoing and ws[1].end_mono is None
-    assert "ongoing" in ws[1].describe()
+    assert "still failing at the end of what was measured" in ws[1].describe()
+    assert "at most" not in ws[1].describe()  # an open window has no upper bound to give
+
+
+def test_a_closed_window_reads_as_an_estimate_within_its_bound():
+    """The transcript of a failing run read 'lasting 1.11s (<= 1.10s) (ongoing)': an estimate
+    above its own bound. A closed window gives its estimate and its upper bound, in that order."""
+    (w,) = outage_windows(pattern("..xxx.."), 0.1)
+    assert "lasting about 0.30s (at most 0.40s)" in w.describe()
+    assert w.duration <= w.duration_max
 
 
 def test_windows_order_by_time_not_completion():
