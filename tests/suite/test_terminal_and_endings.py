@@ -118,6 +118,42 @@ def test_the_narrating_run_never_breaks_pytests_progress(pytester: pytest.Pytest
     assert not [ln for ln in lines if ln.strip() == "[100%]"]  # no progress figure alone on a line
 
 
+LONG_STEP = '''
+import pytest
+
+class TestUpgradeD3:
+    """upgrade D3: upgrade D3 then stop D4; the smoke app lands on D3 only at V-prime, and this class line goes on past any terminal's width END-OF-HEADER."""
+
+    def test_a0_routable(self, platform):
+        pytest.fail("A0 lost its route during 'upgrade D3' (BOSH tasks 11, 12): " + "x " * 80 + "END-OF-MESSAGE",
+                    pytrace=False)
+'''
+
+
+def test_a_long_step_header_and_failure_line_are_never_cut(pytester: pytest.Pytester, tmp_path):
+    """The transcript of a failing run cut the step's header (`... is uploade…`) and the failure's
+    first line at the terminal's width: the part cut off named what broke. A log keeps them
+    whole; a terminal gets them wrapped and indented."""
+    pytester.makeconftest(NARRATING)
+    pytester.makepyfile(test_long_inner_step=LONG_STEP)
+    result = pytester.runpytest(f"--artifacts={tmp_path / 'a'}", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.outlines
+    assert any(ln.startswith("TestUpgradeD3 - upgrade D3:") and ln.endswith("END-OF-HEADER.") for ln in out)
+    assert any(ln.startswith("          A0 lost its route") and ln.endswith("END-OF-MESSAGE") for ln in out)
+    assert not [ln for ln in out if "…" in ln]
+
+    from fixtures.run import _for_terminal
+
+    terminal = SimpleNamespace(isatty=True)
+    header = next(ln for ln in out if ln.startswith("TestUpgradeD3 - upgrade D3:"))
+    wrapped = _for_terminal(terminal, header, 60)
+    assert len(wrapped) > 1 and all(len(ln) <= 60 for ln in wrapped)
+    assert all(ln.startswith("    ") for ln in wrapped[1:])  # continuation lines indented under it
+    assert " ".join(ln.strip() for ln in wrapped) == header
+    assert _for_terminal(SimpleNamespace(isatty=False), header, 60) == [header]
+
+
 def test_the_run_ends_with_its_last_test_not_with_the_session(pytester: pytest.Pytester, tmp_path):
     """In `pytest suites tests`, the run's measurements must not go on probing (and its report
     wait) while the project's own tests run after it."""
