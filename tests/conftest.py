@@ -16,6 +16,7 @@ assume you are alone on it (other modules' cells take part in auctions too).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,3 +72,15 @@ def sim_current() -> Iterator[Sim]:
     """A simulator whose director is one of today (`--director-era current`: UAA auth,
     `/instances`, `/diff`, `/events`, ...). Started on first use only."""
     yield from _simulator("current")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The real redis-server the simulator's `redis` job runs. Missing, the tests that need it
+    fail (never skip): a machine without it would otherwise report green having tested none of
+    the Redis checks."""
+    path = shutil.which("redis-server")
+    if path is None:
+        pytest.fail("redis-server is not on the PATH: these tests run the real one "
+                    "(Debian: apt-get install redis-server; .ci/run installs it)", pytrace=False)
+    return path

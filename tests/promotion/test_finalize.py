@@ -8,7 +8,6 @@ staging director."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,7 @@ from promotion.finalize import Finalizer, Request, input_problems
 from promotion.ledger import Ledger, Record, digest, encode, key_of
 from promotion.refusal import GateRefused
 
-pytestmark = [pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
-              pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("redis_server"), pytest.mark.slow]
 
 
 @pytest.fixture

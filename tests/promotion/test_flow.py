@@ -16,7 +16,7 @@ from promotion.gates import GateRefused
 from promotion.ledger import Ledger
 from promotion.lock import EnvLock, LockHeld
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+pytestmark = pytest.mark.usefixtures("redis_server")
 
 
 def _rules(exc: GateRefused) -> list[str]:

@@ -3,8 +3,6 @@ redis-servers run by the simulator's redis job on a fake world)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from fakes import FakeDirector
 
@@ -19,7 +17,7 @@ from promotion.checks import (
 )
 from simulator.world import InstanceView, JobTemplate
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+pytestmark = pytest.mark.usefixtures("redis_server")
 
 
 @pytest.fixture

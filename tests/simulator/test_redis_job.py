@@ -4,7 +4,6 @@ bus events and the instances' deployed properties."""
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from simulator.jobs import redis as redis_job
 from simulator.server import reserve_loopback_network
 from simulator.world import PROFILES, AddressMap, InstanceView, JobTemplate, World
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on the PATH")
+pytestmark = pytest.mark.usefixtures("redis_server")
 
 PASSWORD = "s3cr3t pass"  # a space: the config file must quote it
 
