@@ -143,15 +143,15 @@ def test_a_long_step_header_and_failure_line_are_never_cut(pytester: pytest.Pyte
     assert any(ln.startswith("          A0 lost its route") and ln.endswith("END-OF-MESSAGE") for ln in out)
     assert not [ln for ln in out if "…" in ln]
 
-    from fixtures.run import _for_terminal
+    from fixtures.terminal import for_terminal
 
     terminal = SimpleNamespace(isatty=True)
     header = next(ln for ln in out if ln.startswith("TestUpgradeD3 - upgrade D3:"))
-    wrapped = _for_terminal(terminal, header, 60)
+    wrapped = for_terminal(terminal, header, 60)
     assert len(wrapped) > 1 and all(len(ln) <= 60 for ln in wrapped)
     assert all(ln.startswith("    ") for ln in wrapped[1:])  # continuation lines indented under it
     assert " ".join(ln.strip() for ln in wrapped) == header
-    assert _for_terminal(SimpleNamespace(isatty=False), header, 60) == [header]
+    assert for_terminal(SimpleNamespace(isatty=False), header, 60) == [header]
 
 
 def test_the_run_ends_with_its_last_test_not_with_the_session(pytester: pytest.Pytester, tmp_path):
