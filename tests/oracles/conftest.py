@@ -47,6 +47,7 @@ class OracleEnv:
     sim: launcher.SimulatorProcess
     workdir: Path
     config: dict[str, Any] = field(init=False)
+    cf_binary: Path | None = None  # another cf CLI than the oracle 6.53 (e.g. the era's, ERA_CF_CLI)
 
     def __post_init__(self) -> None:
         self.config = self.sim.config()
@@ -92,13 +93,17 @@ class OracleEnv:
            env: dict[str, str | None] | None = None) -> Result:
         """Run the cf CLI; `env` overrides `cf_env()` (e.g. `SSL_CERT_FILE`, which Go reads; a None
         value removes the variable)."""
-        argv = [str(binaries.binary("cf")), *args]
+        argv = [str(self._cf()), *args]
         return self.host.run(argv, cwd=cwd or self.workdir, env=_merged(self.cf_env(), env), timeout=timeout,
                              input=input)
 
-    def cf_spawn(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def cf_spawn(self, *args: str, cwd: Path | None = None,
+                 env: dict[str, str | None] | None = None) -> subprocess.Popen[bytes]:
         """A long-running cf command (e.g. `cf logs APP`), stdout+stderr piped; killed at close."""
-        return self.host.spawn([str(binaries.binary("cf")), *args], cwd=cwd or self.workdir, env=self.cf_env())
+        return self.host.spawn([str(self._cf()), *args], cwd=cwd or self.workdir, env=_merged(self.cf_env(), env))
+
+    def _cf(self) -> Path:
+        return self.cf_binary or binaries.binary("cf")
 
     # ------------------------------------------------------------------ helpers in the namespace
 
@@ -162,5 +167,13 @@ def oracle_env() -> Iterator[Callable[..., OracleEnv]]:
         tmp.cleanup()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"oracles: {binaries.ORACLES} (cache {binaries.cache_dir()}, uid {os.getuid()})"
+# The era's own cf CLI is not among the oracles (docs: test_cf_cli_era.py); its tests run only
+# when a binary is named, and the report header says whether they did.
+ERA_CF_CLI = os.environ.get("ERA_CF_CLI")
+collect_ignore = [] if ERA_CF_CLI else ["test_cf_cli_era.py"]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    era = f"ERA_CF_CLI={ERA_CF_CLI}" if ERA_CF_CLI else "not given (set ERA_CF_CLI): test_cf_cli_era.py not collected"
+    return [f"oracles: {binaries.ORACLES} (cache {binaries.cache_dir()}, uid {os.getuid()})",
+            f"era cf CLI: {era}"]
