@@ -30,7 +30,8 @@ def generate_v0(director_uuid: str, out: Path) -> Path:
     proc = subprocess.run([sys.executable, "-m", "manifests", "generate", "--versions", "v0", "--target", "bosh-lite",
                            "--director-uuid", director_uuid, "--out", str(out)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, (f"manifests generate --versions v0 (director {director_uuid}) exited "
+                                  f"{proc.returncode}:\n{proc.stdout}{proc.stderr}")
     return out / "database.yml"
 
 
