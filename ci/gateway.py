@@ -43,10 +43,12 @@ from typing import Any
 
 import yaml
 
-# the second octets tried for the loopback block (away from 127.0.0.1 and the simulator's choices,
-# which start at 127.20): the first block whose every listener binds is used, so two runs on one
-# machine (parallel CI jobs, a developer's own run) never collide
-LOOPBACK_OCTETS = tuple(range(200, 255))
+# the second octets tried for the loopback block: the first block whose every listener binds is
+# used, so two runs on one machine (parallel CI jobs, a developer's own run) never collide. Never
+# 127.0/16 (127.0.0.1) nor 127.20-250/16: a simulator reserves one of those /16s with a single
+# socket on 127.N.255.254 and binds its VM addresses later (simulator/server.py,
+# reserve_loopback_network), so a tunnel there could take a Redis VM's address and port first
+LOOPBACK_OCTETS = (*range(2, 20), *range(251, 255))
 MAX_ADDRESSES = 1024
 
 
@@ -128,8 +130,8 @@ def _bind_loopback_block(prefixlen: int, ports: tuple[int, ...]) -> tuple[ipaddr
         except OSError:
             for srv in servers:
                 srv.close()
-    raise GatewayError(f"no free loopback block /{prefixlen} for ports {ports} in 127.{LOOPBACK_OCTETS[0]}-"
-                       f"{LOOPBACK_OCTETS[-1]}.0.0")
+    raise GatewayError(f"no free loopback block /{prefixlen} for ports {ports} at 127.N.0.0, N in "
+                       f"{', '.join(map(str, LOOPBACK_OCTETS))}")
 
 
 class Tunnel:

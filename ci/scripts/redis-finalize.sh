@@ -7,7 +7,9 @@ install_suite
 cp -a redis-boshrelease/. finalized-release/
 git config --global --add safe.directory "$PWD/finalized-release"
 python -m ci.suite_config --from-env --out promotion-config.yml
-if [ -n "${RELEASE_PRIVATE_YML:-}" ]; then  # the release blobstore's credentials: never echoed
+if [ -n "${RELEASE_PRIVATE_YML:-}" ]; then  # the release blobstore's credentials: never echoed,
+  # and gone when the task ends: finalized-release is an output, streamed to the put and kept
+  trap 'rm -f finalized-release/config/private.yml' EXIT
   (umask 077 && printf '%s\n' "$RELEASE_PRIVATE_YML" > finalized-release/config/private.yml)
 fi
 bosh_cli="$(echo bosh-cli/bosh-cli-*-linux-amd64)"

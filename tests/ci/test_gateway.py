@@ -158,3 +158,17 @@ def test_a_loopback_block_already_in_use_is_skipped(monkeypatch: pytest.MonkeyPa
         assert squatter.fileno() != -1  # still ours, still listening
     finally:
         squatter.close()
+
+
+def test_the_loopback_blocks_are_never_a_simulators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A simulator takes a /16 in 127.20-250 (simulator/server.py, reserve_loopback_network) and
+    binds its VMs' addresses in it later: a tunnel block there could take a VM's Redis port.
+    With every block busy, the message names the blocks tried."""
+    assert not set(gateway.LOOPBACK_OCTETS) & {0, *range(20, 251)}
+
+    def busy(*args: object, **kw: object) -> socket.socket:
+        raise OSError("in use")
+
+    monkeypatch.setattr(gateway.socket, "create_server", busy)
+    with pytest.raises(gateway.GatewayError, match=r"127\.N\.0\.0, N in 2, 3, .*, 254$"):
+        gateway._bind_loopback_block(30, (6379,))

@@ -8,7 +8,6 @@ blobstore credentials (the cutting rules themselves are promotion's: tests/promo
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -80,6 +79,13 @@ def test_the_task_cuts_uploads_and_hands_the_final_to_the_puts(sim: Any, tested:
     release.change_job("# work after the dev run\n")
     release.commit("work after the dev run")  # the get brings the branch's head, not the tested commit
     task = _task_dir(tmp_path / "task", release)
+    # the bosh CLI, wrapped to note how the blobstore's credentials are there while it cuts
+    private = task / "finalized-release" / "config" / "private.yml"
+    seen = tmp_path / "private-yml-modes"
+    cli = task / "bosh-cli" / "bosh-cli-7.1.2-linux-amd64"
+    cli.unlink()
+    cli.write_text(f"#!/bin/sh\nstat -c %a {private} >> {seen} 2>/dev/null || echo missing >> {seen}\n"
+                   f'exec {binaries.binary("bosh")} "$@"\n')
     home = tmp_path / "home"
     home.mkdir()
     bosh = sim.config["bosh"]
@@ -106,8 +112,11 @@ def test_the_task_cuts_uploads_and_hands_the_final_to_the_puts(sim: Any, tested:
                                env=env).stdout.split()
     assert f"releases/{release.name}/{release.name}-1.yml" in committed
     assert not any("private.yml" in f for f in committed)
-    private = out / "config" / "private.yml"
-    assert SECRET in private.read_text() and stat.S_IMODE(private.stat().st_mode) == 0o600
+    # the blobstore's credentials do not outlive the task in its outputs (streamed, kept by the workers)
+    assert set(seen.read_text().split()) == {"600"}, seen.read_text()  # there, owner-only, while bosh ran
+    assert not private.exists()
+    left = [f for f in task.rglob("*") if f.is_file() and not f.is_symlink() and SECRET.encode() in f.read_bytes()]
+    assert left == [], f"the blobstore secret is still in {left}"
     assert subprocess.run([*git, "status", "--short"], capture_output=True, text=True, env=env).stdout == ""
 
     [record] = [x for x in Ledger(tested["store"]).records() if x.kind == "finalize"]

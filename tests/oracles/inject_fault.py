@@ -1,5 +1,5 @@
 """Inject a simulator fault from inside the private host (the director's admin route is on
-the namespace's loopback, out of the test process's reach), with the suite's own director
+the namespace's loopback, out of the test process's reach), with the project's simulator
 client: `python -m tests.oracles.inject_fault CONFIG KIND TARGET [PARAMS_JSON]`. Prints the
 fault's id."""
 
@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
-from helpers.bosh import Director
-from helpers.config import load_config
+import yaml
+
+from simulator.client import SimulatorClient
 
 
 def main(argv: list[str]) -> int:
     config_path, kind, target, *rest = argv
-    config = load_config(config_path)
-    assert config is not None
-    director = Director(config.bosh, config.resolver())
-    body = {"kind": kind, "target": target, "params": json.loads(rest[0]) if rest else {}}
-    print(director._request("POST", "/_simulator/faults", json=body).json()["id"], flush=True)
+    client = SimulatorClient(yaml.safe_load(Path(config_path).read_text()))
+    print(client.inject_fault(kind, target, params=json.loads(rest[0]) if rest else {}), flush=True)
     return 0
 
 

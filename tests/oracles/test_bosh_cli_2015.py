@@ -32,7 +32,9 @@ from tests.oracles.v0_deployment import (
     GROUP,
     JOBS,
     locks_while_running,
+    ok,
     tarball_members,
+    the_vm,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -65,21 +67,10 @@ def deployed(env: Any, manifests: Path) -> dict[str, int]:
     return {DEPLOYMENT: ids[0], OTHER: ids[1]}  # deployed in this order
 
 
-def _ok(result: Any) -> Any:
-    assert result.returncode == 0, result.describe()
-    return result
-
-
 def _fails(result: Any, *fragments: str) -> None:
     assert result.returncode != 0, result.describe()
     for fragment in fragments:
         assert fragment in result.output, (fragment, result.describe())
-
-
-def _vm(env: Any) -> dict[str, str]:
-    rows = env.bosh_json("vms", deployment=DEPLOYMENT)
-    assert len(rows) == 1, rows
-    return rows[0]
 
 
 NOT_FOUND_HTML = "response '<h1>Not Found</h1>'"  # Sinatra 1.4: no route matched
@@ -135,7 +126,7 @@ def test_tasks_recent(env: Any, deployed: dict[str, int]) -> None:
 
 def test_task_debug(env: Any, deployed: dict[str, int]) -> None:
     task = deployed[DEPLOYMENT]
-    result = _ok(env.bosh("task", str(task), "--debug"))
+    result = ok(env.bosh("task", str(task), "--debug"))
     assert f"DirectorJobRunner: Starting task: {task}" in result.stdout
 
 
@@ -146,32 +137,32 @@ def _whole_deployment_fails(env: Any, command: str) -> None:
 
 def test_stop(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "stop")
-    assert _vm(env)["process_state"] == "running"  # nothing stopped
-    vm = _vm(env)["vm_cid"]
-    result = _ok(env.bosh("stop", f"{GROUP}/0", deployment=DEPLOYMENT))
+    assert the_vm(env)["process_state"] == "running"  # nothing stopped
+    vm = the_vm(env)["vm_cid"]
+    result = ok(env.bosh("stop", f"{GROUP}/0", deployment=DEPLOYMENT))
     assert f"Updating job {GROUP}: {GROUP}/0 (canary)" in result.stdout
     assert "L draining" not in result.stdout  # 1.3098 skips the drain of every instance-level change
-    assert (_vm(env)["process_state"], _vm(env)["vm_cid"]) == ("stopped", vm)
+    assert (the_vm(env)["process_state"], the_vm(env)["vm_cid"]) == ("stopped", vm)
 
 
 def test_start(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "start")
-    _ok(env.bosh("start", f"{GROUP}/0", deployment=DEPLOYMENT))
-    assert _vm(env)["process_state"] == "running"
+    ok(env.bosh("start", f"{GROUP}/0", deployment=DEPLOYMENT))
+    assert the_vm(env)["process_state"] == "running"
 
 
 def test_restart(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "restart")
-    result = _ok(env.bosh("restart", f"{GROUP}/0", deployment=DEPLOYMENT))
+    result = ok(env.bosh("restart", f"{GROUP}/0", deployment=DEPLOYMENT))
     assert "L stopping jobs" in result.stdout and "L starting jobs" in result.stdout
-    assert _vm(env)["process_state"] == "running"
+    assert the_vm(env)["process_state"] == "running"
 
 
 def test_recreate(env: Any, deployed: dict[str, int]) -> None:
     _whole_deployment_fails(env, "recreate")
-    before = _vm(env)["vm_cid"]
-    _ok(env.bosh("recreate", f"{GROUP}/0", deployment=DEPLOYMENT))
-    after = _vm(env)
+    before = the_vm(env)["vm_cid"]
+    ok(env.bosh("recreate", f"{GROUP}/0", deployment=DEPLOYMENT))
+    after = the_vm(env)
     assert after["vm_cid"] != before and after["process_state"] == "running"
 
 
@@ -182,17 +173,17 @@ def test_ssh(env: Any, deployed: dict[str, int]) -> None:
     assert "ssh-works-42" not in strict.output
     ssh_tasks = [r for r in env.bosh_json("tasks", "--recent", "--all") if r["description"].startswith("ssh: ")]
     assert [r["description"].split(":")[1] for r in ssh_tasks[:2]] == [" cleanup", " setup"]  # cleaned up anyway
-    answer = json.loads(_ok(env.bosh("task", ssh_tasks[1]["id"], "--result")).stdout.strip().splitlines()[0])
-    assert answer == [{"command": "setup", "status": "success", "ip": _vm(env)["ips"], "index": 0}]
+    answer = json.loads(ok(env.bosh("task", ssh_tasks[1]["id"], "--result")).stdout.strip().splitlines()[0])
+    assert answer == [{"command": "setup", "status": "success", "ip": the_vm(env)["ips"], "index": 0}]
 
-    relaxed = _ok(env.bosh("ssh", f"{GROUP}/0", "--opts=-oStrictHostKeyChecking=no", "-c", command,
+    relaxed = ok(env.bosh("ssh", f"{GROUP}/0", "--opts=-oStrictHostKeyChecking=no", "-c", command,
                            deployment=DEPLOYMENT))
     assert "stdout | ssh-works-42" in relaxed.stdout
     assert "started etcd (diego/0.1434.0)" in relaxed.stdout
 
 
 def test_logs(env: Any, deployed: dict[str, int], tmp_path: Path) -> None:
-    _ok(env.bosh("logs", f"{GROUP}/0", "--dir", str(tmp_path), deployment=DEPLOYMENT))
+    ok(env.bosh("logs", f"{GROUP}/0", "--dir", str(tmp_path), deployment=DEPLOYMENT))
     tarballs = list(tmp_path.glob("*.tgz"))
     assert len(tarballs) == 1
     members = tarball_members(tarballs[0])
@@ -214,12 +205,12 @@ def test_locks(env: Any, deployed: dict[str, int]) -> None:
 
 
 def test_manifest(env: Any, manifests: Path, deployed: dict[str, int]) -> None:
-    result = _ok(env.bosh("manifest", deployment=DEPLOYMENT))
+    result = ok(env.bosh("manifest", deployment=DEPLOYMENT))
     assert yaml.safe_load(result.stdout) == yaml.safe_load((manifests / "database.yml").read_text())
 
 
 def test_delete_deployment(env: Any, deployed: dict[str, int]) -> None:
-    _ok(env.bosh("delete-deployment", deployment=DEPLOYMENT))
+    ok(env.bosh("delete-deployment", deployment=DEPLOYMENT))
     assert {r["name"] for r in env.bosh_json("deployments")} == {OTHER}
     gone = env.bosh("vms", deployment=DEPLOYMENT)
     assert gone.returncode != 0 and f"Deployment `{DEPLOYMENT}' doesn't exist" in gone.output

@@ -22,7 +22,9 @@ from tests.oracles.v0_deployment import (
     JOBS,
     generate_v0,
     locks_while_running,
+    ok,
     tarball_members,
+    the_vm,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -39,19 +41,8 @@ def manifest(env: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_v0(uuid, tmp_path_factory.mktemp("v0"))
 
 
-def _ok(result: Any) -> Any:
-    assert result.returncode == 0, result.describe()
-    return result
-
-
 def _instances(env: Any) -> list[dict[str, str]]:
     return env.bosh_json("instances", "--ps", deployment=DEPLOYMENT)
-
-
-def _vm(env: Any) -> dict[str, str]:
-    rows = env.bosh_json("vms", deployment=DEPLOYMENT)
-    assert len(rows) == 1, rows
-    return rows[0]
 
 
 def test_env(env: Any) -> None:
@@ -61,7 +52,7 @@ def test_env(env: Any) -> None:
 
 
 def test_deploy(env: Any, manifest: Path) -> None:
-    result = _ok(env.bosh("deploy", str(manifest), deployment=DEPLOYMENT))
+    result = ok(env.bosh("deploy", str(manifest), deployment=DEPLOYMENT))
     assert f"Updating instance {GROUP}: {GROUP}/" in result.stdout
     assert "(0) (canary)" in result.stdout
 
@@ -100,52 +91,52 @@ def test_tasks_recent(env: Any) -> None:
 
 def test_task_debug(env: Any) -> None:
     first = min(int(r["id"]) for r in env.bosh_json("tasks", "--recent"))
-    result = _ok(env.bosh("task", str(first), "--debug"))
+    result = ok(env.bosh("task", str(first), "--debug"))
     assert f"DirectorJobRunner: Starting task: {first}" in result.stdout
     assert f"Task {first} done" in result.stdout
 
 
 def test_stop(env: Any) -> None:
-    vm_before = _vm(env)["vm_cid"]
-    _ok(env.bosh("stop", deployment=DEPLOYMENT))  # every instance group: `PUT .../jobs/*`, empty body
+    vm_before = the_vm(env)["vm_cid"]
+    ok(env.bosh("stop", deployment=DEPLOYMENT))  # every instance group: `PUT .../jobs/*`, empty body
     rows = _instances(env)
     assert {r["process_state"] for r in rows} == {"stopped"}
-    assert _vm(env)["vm_cid"] == vm_before  # a soft stop keeps the VM
+    assert the_vm(env)["vm_cid"] == vm_before  # a soft stop keeps the VM
 
 
 def test_start(env: Any) -> None:
-    _ok(env.bosh("start", deployment=DEPLOYMENT))
+    ok(env.bosh("start", deployment=DEPLOYMENT))
     assert {r["process_state"] for r in _instances(env)} == {"running"}
 
 
 def test_restart(env: Any) -> None:
-    result = _ok(env.bosh("restart", GROUP, deployment=DEPLOYMENT))
+    result = ok(env.bosh("restart", GROUP, deployment=DEPLOYMENT))
     assert "L stopping jobs" in result.stdout and "L starting jobs" in result.stdout
     assert {r["process_state"] for r in _instances(env)} == {"running"}
 
 
 def test_recreate(env: Any) -> None:
-    before = _vm(env)["vm_cid"]
-    _ok(env.bosh("recreate", f"{GROUP}/0", deployment=DEPLOYMENT))
-    after = _vm(env)
+    before = the_vm(env)["vm_cid"]
+    ok(env.bosh("recreate", f"{GROUP}/0", deployment=DEPLOYMENT))
+    after = the_vm(env)
     assert after["vm_cid"] != before and after["process_state"] == "running"
 
 
 def test_ssh(env: Any) -> None:
-    result = _ok(env.bosh("ssh", GROUP, "-c", "echo ssh-works-$((6*7)); head -1 sys/log/etcd/etcd_ctl.log",
+    result = ok(env.bosh("ssh", GROUP, "-c", "echo ssh-works-$((6*7)); head -1 sys/log/etcd/etcd_ctl.log",
                           deployment=DEPLOYMENT))
     assert "stdout | ssh-works-42" in result.stdout
     assert "started etcd (diego/0.1434.0)" in result.stdout  # ran on the VM's disk
     ssh_tasks = [r for r in env.bosh_json("tasks", "--recent", "--all") if r["description"].startswith("ssh: ")]
     assert [r["description"].split(":")[1] for r in ssh_tasks[:2]] == [" cleanup", " setup"]
     setup = ssh_tasks[1]
-    answer = json.loads(_ok(env.bosh("task", setup["id"], "--result")).stdout.strip().splitlines()[0])
+    answer = json.loads(ok(env.bosh("task", setup["id"], "--result")).stdout.strip().splitlines()[0])
     assert answer[0]["status"] == "success" and answer[0]["job"] == GROUP and answer[0]["index"] == 0
     assert answer[0]["host_public_key"].startswith("ssh-rsa ")  # today's agent sends it: strict checking works
 
 
 def test_logs(env: Any, tmp_path: Path) -> None:
-    _ok(env.bosh("logs", f"{GROUP}/0", "--dir", str(tmp_path), deployment=DEPLOYMENT))
+    ok(env.bosh("logs", f"{GROUP}/0", "--dir", str(tmp_path), deployment=DEPLOYMENT))
     tarballs = list(tmp_path.glob("*.tgz"))
     assert len(tarballs) == 1 and tarballs[0].name.startswith(f"{DEPLOYMENT}.{GROUP}.0-")
     members = tarball_members(tarballs[0])
@@ -175,12 +166,12 @@ def test_locks(env: Any) -> None:
 
 
 def test_manifest(env: Any, manifest: Path) -> None:
-    result = _ok(env.bosh("manifest", deployment=DEPLOYMENT))
+    result = ok(env.bosh("manifest", deployment=DEPLOYMENT))
     assert yaml.safe_load(result.stdout) == yaml.safe_load(manifest.read_text())
 
 
 def test_delete_deployment(env: Any) -> None:
-    _ok(env.bosh("delete-deployment", deployment=DEPLOYMENT))
+    ok(env.bosh("delete-deployment", deployment=DEPLOYMENT))
     assert DEPLOYMENT not in {r["name"] for r in env.bosh_json("deployments")}
     gone = env.bosh("instances", deployment=DEPLOYMENT)
     assert gone.returncode != 0 and f"Deployment '{DEPLOYMENT}' doesn't exist" in gone.output

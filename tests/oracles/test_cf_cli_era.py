@@ -112,10 +112,12 @@ def test_app(session: Session) -> None:
     session.needs("push")
     result = session.cf("app", APP, trace=True)
     assert result.returncode == 0, result.describe()
-    assert re.search(r"requested state: started", result.stdout) and re.search(r"#0\s+running", result.stdout)
+    assert re.search(r"requested state: started", result.stdout) and re.search(r"#0\s+running", result.stdout), \
+        result.describe()
     paths = {url for _, url in _cf_requests(result)}
     guid = session.app_guid()
-    assert {f"api.bosh-lite.com/v2/apps/{guid}/summary", f"api.bosh-lite.com/v2/apps/{guid}/instances"} <= paths
+    expected = {f"api.bosh-lite.com/v2/apps/{guid}/summary", f"api.bosh-lite.com/v2/apps/{guid}/instances"}
+    assert expected <= paths, f"cf app: expected requests {sorted(expected)}, saw {sorted(paths)}"
 
 
 def test_scale(session: Session) -> None:
@@ -177,14 +179,15 @@ def test_logs(session: Session) -> None:
             hitter.kill()
         child.kill()
     assert re.search(rf"\[App/\d\]\s+OUT nonce {nonce} index \d", out.text), out.text[-3000:]
-    assert f"GET /tail/?app={session.app_guid()} HTTP/1.1\nHost: wss://loggregator.bosh-lite.com:443" in out.text
+    assert f"GET /tail/?app={session.app_guid()} HTTP/1.1\nHost: wss://loggregator.bosh-lite.com:443" in out.text, \
+        f"cf logs did not stream from the legacy /tail/ endpoint:\n{out.text[-3000:]}"
 
 
 def test_ssh_i_1(session: Session) -> None:
     session.needs("scale")
     result = session.cf("ssh", APP, "-i", "1", "-c", 'echo "index=$CF_INSTANCE_INDEX"', timeout=120)
     assert result.returncode == 0, result.describe()
-    assert result.stdout.strip() == "index=1"
+    assert result.stdout.strip() == "index=1", result.describe()
 
 
 def test_events(session: Session) -> None:

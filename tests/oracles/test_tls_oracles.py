@@ -10,31 +10,19 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from manifests.generate import generate
 from simulator import tls
-from simulator.launcher import REPO_ROOT
+from tests.oracles.cf_session import TRACE, exchanges
 
 pytestmark = pytest.mark.slow
 API = "https://api.bosh-lite.com"
 GO_SHA1 = 'x509: cannot verify signature: insecure algorithm SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)'
 TLS_FAILURES = ("x509", "Invalid SSL Cert", "certificate")
-
-DEPLOY = """
-import sys
-from helpers.bosh import Director
-from helpers.config import load_config
-config = load_config(sys.argv[1])
-result = Director(config.bosh, config.resolver()).deploy(open(sys.argv[2]).read())
-print(result.state)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +35,8 @@ def deployed(env, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The generated V0 CF manifest deployed through the director (from inside the namespace),
     and the HAProxy CA of its secrets file."""
     out = tmp_path_factory.mktemp("tls-oracle")
-    info = json.loads(env.bosh("env", "--json").stdout)
-    uuid = info["Tables"][0]["Rows"][0]["uuid"]
-    paths = generate("v0", director_uuid=uuid, out=out / "v0", secrets_file=out / "secrets.yml",
-                     cf_admin_user=env.config["cf"]["admin_user"],
-                     cf_admin_password=env.config["cf"]["admin_password"])
-    result = env.host.run([sys.executable, "-c", DEPLOY, str(env.sim.config_path), str(paths["cf"])],
-                          cwd=REPO_ROOT, timeout=300)
-    assert result.stdout.strip() == "done", result.describe()
+    result = env.python("tests.oracles.deploy_set", str(env.sim.config_path), str(out), "v0", "cf")
+    assert result.returncode == 0, result.describe()
     stored = yaml.safe_load((out / "secrets.yml").read_text())
     ca = out / "haproxy-ca.pem"
     ca.write_text(stored["ha_proxy_ca_cert"])
@@ -65,7 +47,7 @@ def deployed(env, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_bosh_cli_refuses_the_sha1_director_certificate_as_go_does(env):
     result = env.bosh("env", env={"GODEBUG": None})
-    assert result.returncode != 0
+    assert result.returncode != 0, result.describe()
     assert GO_SHA1 in result.output, result.describe()
 
 
@@ -75,7 +57,7 @@ def test_bosh_cli_verifies_it_against_bosh_ca_cert_with_godebug(env, tmp_path: P
     assert "Bosh Lite Director" in ok.stdout
     impostor = tls.generate(tmp_path)  # same names, another key: the CA is really checked
     wrong = env.bosh("env", env={"BOSH_CA_CERT": str(impostor.ca_path)})
-    assert wrong.returncode != 0
+    assert wrong.returncode != 0, wrong.describe()
     assert "x509: certificate signed by unknown authority" in wrong.output, wrong.describe()
 
 
@@ -101,7 +83,7 @@ def test_haproxy_speaks_tls_1_2_and_not_1_3(env, deployed):
 
 def test_cf_cli_refuses_the_haproxy_certificate_without_its_ca(env, deployed):
     result = env.cf("api", API)
-    assert result.returncode != 0
+    assert result.returncode != 0, result.describe()
     assert "Invalid SSL Cert for https://api.bosh-lite.com/v2/info" in result.output, result.describe()
     assert "--skip-ssl-validation" in result.output
 
@@ -109,8 +91,11 @@ def test_cf_cli_refuses_the_haproxy_certificate_without_its_ca(env, deployed):
 @pytest.mark.parametrize("how", ["skip-ssl-validation", "SSL_CERT_FILE"])
 def test_cf_cli_gets_past_tls_with_skip_or_with_the_ca(env, deployed, how):
     if how == "skip-ssl-validation":
-        result = env.cf("api", API, "--skip-ssl-validation")
+        result = env.cf("api", API, "--skip-ssl-validation", env=TRACE)
     else:
-        result = env.cf("api", API, env={"SSL_CERT_FILE": str(deployed["ca"])})
+        result = env.cf("api", API, env={**TRACE, "SSL_CERT_FILE": str(deployed["ca"])})
     assert f"Setting api endpoint to {API}..." in result.stdout, result.describe()
     assert not any(word in result.output for word in TLS_FAILURES), result.describe()
+    # an HTTP answer over that connection: the handshake completed (not some earlier failure)
+    answered = [(url, status) for _, url, status, _ in exchanges(result.stdout) if status is not None]
+    assert ("api.bosh-lite.com/v2/info", 200) in answered, result.describe()

@@ -18,6 +18,7 @@ from typing import Any
 
 from fixtures import oracles as binaries
 from simulator.launcher import REPO_ROOT
+from tests.oracles.privatehost import Result
 
 DEPLOYMENT = "cf-warden-diego-database"
 GROUP = "database_z1"
@@ -29,7 +30,8 @@ def generate_v0(director_uuid: str, out: Path) -> Path:
     proc = subprocess.run([sys.executable, "-m", "manifests", "generate", "--versions", "v0", "--target", "bosh-lite",
                            "--director-uuid", director_uuid, "--out", str(out)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, (f"manifests generate --versions v0 (director {director_uuid}) exited "
+                                  f"{proc.returncode}:\n{proc.stdout}{proc.stderr}")
     return out / "database.yml"
 
 
@@ -44,13 +46,17 @@ def tarball_members(path: Path) -> dict[str, str]:
     return out
 
 
-def task_rows(rows: list[dict[str, str]]) -> dict[int, dict[str, str]]:
-    """`bosh tasks --json` rows by task id."""
-    return {int(r["id"]): r for r in rows}
+def ok(result: Result) -> Result:
+    """The result of a CLI command that must succeed (its whole story when it did not)."""
+    assert result.returncode == 0, result.describe()
+    return result
 
 
-def json_tables(stdout: str) -> list[dict]:
-    return json.loads(stdout)["Tables"]
+def the_vm(env: Any) -> dict[str, str]:
+    """`bosh vms` row of the deployment's one VM."""
+    rows = env.bosh_json("vms", deployment=DEPLOYMENT)
+    assert len(rows) == 1, f"{DEPLOYMENT}: expected one VM, bosh vms gave {rows}"
+    return rows[0]
 
 
 def locks_while_running(env: Any, *bosh_args: str, delay: float = 3.0) -> list[dict[str, str]]:
@@ -70,5 +76,6 @@ def locks_while_running(env: Any, *bosh_args: str, delay: float = 3.0) -> list[d
             time.sleep(0.2)
     finally:
         out, _ = holder.communicate(timeout=120)
-    assert holder.returncode == 0, out.decode(errors="replace")[-3000:]
+    assert holder.returncode == 0, (f"bosh -d {DEPLOYMENT} {' '.join(bosh_args)} (task held back {delay}s) "
+                                    f"exited {holder.returncode}:\n" + out.decode(errors="replace")[-3000:])
     return rows
