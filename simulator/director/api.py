@@ -396,20 +396,21 @@ class DirectorApp:
     def on_package_matches(self, request: Request, user: str) -> Response:
         """`bosh upload-release` asks which packages the director already has: none (the
         simulator keeps no package blobs, so the whole tarball is always uploaded)."""
-        try:
-            manifest = yaml.safe_load(request.get_data(as_text=True) or "")
-        except yaml.YAMLError:
-            manifest = None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("packages"), list):
-            raise DirectorError(440001, "Manifest doesn't have a usable packages section", 400)
-        return json_response([])
+        return self._no_matches(request, "packages")
 
     def on_package_matches_compiled(self, request: Request, user: str) -> Response:
+        """The same question for a compiled release's packages."""
+        return self._no_matches(request, "compiled_packages")
+
+    @staticmethod
+    def _no_matches(request: Request, section: str) -> Response:
+        """Both `/packages/matches*` routes: the manifest must hold a list under `section`
+        (the message is the same for both, packages_controller.rb at 1.3098)."""
         try:
             manifest = yaml.safe_load(request.get_data(as_text=True) or "")
         except yaml.YAMLError:
             manifest = None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("compiled_packages"), list):
+        if not isinstance(manifest, dict) or not isinstance(manifest.get(section), list):
             raise DirectorError(440001, "Manifest doesn't have a usable packages section", 400)
         return json_response([])
 

@@ -187,6 +187,21 @@ def test_text_yaml_is_a_routing_condition(d, deployed):
     assert (outside.status_code, outside.text) == (404, "Not Found: /no/such/endpoint")
 
 
+@pytest.mark.parametrize(("path", "section"), [("/packages/matches", "packages"),
+                                             ("/packages/matches_compiled", "compiled_packages")])
+def test_package_matches_needs_its_own_packages_section(d, path, section):
+    """`bosh upload-release` asks first; each route reads its own section
+    (packages_controller.rb at 1.3098) and the simulator never has a package already."""
+    yaml_type = {"Content-Type": "text/yaml"}
+    good = d.bosh("POST", path, data=yaml.safe_dump({section: [{"name": "p", "fingerprint": "f"}]}),
+                  headers=yaml_type)
+    assert (good.status_code, good.json()) == (200, []), (path, good.status_code, good.text)
+    other = "compiled_packages" if section == "packages" else "packages"
+    wrong = d.bosh("POST", path, data=yaml.safe_dump({other: []}), headers=yaml_type)
+    assert wrong.status_code == 400, (path, wrong.status_code, wrong.text)
+    assert wrong.json() == {"code": 440001, "description": "Manifest doesn't have a usable packages section"}, path
+
+
 def test_2015_routes_match_before_credentials_are_checked(sim):
     """1.3098 checks credentials as a route condition: without any, a path no route takes is
     a 404, not a 401; today's `before` filter answers 401 first."""
