@@ -76,8 +76,6 @@ class Deployment:
     plan: Plan
     instances: list[Instance] = field(default_factory=list)
 
-    def group_instances(self, group: str) -> list[Instance]:
-        return sorted((i for i in self.instances if i.view.group == group), key=lambda i: i.view.index)
 
 class DirectorState:
     """All director state. Thread-safe: API threads read, task threads mutate."""
