@@ -375,7 +375,9 @@ class DirectorApp:
             raw = args.get(key)
             times[key] = None
             if raw is not None:
-                parsed = _int_param(raw) if _int_param(raw) is not None else _parse_time(raw)
+                parsed = _int_param(raw)
+                if parsed is None:
+                    parsed = _parse_time(raw)
                 if parsed is None:
                     word = key.split("_")[0]
                     return Response(f"Invalid {word} parameter: '{raw}' ", status=400)
