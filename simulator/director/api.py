@@ -223,7 +223,7 @@ class DirectorApp:
         # 1.3098: credentials are a condition of the route that matched
         if not public and user is None:
             return self.unauthorized(request)
-        if self.era.name != "2015":
+        if self.era.context_ids:
             context_id = request.headers.get("X-Bosh-Context-Id", "")
             if len(context_id) > 64:
                 raise DirectorError(70010, "X-Bosh-Context-Id cannot be more than 64 characters in length", 400)
@@ -259,7 +259,7 @@ class DirectorApp:
         return resp
 
     def _context_id(self, request: Request) -> str:
-        return request.headers.get("X-Bosh-Context-Id", "") if self.era.name != "2015" else ""
+        return request.headers.get("X-Bosh-Context-Id", "") if self.era.context_ids else ""
 
     # ------------------------------------------------------------------ info & tasks
 

@@ -281,6 +281,24 @@ def test_deploy_redirects_to_the_task_and_finishes(d):
         assert task["deployment"] == name and isinstance(task["started_at"], int) and task["context_id"] == ""
 
 
+def test_context_id_is_kept_today_and_ignored_in_2015(d):
+    """`X-Bosh-Context-Id`: today at most 64 characters, kept on the task; 1.3098 knew no such
+    header (its task hash has no `context_id`)."""
+    too_long = d.bosh("GET", "/deployments", headers={"X-Bosh-Context-Id": "x" * 65})
+    name = unique("ctx")
+    resp = d.bosh("POST", "/deployments", data=yaml.safe_dump(manifest(d, name, groups=[])),
+                  headers={"Content-Type": "text/yaml", "X-Bosh-Context-Id": "ctx-1"})
+    task = d.wait_task(task_id(resp))
+    if d.era == "2015":
+        assert too_long.status_code == 200, too_long.text
+        assert "context_id" not in task, task
+    else:
+        assert too_long.status_code == 400, too_long.text
+        assert too_long.json() == {"code": 70010,
+                                   "description": "X-Bosh-Context-Id cannot be more than 64 characters in length"}
+        assert task["context_id"] == "ctx-1", (name, task)
+
+
 def test_today_task_timestamp_is_null_while_it_runs(sim_current):
     name = unique("tsnull")
     sim_current.inject_fault("delay_next_task", name, params={"seconds": 30})
