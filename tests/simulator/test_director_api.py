@@ -608,6 +608,8 @@ def test_state_change_errors(d, deployed):
     assert no_inst.json()["description"] == f"{q(d, f'{name}/alpha/7')} doesn't exist"
     bad = put_state(d, f"/deployments/{name}/jobs/alpha/xyz", "stopped")
     assert (bad.status_code, bad.json()["code"]) == (400, 70002)
+    what = "index" if d.era == "2015" else "index or id"
+    assert bad.json()["description"] == f"Invalid instance {what} {q(d, 'xyz')}", (name, bad.json())
     # 1.3098 takes an index only (`Integer(params[:index])`); a uuid is not one
     some_uuid = "1b2c3d4e-0000-4000-8000-00000000abcd"
     by_uuid = put_state(d, f"/deployments/{name}/jobs/alpha/{some_uuid}", "stopped")
