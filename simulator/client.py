@@ -80,7 +80,8 @@ class SimulatorClient:
             if task["state"] not in ("queued", "processing", "cancelling"):
                 return task
             if time.monotonic() > deadline:
-                raise AssertionError(f"task {task_id} still {task['state']} after {timeout}s")
+                raise AssertionError(f"task {task_id} ({task.get('description')!r}) still {task['state']} "
+                                     f"after {timeout}s")
             time.sleep(0.05)
 
     def task_events(self, task_id: int | str) -> list[dict[str, Any]]:

@@ -1,20 +1,46 @@
 """Run a command for an SSH session channel: its output to the channel, the channel's input
-to it, then `exit-status` and close (what the sshd of a VM or a container does for `exec`).
+to it, then `exit-status` (or `exit-signal` when a signal killed it) and close: what the
+stemcell's OpenSSH does for `exec` (session.c `session_exit_message`). The channel requests
+paramiko has no method for are written here for every SSH server of the simulator (the VMs'
+sshd, the ssh proxy's in-container daemon).
 
-Shared by the SSH servers of the simulator; the process is started with
-`simulator.processes.spawn`, so it dies with the simulator.
+The process is started with `simulator.processes.spawn`, so it dies with the simulator.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from simulator import processes
+
+
+def send_channel_request(channel: paramiko.Channel, kind: str, *fields: str | bool) -> None:
+    """A CHANNEL_REQUEST without want_reply whose fields are strings and booleans, for the
+    kinds paramiko has no method for (`exit-signal` here, `signal` in tests)."""
+    m = paramiko.Message()
+    m.add_byte(cMSG_CHANNEL_REQUEST)
+    m.add_int(channel.remote_chanid)
+    m.add_string(kind)
+    m.add_boolean(False)
+    for field in fields:
+        if isinstance(field, bool):
+            m.add_boolean(field)
+        else:
+            m.add_string(field)
+    channel.transport._send_user_message(m)
+
+
+def send_exit_signal(channel: paramiko.Channel, name: str, core_dumped: bool = False) -> None:
+    """RFC 4254 6.10 `exit-signal` (paramiko has `send_exit_status` only): how the era's
+    daemons reported a command that a signal killed (no exit-status is sent then)."""
+    send_channel_request(channel, "exit-signal", name, core_dumped, "", "")
 
 
 class ExecRequests:
@@ -43,7 +69,8 @@ class ExecRequests:
 
 
 def exec_on_channel(channel: paramiko.Channel, argv: Sequence[str], cwd: str | Path, env: Mapping[str, str]) -> int:
-    """Run `argv` to completion with the channel as its terminal-less stdio; the exit status sent."""
+    """Run `argv` to completion with the channel as its terminal-less stdio, then report how it
+    ended; returns the shell's view of it (the exit code, or 128 + N for signal N)."""
 
     def on_chunk(stream: str, data: bytes) -> None:
         try:
@@ -53,15 +80,25 @@ def exec_on_channel(channel: paramiko.Channel, argv: Sequence[str], cwd: str | P
 
     proc = processes.spawn(argv, cwd, env, on_chunk=on_chunk, stdin=True)
     threading.Thread(target=_pump_stdin, args=(channel, proc), daemon=True).start()
-    code = proc.wait()
-    status = code if code is not None and code >= 0 else 128 + abs(code or 9)
+    code = proc.wait() or 0
     try:
-        channel.send_exit_status(status)
+        if code >= 0:
+            channel.send_exit_status(code)
+        else:
+            send_exit_signal(channel, _signal_name(-code))
         channel.shutdown_write()
     except (OSError, EOFError, paramiko.SSHException):
         pass
     channel.close()
-    return status
+    return code if code >= 0 else 128 - code
+
+
+def _signal_name(number: int) -> str:
+    """A signal's name as RFC 4254 6.10 and OpenSSH send it: without "SIG"."""
+    try:
+        return signal.Signals(number).name.removeprefix("SIG")
+    except ValueError:
+        return str(number)
 
 
 def _pump_stdin(channel: paramiko.Channel, proc: processes.ManagedProcess) -> None:

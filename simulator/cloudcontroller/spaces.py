@@ -50,7 +50,7 @@ class Spaces:
             self.org(guid)
             spaces = self.store.find("spaces", organization_guid=guid)
             if spaces and not recursive:
-                raise CCError("AssociationNotEmpty", "spaces", "organization")
+                raise CCError("AssociationNotEmpty", "spaces", "organizations")  # Organization.table_name
             for space in spaces:
                 self.delete_space(space.guid, recursive=True)
             self.store.remove("organizations", guid)
@@ -86,7 +86,9 @@ class Spaces:
             apps = self.store.find("apps", space_guid=guid)
             routes = self.store.find("routes", space_guid=guid)
             if (apps or routes) and not recursive:
-                raise CCError("AssociationNotEmpty", "apps, routes", "space")
+                # raise_if_has_associations!: the non-empty `:destroy` associations, then the table
+                not_empty = [name for name, rows in (("apps", apps), ("routes", routes)) if rows]
+                raise CCError("AssociationNotEmpty", ", ".join(not_empty), "spaces")
             for app in apps:
                 self.store.remove("apps", app.guid)
             for route in routes:

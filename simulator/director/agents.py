@@ -89,7 +89,7 @@ class Agents:
             instances = self._ssh_targets(dep, target)
             results = []
             for inst in instances:
-                t.debug(f"ssh {command} `{inst.view.group}/{inst.view.index}'")
+                t.debug(f"ssh {command} {era.q(f'{inst.view.group}/{inst.view.index}')}")
                 results.append(self._ssh_one(inst, command, params))
                 self.d.events.record(user, f"{command} ssh", "instance", f"{inst.view.group}/{inst.view.id}",
                                      task=t.id, deployment=name, instance=f"{inst.view.group}/{inst.view.id}",
@@ -123,7 +123,7 @@ class Agents:
             missing = [i for i in candidates if i.vm_cid is None]
             if missing:
                 raise DirectorError(errors.INSTANCE_VM_MISSING,
-                                    f"`{missing[0].view.group}/{missing[0].view.index}' doesn't reference a VM", 400)
+                                    f"{era.q(f'{missing[0].view.group}/{missing[0].view.index}')} doesn't reference a VM", 400)
             return candidates
         wanted = ids or indexes
         if wanted:

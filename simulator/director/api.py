@@ -223,7 +223,7 @@ class DirectorApp:
         # 1.3098: credentials are a condition of the route that matched
         if not public and user is None:
             return self.unauthorized(request)
-        if self.era.name != "2015":
+        if self.era.context_ids:
             context_id = request.headers.get("X-Bosh-Context-Id", "")
             if len(context_id) > 64:
                 raise DirectorError(70010, "X-Bosh-Context-Id cannot be more than 64 characters in length", 400)
@@ -259,7 +259,7 @@ class DirectorApp:
         return resp
 
     def _context_id(self, request: Request) -> str:
-        return request.headers.get("X-Bosh-Context-Id", "") if self.era.name != "2015" else ""
+        return request.headers.get("X-Bosh-Context-Id", "") if self.era.context_ids else ""
 
     # ------------------------------------------------------------------ info & tasks
 
@@ -375,7 +375,9 @@ class DirectorApp:
             raw = args.get(key)
             times[key] = None
             if raw is not None:
-                parsed = _int_param(raw) if _int_param(raw) is not None else _parse_time(raw)
+                parsed = _int_param(raw)
+                if parsed is None:
+                    parsed = _parse_time(raw)
                 if parsed is None:
                     word = key.split("_")[0]
                     return Response(f"Invalid {word} parameter: '{raw}' ", status=400)
@@ -396,20 +398,21 @@ class DirectorApp:
     def on_package_matches(self, request: Request, user: str) -> Response:
         """`bosh upload-release` asks which packages the director already has: none (the
         simulator keeps no package blobs, so the whole tarball is always uploaded)."""
-        try:
-            manifest = yaml.safe_load(request.get_data(as_text=True) or "")
-        except yaml.YAMLError:
-            manifest = None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("packages"), list):
-            raise DirectorError(440001, "Manifest doesn't have a usable packages section", 400)
-        return json_response([])
+        return self._no_matches(request, "packages")
 
     def on_package_matches_compiled(self, request: Request, user: str) -> Response:
+        """The same question for a compiled release's packages."""
+        return self._no_matches(request, "compiled_packages")
+
+    @staticmethod
+    def _no_matches(request: Request, section: str) -> Response:
+        """Both `/packages/matches*` routes: the manifest must hold a list under `section`
+        (the message is the same for both, packages_controller.rb at 1.3098)."""
         try:
             manifest = yaml.safe_load(request.get_data(as_text=True) or "")
         except yaml.YAMLError:
             manifest = None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("compiled_packages"), list):
+        if not isinstance(manifest, dict) or not isinstance(manifest.get(section), list):
             raise DirectorError(440001, "Manifest doesn't have a usable packages section", 400)
         return json_response([])
 

@@ -88,6 +88,12 @@ class DirectorEra:
     def has(self, endpoint: str) -> bool:
         return endpoint in self.routes
 
+    @property
+    def context_ids(self) -> bool:
+        """`X-Bosh-Context-Id` is read (at most 64 characters) and kept on the task: the
+        directors whose task hashes carry `context_id`."""
+        return "context_id" in self.task_keys
+
     def q(self, name: object) -> str:
         return f"{self.quote_open}{name}'"
 

@@ -82,11 +82,10 @@ def instance_not_found(deployment: str, job: str, index_or_id: str, q: Quote = _
     return DirectorError(70001, f"{q(f'{deployment}/{job}/{index_or_id}')} doesn't exist", 404)
 
 
-def invalid_instance_index(value: str, q: Quote | None = None) -> DirectorError:
+def invalid_instance_index(value: str, q: Quote = _q, or_id: bool = True) -> DirectorError:
     """Today: "Invalid instance index or id 'x'"; 1.3098 took an index only: "Invalid instance index `x'"."""
-    if q is not None:
-        return DirectorError(70002, f"Invalid instance index {q(value)}", 400)
-    return DirectorError(70002, f"Invalid instance index or id '{value}'", 400)
+    what = "index or id" if or_id else "index"
+    return DirectorError(70002, f"Invalid instance {what} {q(value)}", 400)
 
 
 def job_not_found(deployment: str, job: str) -> DirectorError:

@@ -76,8 +76,6 @@ class Deployment:
     plan: Plan
     instances: list[Instance] = field(default_factory=list)
 
-    def group_instances(self, group: str) -> list[Instance]:
-        return sorted((i for i in self.instances if i.view.group == group), key=lambda i: i.view.index)
 
 class DirectorState:
     """All director state. Thread-safe: API threads read, task threads mutate."""
@@ -373,13 +371,15 @@ class DirectorState:
 
     def bind(self, manifest: dict[str, Any]) -> Plan:
         return bind(manifest, self)
+
     def find_instance(self, dep: Deployment, job: str, index_or_id: str) -> Instance:
         """An instance by index (or, from 2016, uuid), with the era's 400/404 answers."""
         if self.era.instance_uuid_paths:
-            if not (index_or_id.isdigit() or UUID_RE.match(index_or_id)):
-                raise errors.invalid_instance_index(index_or_id)
-        elif not re.fullmatch(r"[+-]?\d+", index_or_id.strip()):  # Ruby's Integer()
-            raise errors.invalid_instance_index(index_or_id, self.era.q)
+            valid = index_or_id.isdigit() or UUID_RE.match(index_or_id) is not None
+        else:
+            valid = re.fullmatch(r"[+-]?\d+", index_or_id.strip()) is not None  # Ruby's Integer()
+        if not valid:
+            raise errors.invalid_instance_index(index_or_id, self.era.q, or_id=self.era.instance_uuid_paths)
         with self._lock:
             match = [i for i in dep.instances if i.view.group == job
                      and ((index_or_id.strip().lstrip("+").isdigit() and i.view.index == int(index_or_id))
@@ -387,5 +387,6 @@ class DirectorState:
         if not match:
             raise errors.instance_not_found(dep.name, job, index_or_id, self.era.q)
         return match[0]
+
     def cancel(self, task_id: int) -> bool:
         return self.task(task_id).request_cancel()

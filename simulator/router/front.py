@@ -128,7 +128,11 @@ class HaproxyTls:
         pem = instance.prop("ha_proxy.ssl_pem")
         if pem is None or pem is False:
             return None
-        ciphers = instance.prop("ha_proxy.ssl_ciphers") or haproxy_default_ciphers(instance.release_version("cf"))
+        # the spec default applies only when the property is absent or null: a deployed ""
+        # renders `ciphers ` with nothing after it, and haproxy does not start
+        ciphers = instance.prop("ha_proxy.ssl_ciphers")
+        if ciphers is None:
+            ciphers = haproxy_default_ciphers(instance.release_version("cf"))
         return str(pem), str(ciphers)
 
     def context(self) -> ssl.SSLContext | None:

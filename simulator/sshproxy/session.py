@@ -39,9 +39,10 @@ from pathlib import Path
 import paramiko
 
 from simulator import processes
+from simulator.sshexec import send_exit_signal
 from simulator.sshproxy.era import SshEra
 from simulator.sshproxy.sftp import ContainerSftp
-from simulator.sshproxy.transport import After, send_exit_signal
+from simulator.sshproxy.transport import After
 
 # diego-ssh@fc5f549:handlers/shell_locator.go: the first of /bin/bash, /usr/local/bin/bash, /bin/sh
 SHELL = "/bin/bash"

@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher
 from paramiko.common import (
     MSG_CHANNEL_REQUEST,
     cMSG_CHANNEL_FAILURE,
-    cMSG_CHANNEL_REQUEST,
     cMSG_CHANNEL_SUCCESS,
 )
 
@@ -116,25 +115,3 @@ class EraTransport(paramiko.Transport):
         if name in ARCFOUR_CIPHERS:
             return arcfour_engine(key)
         return super()._get_engine(name, key, iv=iv, operation=operation, aead=aead)
-
-
-def send_channel_request(channel: paramiko.Channel, kind: str, *fields: str | bool) -> None:
-    """A CHANNEL_REQUEST without want_reply whose fields are strings and booleans, for the
-    kinds paramiko has no method for (`exit-signal` here, `signal` in tests)."""
-    m = paramiko.Message()
-    m.add_byte(cMSG_CHANNEL_REQUEST)
-    m.add_int(channel.remote_chanid)
-    m.add_string(kind)
-    m.add_boolean(False)
-    for field in fields:
-        if isinstance(field, bool):
-            m.add_boolean(field)
-        else:
-            m.add_string(field)
-    channel.transport._send_user_message(m)
-
-
-def send_exit_signal(channel: paramiko.Channel, name: str, core_dumped: bool = False) -> None:
-    """RFC 4254 6.10 `exit-signal` (paramiko has `send_exit_status` only): how the era's
-    daemon reported a command that a signal killed (no exit-status is sent then)."""
-    send_channel_request(channel, "exit-signal", name, core_dumped, "", "")

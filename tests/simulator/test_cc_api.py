@@ -88,13 +88,29 @@ def test_inline_relations_depth_one(api: Api) -> None:
 
 def test_delete_org_needs_recursive_when_not_empty(api: Api) -> None:
     org_guid, space_guid = api.org_space()
-    assert_cc_error(api.call("DELETE", f"/v2/organizations/{org_guid}"), 400, 10006, "CF-AssociationNotEmpty")
+    refused = api.call("DELETE", f"/v2/organizations/{org_guid}")
+    assert_cc_error(refused, 400, 10006, "CF-AssociationNotEmpty")
+    assert refused.get_json()["description"] == "Please delete the spaces associations for your organizations."
     resp = api.call("DELETE", f"/v2/organizations/{org_guid}?recursive=true&async=true")
     assert resp.status_code == 202
     job = resp.get_json()
     assert job["entity"]["status"] == "finished"
     assert api.call("GET", f"/v2/spaces/{space_guid}").status_code == 404
     assert api.call("GET", f"/v2/organizations/{org_guid}").status_code == 404
+
+
+def test_delete_space_names_the_associations_that_are_not_empty(api: Api) -> None:
+    """raise_if_has_associations! (cloud_controller_ng@64d935a model_controller.rb:269-280)
+    lists only the non-empty `:destroy` associations, then the table name."""
+    _org_guid, space_guid = api.org_space()
+    resp, _domain = _route(api, space_guid)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    refused = api.call("DELETE", f"/v2/spaces/{space_guid}")
+    assert_cc_error(refused, 400, 10006, "CF-AssociationNotEmpty")
+    assert refused.get_json()["description"] == "Please delete the routes associations for your spaces."
+    api.ok("POST", "/v2/apps", {"name": "a", "space_guid": space_guid}, 201)
+    both = api.call("DELETE", f"/v2/spaces/{space_guid}").get_json()["description"]
+    assert both == "Please delete the apps, routes associations for your spaces."
 
 
 def test_shared_domains_and_stacks(api: Api) -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import tarfile
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -203,6 +206,41 @@ def test_vm_sshd_accepts_only_the_set_up_user_with_its_key_until_cleanup(tmp_pat
     sshd.forget(view)  # the instance was deleted: a new VM at that address knows nobody
     assert _Session(sshd._vm(view)).check_auth_publickey("bosh_ghi", key) == paramiko.AUTH_FAILED
     assert sshd.host_public_key(view) != old_host_key
+
+
+@pytest.mark.parametrize(("command", "kind", "payload_start"), [
+    ("echo hi; exit 3", "exit-status", b"\x00\x00\x00\x00\x03"),  # want_reply false, uint32 3
+    ("echo hi; kill -TERM $$", "exit-signal", b"\x00\x00\x00\x00\x04TERM"),  # "TERM", no SIG
+])
+def test_vm_sshd_reports_an_exit_as_openssh_does(tmp_path, command, kind, payload_start):
+    """OpenSSH (session.c session_exit_message): `exit-status` for an exit, `exit-signal`
+    and no exit-status for a command a signal killed."""
+    from tests.simulator.test_sshproxy import _RecordingClient
+
+    sshd = VmSshd(VmDisks(tmp_path), listen=False)
+    view = _view()
+    key = paramiko.RSAKey.generate(1024)
+    sshd.setup(view, "bosh_exit", f"ssh-rsa {key.get_base64()}")
+    server_end, client_end = socket.socketpair()
+    serving = threading.Thread(target=sshd._serve, args=(sshd._vm(view), server_end), daemon=True)
+    serving.start()
+    transport = _RecordingClient(client_end)
+    try:
+        transport.start_client(timeout=10)
+        transport.auth_publickey("bosh_exit", key)
+        chan = transport.open_session()
+        chan.exec_command(command)
+        chan.settimeout(10)
+        assert chan.makefile("rb").read() == b"hi\n", command
+        deadline = time.monotonic() + 10
+        while not chan.closed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        kinds = [k for k, _ in transport.requests]
+        assert kinds == [kind], (command, transport.requests)
+        assert transport.requests[0][1].startswith(payload_start), (command, transport.requests)
+    finally:
+        transport.close()
+        serving.join(10)
 
 
 def test_job_logs_record_starts_and_stops(tmp_path):

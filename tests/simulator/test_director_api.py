@@ -187,6 +187,21 @@ def test_text_yaml_is_a_routing_condition(d, deployed):
     assert (outside.status_code, outside.text) == (404, "Not Found: /no/such/endpoint")
 
 
+@pytest.mark.parametrize(("path", "section"), [("/packages/matches", "packages"),
+                                             ("/packages/matches_compiled", "compiled_packages")])
+def test_package_matches_needs_its_own_packages_section(d, path, section):
+    """`bosh upload-release` asks first; each route reads its own section
+    (packages_controller.rb at 1.3098) and the simulator never has a package already."""
+    yaml_type = {"Content-Type": "text/yaml"}
+    good = d.bosh("POST", path, data=yaml.safe_dump({section: [{"name": "p", "fingerprint": "f"}]}),
+                  headers=yaml_type)
+    assert (good.status_code, good.json()) == (200, []), (path, good.status_code, good.text)
+    other = "compiled_packages" if section == "packages" else "packages"
+    wrong = d.bosh("POST", path, data=yaml.safe_dump({other: []}), headers=yaml_type)
+    assert wrong.status_code == 400, (path, wrong.status_code, wrong.text)
+    assert wrong.json() == {"code": 440001, "description": "Manifest doesn't have a usable packages section"}, path
+
+
 def test_2015_routes_match_before_credentials_are_checked(sim):
     """1.3098 checks credentials as a route condition: without any, a path no route takes is
     a 404, not a 401; today's `before` filter answers 401 first."""
@@ -264,6 +279,24 @@ def test_deploy_redirects_to_the_task_and_finishes(d):
         assert set(task) == {"id", "state", "description", "timestamp", "result", "user"}
     else:
         assert task["deployment"] == name and isinstance(task["started_at"], int) and task["context_id"] == ""
+
+
+def test_context_id_is_kept_today_and_ignored_in_2015(d):
+    """`X-Bosh-Context-Id`: today at most 64 characters, kept on the task; 1.3098 knew no such
+    header (its task hash has no `context_id`)."""
+    too_long = d.bosh("GET", "/deployments", headers={"X-Bosh-Context-Id": "x" * 65})
+    name = unique("ctx")
+    resp = d.bosh("POST", "/deployments", data=yaml.safe_dump(manifest(d, name, groups=[])),
+                  headers={"Content-Type": "text/yaml", "X-Bosh-Context-Id": "ctx-1"})
+    task = d.wait_task(task_id(resp))
+    if d.era == "2015":
+        assert too_long.status_code == 200, too_long.text
+        assert "context_id" not in task, task
+    else:
+        assert too_long.status_code == 400, too_long.text
+        assert too_long.json() == {"code": 70010,
+                                   "description": "X-Bosh-Context-Id cannot be more than 64 characters in length"}
+        assert task["context_id"] == "ctx-1", (name, task)
 
 
 def test_today_task_timestamp_is_null_while_it_runs(sim_current):
@@ -575,6 +608,8 @@ def test_state_change_errors(d, deployed):
     assert no_inst.json()["description"] == f"{q(d, f'{name}/alpha/7')} doesn't exist"
     bad = put_state(d, f"/deployments/{name}/jobs/alpha/xyz", "stopped")
     assert (bad.status_code, bad.json()["code"]) == (400, 70002)
+    what = "index" if d.era == "2015" else "index or id"
+    assert bad.json()["description"] == f"Invalid instance {what} {q(d, 'xyz')}", (name, bad.json())
     # 1.3098 takes an index only (`Integer(params[:index])`); a uuid is not one
     some_uuid = "1b2c3d4e-0000-4000-8000-00000000abcd"
     by_uuid = put_state(d, f"/deployments/{name}/jobs/alpha/{some_uuid}", "stopped")

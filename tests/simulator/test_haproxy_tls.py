@@ -168,6 +168,19 @@ def test_deployed_ssl_ciphers_replace_the_default(front, pems):
         assert conn.cipher()[0] == "AES256-SHA"
 
 
+def test_a_null_ssl_ciphers_takes_the_default_and_an_empty_one_fails_the_instance(front, pems):
+    """The spec default replaces only an absent or null property; `ciphers ` with an empty
+    value (haproxy.conf.erb at v220) stops haproxy from starting."""
+    front.redeploy({"ha_proxy": {"ssl_pem": pems[0]["ha_proxy_ssl_pem"], "ssl_ciphers": None}})
+    with front.handshake(client("AES128-SHA:@SECLEVEL=0", maximum_version=ssl.TLSVersion.TLSv1_2)) as conn:
+        assert conn.cipher()[0] == "AES128-SHA"
+    front.director.stop(front.haproxy)
+    front.haproxy.properties = {"ha_proxy": {"ssl_pem": pems[0]["ha_proxy_ssl_pem"], "ssl_ciphers": ""}}
+    with pytest.raises(HaproxyTlsError) as err:
+        front.director.start(front.haproxy)
+    assert "ha_proxy.ssl_ciphers" in str(err.value)
+
+
 def test_an_era_look_alike_certificate_is_served_as_deployed(front):
     """A user stub may deploy the era's SHA-1, SAN-less v1 certificate: HAProxy (security level
     0 on the server side) serves it as it is."""

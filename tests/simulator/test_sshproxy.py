@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paramiko.common import MSG_CHANNEL_REQUEST
 
+from simulator.sshexec import send_channel_request
 from simulator.sshproxy import fingerprint_md5, fingerprint_sha256
 from simulator.sshproxy.proxy import load_private_key
-from simulator.sshproxy.transport import send_channel_request
 from tests.ssh.rig import HOST_KEY, SECRET, SshRig, pem, running_rig
 
 V0, V_PRIME = "0.1434.0", "0.1454.0"

@@ -145,7 +145,9 @@ def running_rig(tmp: Path) -> Iterator[SshRig]:
     cc.ssh_access_for[app_guid] = pg
     deadline = time.monotonic() + 15
     while not all(i.state == RUNNING for i in diego.instances(pg)):
-        assert time.monotonic() < deadline, "probe instances did not start"
+        assert time.monotonic() < deadline, (
+            f"probe app {app_guid} (process {pg}): not every instance RUNNING within 15 s: "
+            f"{[(i.index, i.state) for i in diego.instances(pg)]}")
         time.sleep(0.05)
     try:
         yield SshRig(world, director, world.components["ssh"], diego, uaa, cc, logs, access, app_guid, pg)
