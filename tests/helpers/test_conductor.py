@@ -156,7 +156,7 @@ def test_a_failed_operation_is_recorded_and_raised(tmp_path):
 
 
 def test_a_failed_steps_message_in_the_record_is_redacted(tmp_path, monkeypatch):
-    """The record is mirrored to artifacts/ unredacted: a step's message must already be."""
+    """The private record is kept as it is (owner-only): a step's message must already be redacted."""
     from helpers.redaction import REDACTOR
 
     secret = "s3cr3t-" + "9f" * 20
