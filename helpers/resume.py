@@ -170,10 +170,14 @@ def _cf_differences(record: Mapping[str, Any], new_cf: Callable[[], Any] | None)
     problems: list[str] = []
     org, space = record.get("org") or {}, record.get("space") or {}
     if org:
-        guid = _safe(lambda: cf.find_org(org.get("name")))
-        if guid != org.get("guid"):
-            problems.append(f"org {org.get('name')}: recorded as {org.get('guid')}, CF has "
-                            f"{guid or 'no such org'}")
+        try:
+            guid = cf.find_org(org.get("name"))
+        except Exception as exc:  # not "no such org": CF did not answer
+            problems.append(f"org {org.get('name')} ({org.get('guid')}): cannot look it up in CF ({exc})")
+        else:
+            if guid != org.get("guid"):
+                problems.append(f"org {org.get('name')}: recorded as {org.get('guid')}, CF has "
+                                f"{guid or 'no such org'}")
     if space:
         try:
             seen = cf.get(f"/v2/spaces/{space.get('guid')}")

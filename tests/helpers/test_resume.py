@@ -139,3 +139,14 @@ def test_a0_must_exist_and_run(tmp_path, cf, expected):
     driver, director, _ = make(tmp_path)
     problems = resume.differences(RECORD, director=director, manifests=driver.manifests, new_cf=lambda: cf)
     assert len(problems) == (0 if expected is None else 1) and (expected is None or problems[0].startswith(expected))
+
+
+def test_an_org_lookup_that_fails_is_not_reported_as_a_missing_org(tmp_path):
+    class Down(_CF):
+        def find_org(self, name):
+            raise ConnectionError("cf api: connection refused")
+
+    driver, director, _ = make(tmp_path)
+    problems = resume.differences(RECORD, director=director, manifests=driver.manifests,
+                                  new_cf=lambda: Down({"a0-guid": "a0-r1"}, ["RUNNING"]))
+    assert problems == ["org DUSTPY-r1-ORG (org-guid): cannot look it up in CF (cf api: connection refused)"]
