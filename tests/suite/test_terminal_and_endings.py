@@ -154,6 +154,28 @@ def test_a_long_step_header_and_failure_line_are_never_cut(pytester: pytest.Pyte
     assert for_terminal(SimpleNamespace(isatty=False), header, 60) == [header]
 
 
+SKIP_WITH_SECRET = '''
+import pytest
+from helpers.redaction import REDACTOR
+
+class TestUpgradeD1:
+    """upgrade D1: upgrade D1."""
+
+    def test_skipped(self, platform):
+        REDACTOR.register("skip-secret-0f3a9c7e5b1d")
+        pytest.skip("cannot log in as admin with skip-secret-0f3a9c7e5b1d")
+'''
+
+
+def test_a_skip_reason_on_the_narrated_line_is_redacted(pytester: pytest.Pytester, tmp_path):
+    pytester.makeconftest(NARRATING)
+    pytester.makepyfile(test_skip_secret=SKIP_WITH_SECRET)
+    result = pytester.runpytest(f"--artifacts={tmp_path / 'a'}", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=1)
+    line = next(ln for ln in result.outlines if "test_skipped" in ln and "SKIPPED" in ln)
+    assert "(cannot log in as admin with [REDACTED])" in line and "skip-secret" not in result.stdout.str()
+
+
 def test_the_run_ends_with_its_last_test_not_with_the_session(pytester: pytest.Pytester, tmp_path):
     """In `pytest suites tests`, the run's measurements must not go on probing (and its report
     wait) while the project's own tests run after it."""
