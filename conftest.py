@@ -33,12 +33,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _schedule_by_module(config)
     if config.getoption("help", default=False) or config.pluginmanager.has_plugin("pytester"):
         return
-    base = Path(config.invocation_params.dir)
-    for arg in config.args:
-        path = (base / arg.split("::", 1)[0]).resolve()
-        if path == TESTS or TESTS in path.parents or path in TESTS.parents:
-            config.pluginmanager.import_plugin("pytester")
-            return
+    from fixtures.platform import selecting  # imported by pytest_plugins by now (assertion rewriting)
+
+    if selecting(config, TESTS):
+        config.pluginmanager.import_plugin("pytester")
 
 
 def _schedule_by_module(config: pytest.Config) -> None:

@@ -29,6 +29,7 @@ from helpers.observers.base import Observer, ObserverContext
 from helpers.observers.judge import StepMeasurement
 from helpers.preflight import deployed_versions, deployment_versions
 from helpers.record import RunRecord
+from helpers.redaction import REDACTOR
 from helpers.steps import StepRecorder
 from helpers.verdicts import CheckFailed, Verdict, require
 
@@ -120,7 +121,9 @@ class Conductor:
                 finally:
                     self.timings["wait"] += time.monotonic() - start
         except BaseException as exc:
-            self.record.step(step.id, outcome="failed", message=str(exc)[:2000])
+            # redacted before it is cut: the record is mirrored to artifacts/ as it is, and a cut
+            # secret would no longer match its registered value
+            self.record.step(step.id, outcome="failed", message=REDACTOR.redact(exc)[:2000])
             raise
         self.record.step(step.id, outcome="operated")
 

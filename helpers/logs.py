@@ -76,10 +76,6 @@ def _line(log: dropsonde.LogMessage) -> LogLine:
                    log.message.decode("utf-8", "replace").rstrip("\n"), log.stream)
 
 
-def decode_log_message(buf: bytes, envelope_ts: int = 0) -> LogLine:
-    return _line(dropsonde.read_log_message(buf, envelope_ts))
-
-
 def decode_envelope(buf: bytes) -> LogLine | None:
     """A dropsonde `events.Envelope`: the LogLine of its logMessage, or None for other events."""
     log = dropsonde.read_envelope(buf)

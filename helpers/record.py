@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from helpers.redaction import redact_data
+
 FORMAT = 1
 
 
@@ -58,11 +60,14 @@ class RunRecord:
         return record
 
     def save(self) -> None:
+        """The private file as it is; the artifacts' copy redacted (helpers/redaction.py): a
+        step's message or a check's verdict may quote a BOSH task or a CF error that carries a
+        credential, and artifacts are uploaded."""
         with self._lock:
-            text = json.dumps(self.data, indent=2, sort_keys=False) + "\n"
-            for path, mode in ((self.path, 0o600), (self.mirror, 0o644)):
-                if path is not None:
-                    _write(path, text, mode)
+            if self.path is not None:
+                _write(self.path, _dump(self.data), 0o600)
+            if self.mirror is not None:
+                _write(self.mirror, _dump(redact_data(self.data)), 0o644)
 
     @contextmanager
     def change(self) -> Iterator[dict[str, Any]]:
@@ -190,6 +195,10 @@ class RunRecord:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return json.loads(json.dumps(self.data))
+
+
+def _dump(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
 def _write(path: Path, text: str, mode: int) -> None:

@@ -108,7 +108,8 @@ def differences(record: Mapping[str, Any], *, director: Any, manifests: Manifest
             problems.append(f"{label}: the run state names deployment {', '.join(foreign)}, but this run's manifest "
                             f"for {label} deploys {ours}; the suite never touches a deployment it did not create")
             continue
-        digests = {}
+        digests: dict[str, str] = {}  # one entry when a step deployed again the manifest it already had
+        tampered = False
         for e in entries:
             version = str(e.get("version"))
             want = _safe(lambda v=version, lb=label: manifests.digest(lb, v))
@@ -116,9 +117,10 @@ def differences(record: Mapping[str, Any], *, director: Any, manifests: Manifest
                 problems.append(f"{label} ({ours}): the run state records manifest {_short(e.get('manifest'))} at "
                                 f"{version}, this run's manifest is {_short(want)} (the state or the manifest "
                                 "was changed)")
+                tampered = True
             else:
                 digests[str(e.get("manifest"))] = version
-        if len(digests) != len(entries):
+        if tampered:
             continue
         if ours not in existing:
             if dep and not dep.get("deleted"):
@@ -168,10 +170,14 @@ def _cf_differences(record: Mapping[str, Any], new_cf: Callable[[], Any] | None)
     problems: list[str] = []
     org, space = record.get("org") or {}, record.get("space") or {}
     if org:
-        guid = _safe(lambda: cf.find_org(org.get("name")))
-        if guid != org.get("guid"):
-            problems.append(f"org {org.get('name')}: recorded as {org.get('guid')}, CF has "
-                            f"{guid or 'no such org'}")
+        try:
+            guid = cf.find_org(org.get("name"))
+        except Exception as exc:  # not "no such org": CF did not answer
+            problems.append(f"org {org.get('name')} ({org.get('guid')}): cannot look it up in CF ({exc})")
+        else:
+            if guid != org.get("guid"):
+                problems.append(f"org {org.get('name')}: recorded as {org.get('guid')}, CF has "
+                                f"{guid or 'no such org'}")
     if space:
         try:
             seen = cf.get(f"/v2/spaces/{space.get('guid')}")

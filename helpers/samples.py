@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers.redaction import redact_data
 from helpers.steps import StepRecorder
 
 
@@ -201,7 +202,9 @@ class JsonlWriter:
                 if item is None:
                     fh.flush()
                     return
-                fh.write(json.dumps(item, separators=(",", ":")) + "\n")
+                # redacted here, off the sampling threads: a detail quotes an error, and
+                # samples.jsonl is an artifact (helpers/redaction.py)
+                fh.write(json.dumps(redact_data(item), separators=(",", ":")) + "\n")
                 if self._queue.empty():
                     fh.flush()
 

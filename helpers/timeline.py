@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helpers.report import atomic_write
+from helpers.report import Redact, atomic_write, iso
 from helpers.samples import Sample
 from helpers.steps import Step
-
-Redact = Callable[[str], str]
 
 KIND_COLOURS = {"diego": "#4c78a8", "cf": "#f58518", "setup": "#9d9d9d"}
 OK_COLOUR, PARTIAL_COLOUR, FAIL_COLOUR, INCONCLUSIVE_COLOUR = "#2ca02c", "#ff7f0e", "#d62728", "#bbbbbb"
@@ -179,10 +177,10 @@ def render_timeline(measurements: Sequence[Any], steps: list[Step], title: str =
     meaning = " ".join(f'<span class="key">{swatch(a)} {html.escape(k)}</span>' for k, a in SWATCHES.items())
     rows_steps = "".join(
         f"<tr><td>{numbers[id(st)]}</td><td>{html.escape(redact(st.name))}</td><td>{st.kind}</td>"
-        f"<td>{st.outcome}</td><td>{_iso(st.start_wall)}</td><td>{(st.duration or 0):.1f}</td>"
+        f"<td>{st.outcome}</td><td>{iso(st.start_wall) or ''}</td><td>{(st.duration or 0):.1f}</td>"
         f"<td>{html.escape(redact(st.message or ''))}</td></tr>" for st in ordered)
     rows_windows = "".join(
-        f"<tr><td>{html.escape(m.title)}</td><td>{_iso(w.first_fail_wall)}</td><td>{w.duration:.2f}</td>"
+        f"<tr><td>{html.escape(m.title)}</td><td>{iso(w.first_fail_wall) or ''}</td><td>{w.duration:.2f}</td>"
         f"<td>{w.duration_max:.2f}</td><td>{w.failed_samples}</td>"
         f"<td>{html.escape(', '.join(f'{k} x{v}' for k, v in sorted(w.errors.items())))}</td>"
         f"<td>{html.escape(redact(', '.join(w.steps)))}</td><td>{', '.join(map(str, w.tasks))}</td></tr>"
@@ -214,12 +212,6 @@ number. Each measurement's row: {meaning}. Hover for details.</p>
 <th>at most s</th><th>failed samples</th><th>errors</th><th>steps</th><th>BOSH tasks</th></tr>{rows_windows}</table>
 </body></html>
 """
-
-
-def _iso(wall: float | None) -> str:
-    if wall is None:
-        return ""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall)) + f".{int((wall % 1) * 1000):03d}Z"
 
 
 def write_timeline(directory: Path, measurements: Sequence[Any], steps: list[Step], redact: Redact = lambda s: s

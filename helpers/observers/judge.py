@@ -102,7 +102,8 @@ def judge(step: Step, samples: Sequence[Sample], windows: Sequence[OutageWindow]
     """`headline` reads as a sentence about a failure, e.g. "A0 lost its route during 'upgrade D3'";
     every failure names the step's BOSH tasks after it."""
     policy = policies.for_step(step.name, step.kind)
-    headline = naming_tasks(headline, step_tasks(recorder, step))
+    tasks = step_tasks(recorder, step)
+    headline = naming_tasks(headline, tasks)
     now = recorder.clock() if now is None else now
     base = dict(measurement=measurement, title=title, step=step.name, kind=step.kind, policy=policy,
                 interval=interval)
@@ -136,8 +137,8 @@ def judge(step: Step, samples: Sequence[Sample], windows: Sequence[OutageWindow]
                                    message=f"{title} was not measured during {step.name!r}: {took}; "
                                            f"{len(inconclusive)} attempt(s) could not measure: {why}", **counts)
         return StepMeasurement(**base, outcome="failed",
-                               message=f"{naming_tasks(f'{title} was not measured during {step.name!r}', step_tasks(recorder, step))}: {took}",
-                               **counts)
+                               message=f"{naming_tasks(f'{title} was not measured during {step.name!r}', tasks)}: "
+                                       f"{took}", **counts)
     if overlapping and not policy.enforce:
         return StepMeasurement(**base, outcome="recorded",
                                message=f"{title} during {step.name!r}: {len(overlapping)} outage window(s) recorded, "

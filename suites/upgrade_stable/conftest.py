@@ -9,17 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.platform import mark_needs_director
 from helpers.story import STORY
 
 HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(items):
-    """The upgrade suite drives BOSH: a config without a director ends the run before it
-    starts, with one message (fixtures/platform.py)."""
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.needs_director("the upgrade-from-stable suite"))
+    mark_needs_director(items, HERE, "the upgrade-from-stable suite")
 
 
 @pytest.fixture(scope="session", autouse=True)

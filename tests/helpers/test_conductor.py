@@ -155,6 +155,25 @@ def test_a_failed_operation_is_recorded_and_raised(tmp_path):
     assert conductor.recorder.get("upgrade D1").outcome == "failed"
 
 
+def test_a_failed_steps_message_in_the_record_is_redacted(tmp_path, monkeypatch):
+    """The private record is kept as it is (owner-only): a step's message must already be redacted."""
+    from helpers.redaction import REDACTOR
+
+    secret = "s3cr3t-" + "9f" * 20
+    REDACTOR.register(secret)
+    conductor, *_ = rig(tmp_path, checks=[])
+
+    def boom(step):
+        raise RuntimeError(f"deploy failed: password={secret} and {secret}" + "x" * 3000)
+
+    monkeypatch.setattr(conductor.driver, "run", boom)
+    with pytest.raises(RuntimeError):
+        conductor.operate(story.DEPLOY_V0)
+    message = conductor.record.step_data("v0")["message"]
+    assert secret not in message and secret not in (tmp_path / "run-state.json").read_text()
+    assert message.startswith("deploy failed: password=[REDACTED]")
+
+
 def test_versions_check_names_the_wrong_release(tmp_path):
     conductor, director, *_ = rig(tmp_path, checks=[])
     conductor.operate(story.DEPLOY_V0)

@@ -53,3 +53,16 @@ def test_concurrent_changes_all_land(tmp_path):
         t.join()
     saved = json.loads((tmp_path / "run-state.json").read_text())
     assert all(len(saved["steps"][f"s{i}"]) == 21 for i in range(4))  # 20 keys + invocation
+
+
+def test_only_the_artifacts_copy_of_the_record_is_redacted(tmp_path):
+    from helpers.redaction import REDACTOR
+
+    secret = "mirror-" + "7c" * 20
+    REDACTOR.register(secret)
+    record = RunRecord(tmp_path / "private" / "run-state.json", "r1", mirror=tmp_path / "artifacts" / "run-state.json")
+    record.step("v0", outcome="failed", message=f"task 7 failed: {secret}")
+    mirrored = json.loads((tmp_path / "artifacts" / "run-state.json").read_text())
+    assert mirrored["steps"]["v0"]["message"] == "task 7 failed: [REDACTED]"
+    assert mirrored["run_id"] == "r1" and mirrored["steps"]["v0"]["outcome"] == "failed"
+    assert RunRecord.load(tmp_path / "private" / "run-state.json").step_data("v0")["message"].endswith(secret)

@@ -90,6 +90,16 @@ def test_a_platform_changed_behind_the_runs_back_is_refused(played, change, expe
     assert any(expected in p for p in problems), problems
 
 
+def test_a_redeploy_of_the_same_manifest_left_unfinished_is_still_checked(played):
+    """A re-run step deploys again the manifest a deployment already has: the record then
+    holds the deployment and an attempt with one digest, and the platform is still compared."""
+    driver, director, record = played
+    record.attempting("D3", D3, "V-prime", driver.manifests.digest("D3", "V-prime"))
+    director.existing[D3].update(diego="0.1434.0")
+    problems = _diff(driver, director, record.snapshot())
+    assert any(p.startswith(f"D3 ({D3}): runs diego 0.1434.0") for p in problems), problems
+
+
 def test_every_difference_is_listed_at_once():
     error = resume.ResumeRefused("r1", ["a", "b"])
     assert str(error) == ("cannot resume run r1: 2 difference(s) from its record; nothing was changed\n"
@@ -129,3 +139,14 @@ def test_a0_must_exist_and_run(tmp_path, cf, expected):
     driver, director, _ = make(tmp_path)
     problems = resume.differences(RECORD, director=director, manifests=driver.manifests, new_cf=lambda: cf)
     assert len(problems) == (0 if expected is None else 1) and (expected is None or problems[0].startswith(expected))
+
+
+def test_an_org_lookup_that_fails_is_not_reported_as_a_missing_org(tmp_path):
+    class Down(_CF):
+        def find_org(self, name):
+            raise ConnectionError("cf api: connection refused")
+
+    driver, director, _ = make(tmp_path)
+    problems = resume.differences(RECORD, director=director, manifests=driver.manifests,
+                                  new_cf=lambda: Down({"a0-guid": "a0-r1"}, ["RUNNING"]))
+    assert problems == ["org DUSTPY-r1-ORG (org-guid): cannot look it up in CF (cf api: connection refused)"]

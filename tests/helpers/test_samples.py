@@ -118,3 +118,15 @@ def test_jsonl_writer_streams_every_sample_with_its_measurement(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert [(r["measurement"], r["ok"], r["conclusive"]) for r in rows] == [
         ("a0_routable", True, True), ("a0_routable", False, True), ("a0_routable", False, False)]
+
+
+def test_jsonl_writer_redacts_what_a_sample_quotes(tmp_path):
+    from helpers.redaction import REDACTOR
+
+    secret = "sample-" + "5e" * 16
+    REDACTOR.register(secret)
+    writer = JsonlWriter(tmp_path / "samples.jsonl")
+    writer(Sample(1, 1.0, 1.0, error="http_error", detail=f"401 from uaa: {secret}", measurement="a0_routable"))
+    writer.close()
+    (line,) = (tmp_path / "samples.jsonl").read_text().splitlines()
+    assert json.loads(line)["detail"] == "401 from uaa: [REDACTED]" and secret not in line

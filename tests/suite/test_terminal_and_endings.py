@@ -154,6 +154,28 @@ def test_a_long_step_header_and_failure_line_are_never_cut(pytester: pytest.Pyte
     assert for_terminal(SimpleNamespace(isatty=False), header, 60) == [header]
 
 
+SKIP_WITH_SECRET = '''
+import pytest
+from helpers.redaction import REDACTOR
+
+class TestUpgradeD1:
+    """upgrade D1: upgrade D1."""
+
+    def test_skipped(self, platform):
+        REDACTOR.register("skip-secret-0f3a9c7e5b1d")
+        pytest.skip("cannot log in as admin with skip-secret-0f3a9c7e5b1d")
+'''
+
+
+def test_a_skip_reason_on_the_narrated_line_is_redacted(pytester: pytest.Pytester, tmp_path):
+    pytester.makeconftest(NARRATING)
+    pytester.makepyfile(test_skip_secret=SKIP_WITH_SECRET)
+    result = pytester.runpytest(f"--artifacts={tmp_path / 'a'}", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=1)
+    line = next(ln for ln in result.outlines if "test_skipped" in ln and "SKIPPED" in ln)
+    assert "(cannot log in as admin with [REDACTED])" in line and "skip-secret" not in result.stdout.str()
+
+
 def test_the_run_ends_with_its_last_test_not_with_the_session(pytester: pytest.Pytester, tmp_path):
     """In `pytest suites tests`, the run's measurements must not go on probing (and its report
     wait) while the project's own tests run after it."""
@@ -195,6 +217,29 @@ def test_a_config_error_is_one_clean_message_exit_4_and_a_report_saying_so(tmp_p
     assert report["outcome"] == "config error" and report["exit_code"] == 4
     assert "cf.admin_pasword: unknown key (did you mean 'admin_password'?)" in report["reason"]
     assert sorted(p.name for p in art.rglob("*")) == ["report.json"]  # nothing stale survives
+
+
+def test_only_what_a_run_wrote_is_removed_from_the_artifacts_directory(tmp_path):
+    """`--artifacts .` in the checkout: the project's own manifests/ (and a user's tasks/
+    notes) must survive; a previous run's report, task logs and manifest copies must not."""
+    from fixtures.run import remove_stale
+
+    ours = {"report.json": "{}", "run-state.json": "{}", "tasks/task-7-cf.log": "# {}\n",
+            "manifests/v0/cf.yml": "# Redacted copy of the V0 manifest of CF: ...\nname: cf\n",
+            "manifests/v_prime/cell2.yml": "name: cell2\n", "manifests/secrets.yml": "admin_password: x\n"}
+    theirs = {"manifests/redis/dev1.yml": "name: redis\n", "manifests/v0/mine.yml": "name: mine\n",
+              "manifests/sets.py": "x = 1\n", "tasks/notes.txt": "keep\n"}
+    for rel, text in {**ours, **theirs}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    remove_stale(tmp_path)
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == sorted(theirs)
+    remove_stale(tmp_path / "empty")  # nothing there: nothing to do
+    (tmp_path / "b" / "manifests" / "v0").mkdir(parents=True)
+    (tmp_path / "b" / "manifests" / "v0" / "cf.yml").write_text(ours["manifests/v0/cf.yml"])
+    remove_stale(tmp_path / "b")
+    assert list((tmp_path / "b").iterdir()) == []  # the directories it emptied go too
 
 
 def test_suites_refuse_xdist_and_tests_may_use_it(tmp_path):
