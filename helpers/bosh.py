@@ -385,15 +385,6 @@ class Director:
         return [t for t in rows if t.get("deployment") == deployment
                 or ("deployment" not in t and self._started.get(int(t.get("id", -1))) == deployment)]
 
-    def cancel_task(self, task_id: int) -> bool:
-        """`DELETE /task/<id>`: True when the director accepted (204); False when the task can no
-        longer be cancelled (400 `Cannot cancel task N: invalid state (S)`)."""
-        r = self._request("DELETE", f"/task/{int(task_id)}", ok=(400,))
-        if r.status_code == 400:
-            log.info("task %s: %s", task_id, r.text.strip()[:200])
-            return False
-        return True
-
     def task(self, task_id: int) -> dict[str, Any]:
         return self._get_json(f"/tasks/{int(task_id)}")
 

@@ -274,7 +274,7 @@ class TlsSettings:
 def make_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
     """An SSLContext verifying per `tls` (or skipping verification when the config says so).
 
-    Cached per setting: loading a CA costs milliseconds, and the poller and checks build
+    Cached per setting: loading a CA parses and verifies PEM each time, and the poller and checks build
     sessions often; an SSLContext is safe to share between connections and threads."""
     if tls.skip_ssl_validation:
         # The user chose this explicitly (config); one log line instead of a warning per request.

@@ -1,6 +1,6 @@
 """The run's own record of what it created and did, saved as it goes (`run-state.json`).
 
-Why a file and not only memory: a real upgrade run takes one to two hours. What the run
+Why a file and not only memory: a real upgrade run takes hours (its users report one to two). What the run
 created (deployments, the version each runs and whether it is running, the org, the apps),
 which manifests it deployed (their digests) and how far the story got (each step's outcome,
 tasks, check verdicts and measurements) is written after every change, atomically, so that

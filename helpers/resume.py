@@ -1,6 +1,6 @@
 """Resuming a recorded run: where it goes on, and whether the platform still is as it left it.
 
-Why: a real upgrade run takes one to two hours; a failure in D4 must not mean starting over.
+Why: a real upgrade run takes hours (its users report one to two); a failure in D4 must not mean starting over.
 A resumed run (`pytest suites/upgrade_stable --resume [RUN]`) continues after the last step
 that passed, in the same org with the same A0, on the deployments the run created. That is
 safe only if nothing changed in between, and only on what the run created, so before any

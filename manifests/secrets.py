@@ -280,7 +280,7 @@ def fit_haproxy_certificate(values: dict[str, Any], system_domain: str, path: Pa
     fitted = {key: completed[key] for key in (*HAPROXY_KEYS, "ha_proxy_ssl_pem")}
     values.update(fitted)
     if path is not None:  # only these keys: values given on the command line stay out of the file
-        write(path, {**_read(path), **fitted})
+        write(path, {**read(path), **fitted})
     return True
 
 
@@ -290,13 +290,14 @@ def load_or_create(path: Path | None, system_domain: str | None = None) -> dict[
     if path is None:
         return complete({}, system_domain)[0]
     path = Path(path)
-    values, changed = complete(_read(path), system_domain)
+    values, changed = complete(read(path), system_domain)
     if changed:
         write(path, values)
     return values
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read(path: Path) -> dict[str, Any]:
+    """The secrets file as a map ({} when absent); SecretsError when it cannot be used."""
     if not path.exists():
         return {}
     try:

@@ -124,7 +124,6 @@ class FakeDirector:
         # the wire face (wire-contracts §2), with switches for era quirks
         self.auth, self.honour_range, self.has_instances = auth, honour_range, has_instances
         self.version, self.port_in_location, self.url = version, port_in_location, url
-        self.cancel_refused: set[int] = set()
         self.hiccups = 0  # next N task polls answer 502 (a proxy in front of a busy director)
         self.wire_tasks: dict[int, WireTask] = {}
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
@@ -455,11 +454,6 @@ class FakeDirector:
             if not self.version.startswith("1.") and req.args.get("deployment"):
                 rows = [r for r in rows if r["deployment"] == req.args["deployment"]]
             return Response(json.dumps(rows), content_type="application/json")
-        if p.startswith("/task/") and m == "DELETE":
-            tid = int(p.rsplit("/", 1)[-1])
-            if tid in self.cancel_refused:
-                return Response(f"Cannot cancel task {tid}: invalid state (done)", status=400)
-            return Response("", status=204)
         return Response('{"code":10000,"description":"not found"}', status=404)
 
 

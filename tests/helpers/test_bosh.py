@@ -189,14 +189,6 @@ def test_tasks_of_a_deployment_on_both_eras(director_factory):
     assert any("deployment=cf-warden-diego-cell1" in r[1] for r in fake_new.requests)
 
 
-def test_cancel_task(director_factory):
-    d, fake, _ = director_factory()
-    assert d.cancel_task(4) is True
-    fake.cancel_refused.add(5)
-    assert d.cancel_task(5) is False
-    assert ("DELETE", "/task/4") in [(r[0], r[1]) for r in fake.requests]
-
-
 def test_deploy_skip_drain_names_every_group(director_factory):
     d, fake, _ = director_factory()
     d.deploy(MANIFEST, skip_drain=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 import yaml
 
 from manifests import secrets
@@ -76,3 +77,15 @@ def test_own_host_key_in_the_secrets_file_drives_cf_and_diego(tmp_path: Path):
     manifests = build_all("v0", director_uuid=UUID, secrets_file=path)
     assert manifests["cell1"]["properties"]["diego"]["ssh_proxy"]["host_key"] == own
     assert manifests["cf"]["properties"]["app_ssh"]["host_key_fingerprint"] == secrets.ssh_md5_fingerprint(own)
+
+
+@pytest.mark.parametrize("text,expected", [("- a list\n", "is not a map"), ("a: [unclosed\n", "cannot read secrets file")])
+def test_a_damaged_secrets_file_is_one_clear_error_naming_it(tmp_path: Path, text: str, expected: str):
+    """`--resume` registers the run's secrets from this file: damaged, the resume is refused
+    naming the file (fixtures/resume.py), instead of a YAML traceback."""
+    path = tmp_path / "secrets.yml"
+    path.write_text(text)
+    with pytest.raises(secrets.SecretsError) as err:
+        secrets.read(path)
+    assert expected in str(err.value) and str(path) in str(err.value)
+    assert secrets.read(tmp_path / "absent.yml") == {}
