@@ -60,6 +60,16 @@ def verify(record: Record, director: Any, records: list[Record], policy: Policy)
     what was expected versus seen."""
     if record.task is None or record.task_id is None:
         return _refusal(record, "names no director task")
+    binding = policy.environments.get(record.env)
+    if binding is not None and binding.director_uuid is not None and record.director_uuid != binding.director_uuid:
+        # the command's director for the record's environment comes from the caller's config:
+        # confirming a run with it proves nothing unless it is the environment's bound director
+        return Refusal(RULE, f"ledger record {record.label()} was made on director {record.director_uuid}, but "
+                       f"{record.env} is bound to director {binding.director_uuid} (pipeline policy version "
+                       f"{policy.version}), so the gates do not trust it",
+                       f"deploy the candidate to {record.env} on its bound director; if {record.env} really moved, "
+                       f"record it: `python -m promotion policy bind {record.env} --director-uuid UUID --reason "
+                       "TEXT` (see the pipeline's policy with `python -m promotion policy`)")
     uuid = str(director.uuid())
     if record.director_uuid != uuid:
         return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "

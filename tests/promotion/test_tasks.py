@@ -91,3 +91,17 @@ def test_a_record_without_an_intent_or_task_is_not_trusted():
     intent, deploy = _run(0, 7)
     assert "names no director task" in _verify([intent, deploy.__class__(**{**deploy.__dict__, "task": None})], {}).reason
     assert "completes intent #0, which is not an intent record" in _verify([deploy], {7: _task(7)}).reason
+
+
+def test_a_record_from_a_director_other_than_the_bound_one_is_not_trusted():
+    """Attacker: the store's credentials plus their own config. They append a run made on a
+    director of their own (its tasks are real there) and point the command's dev1 director
+    at it; the records and the director agree, but dev1 is bound to another director."""
+    from promotion import policy as pol
+
+    bound = pol.with_change(DEFAULT, bind={"dev1": pol.Binding("redis-dev1", "dir-real")})
+    records = _run(0, 7)  # made on dir-1, the attacker's director
+    refusal = tasks.verify(records[-1], Director({7: _task(7)}), records, bound)
+    assert refusal is not None and refusal.rule == "director-task"
+    assert "was made on director dir-1, but dev1 is bound to director dir-real" in refusal.reason
+    assert "policy" in refusal.remedy
