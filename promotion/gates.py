@@ -90,17 +90,19 @@ def unfinished(records: list[Record], envs: tuple[str, ...]) -> list[Refusal]:
 
 def passed_dev(candidate: Candidate, records: list[Record], verify: Verify = _trust_all) -> list[Refusal]:
     """Staging takes a candidate with a passing run (deploy and checks) in dev1 or dev2,
-    any such candidate, not only the newest; each run counted is confirmed by the director."""
+    any such candidate, not only the newest, once the director confirms that run's deploys.
+    One run the director confirms is enough: an older run whose task the director has
+    pruned (or a forged one) must not block a fresh one; refused with why each was not."""
     passing = [run for env in DEV_ENVS for run in runs_of(records, env, candidate.digest)
                if run_passed(run, env, candidate.digest)]
+    problems: list[Refusal] = []
     for run in passing:
-        for record in run:
-            if record.kind == "deploy":
-                problem = verify(record)
-                if problem:
-                    return [problem]
-    if passing:
-        return []
+        run_problems = [p for p in (verify(r) for r in run if r.kind == "deploy") if p is not None]
+        if not run_problems:
+            return []
+        problems += run_problems
+    if problems:
+        return problems
     return [Refusal("passed-dev", f"candidate {candidate.digest[:12]} has no passing deploy and checks in dev1 or dev2",
                     f"`python -m promotion deploy {candidate.digest} --env dev1` (or dev2) and let its checks pass")]
 

@@ -181,6 +181,18 @@ def test_a_record_the_director_does_not_confirm_fails_closed():
     assert asked == ["deploy", "deploy"]  # the reset's and the candidate's deploy
 
 
+def test_a_fresh_dev_run_counts_when_an_older_one_can_no_longer_be_confirmed():
+    """The remedy for a dev run whose task the director has pruned is a fresh run; that run
+    must satisfy passed-dev even though the old one is still in the ledger (and a run
+    someone forged into the ledger must not block a genuine one either)."""
+    old, fresh = _run("dev1", D, "old"), _run("dev2", D, "fresh")
+    pruned = gates.Refusal("director-task", "ledger record #1 names task 1, which director d does not have", "rerun")
+    confirmed_only_fresh = {r.seq for r in fresh}
+    verify = lambda r: None if r.seq in confirmed_only_fresh else pruned  # noqa: E731
+    assert gates.passed_dev(_cand(), old + fresh, verify) == []
+    assert gates.passed_dev(_cand(), old, verify) == [pruned]
+
+
 def test_an_unfinished_intent_is_reported_with_the_recover_command():
     recs = _deploy(D, "staging", "passed", "r1")[:1]  # the intent, and then nothing
     refusals = gates.unfinished(recs, ("staging", "production"))
