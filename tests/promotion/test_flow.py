@@ -435,3 +435,26 @@ def test_drift_refused_then_adopted_or_restored(promoter, dev_tested, director, 
     promoter.deploy(nxt, "production")
     assert any("production changes:" in m and "jobs.redis_z1.instances: running=3 candidate=2" in m
                for m in promoter.messages)
+
+
+def test_drift_is_not_adopted_while_a_production_run_is_unfinished(promoter, dev_tested, director, local_store,
+                                                                   redis_upstream):
+    """A run died mid-deploy of production and someone freed its lock by hand (`unlock`): what
+    production runs now is a half-finished task, not a drift to accept as its state."""
+    dev_tested("9.1")
+    from promotion.ledger import Record
+
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    for env in ("dev1", "staging", "production"):
+        promoter.deploy(c, env)
+    running = yaml.safe_load(director.deployment_manifest("redis-production"))
+    next(j for j in running["jobs"] if j["name"] == "redis_z1")["instances"] = 3
+    Ledger(local_store).append(Record(c, "production", "intent", "started", "crashed-run",
+                                      deployment="redis-production", director_uuid="fake-director-uuid",
+                                      extra={"action": "deploy"}))
+    director.deploy(yaml.safe_dump(running))  # the crashed run's task, half what it meant to do
+    before = len(Ledger(local_store).records())
+    with pytest.raises(GateRefused) as err:
+        promoter.adopt_drift("keep three followers")
+    assert _rules(err.value) == ["unfinished-intent"] and "recover --env production --force" in str(err.value)
+    assert len(Ledger(local_store).records()) == before
