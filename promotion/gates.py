@@ -134,13 +134,15 @@ def tested_dev_releases(records: list[Record]) -> list[tuple[Record, ReleaseCont
     return out
 
 
-def trusted_match(final: ReleaseContents, tested: list[tuple[Record, ReleaseContents]], verify: Verify,
-                  confirm: ConfirmRelease) -> tuple[tuple[Record, ReleaseContents] | None, list[Refusal]]:
-    """The newest tested dev build with `final`'s fingerprints whose run the director confirms
-    (task and release), or None with why each candidate match was not trusted."""
+def first_confirmed(tested: list[tuple[Record, ReleaseContents]], wanted: Callable[[ReleaseContents], bool],
+                    verify: Verify, confirm: ConfirmRelease
+                    ) -> tuple[tuple[Record, ReleaseContents] | None, list[Refusal]]:
+    """The newest tested dev build that `wanted` accepts and whose run the director confirms
+    (task and release), or None with why each wanted build was not trusted. One way to trust
+    a tested dev build, for the gate (a final's fingerprints) and for finalize (a name)."""
     problems = []
     for record, contents in tested:
-        if contents.name != final.name or not contents.same_contents(final):
+        if not wanted(contents):
             continue
         problem = verify(record) or confirm(record, contents)
         if problem is None:
@@ -177,7 +179,8 @@ def final_from_tested_dev(env: str, finals: Mapping[tuple[str, str], ReleaseCont
             out.append(Refusal(TESTED_DEV, f"{where} has no fingerprint for {', '.join(blank)}, so nothing proves "
                                "it equal to a tested dev release", remedy))
             continue
-        match, problems = trusted_match(final, tested, verify, confirm)
+        match, problems = first_confirmed(tested, lambda t, f=final: t.name == f.name and t.same_contents(f),
+                                          verify, confirm)
         if match is not None:
             continue
         if problems:
