@@ -55,6 +55,14 @@ def _refusal(record: Record, why: str) -> Refusal:
                    "(docs/promotion.md, 'Threat model')")
 
 
+def _other_director(record: Record, uuid: str) -> Refusal | None:
+    """The record was made on another director than the one this command asks about it."""
+    if record.director_uuid == uuid:
+        return None
+    return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
+                    f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+
+
 def verify(record: Record, director: Any, records: list[Record], policy: Policy) -> Refusal | None:
     """None when the director confirms the record; else a refusal naming the record and
     what was expected versus seen."""
@@ -71,9 +79,9 @@ def verify(record: Record, director: Any, records: list[Record], policy: Policy)
                        f"record it: `python -m promotion policy bind {record.env} --director-uuid UUID --reason "
                        "TEXT` (see the pipeline's policy with `python -m promotion policy`)")
     uuid = str(director.uuid())
-    if record.director_uuid != uuid:
-        return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
-                        f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+    wrong_director = _other_director(record, uuid)
+    if wrong_director:
+        return wrong_director
     bound = policy.binding(record.env).deployment if record.env in policy.environments else None
     if record.deployment != bound:
         return _refusal(record, f"says it changed deployment {record.deployment}, but {record.env} is deployment {bound}")
@@ -121,9 +129,9 @@ def confirm_release(record: Record, claimed: ReleaseContents, director: Any) -> 
     deployment ran, with the same fingerprints and commit. The fingerprints in a record are
     the store's word; the director's copy is what the run really deployed."""
     uuid = str(director.uuid())
-    if record.director_uuid != uuid:
-        return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
-                        f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+    wrong_director = _other_director(record, uuid)
+    if wrong_director:
+        return wrong_director
     try:
         seen = from_director(director, claimed.name, claimed.version)
     except Exception as exc:
