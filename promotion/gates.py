@@ -232,8 +232,11 @@ def passed_staging_after_reset(candidate: Candidate, records: list[Record], prod
         return [Refusal(rule, why, remedy)]
     if not _reset_ok(last, production_state):
         base = production_state[:12] if production_state else "empty (first promotion)"
-        why = (f"candidate {digest[:12]} passed staging, but not after a passing reset to production's current "
-               f"state {base} (production changed since, or the reset failed)")
+        deploys = [r for r in last if r.kind == "deploy" and r.purpose == "candidate"]
+        seen = (deploys[-1].reset_base or "empty")[:12] if deploys else "none"
+        why = (f"candidate {digest[:12]} passed staging in run {ids[-1][:12]} (ledger #{max(r.seq for r in last)}), "
+               f"but not after a passing reset to production's current state {base}: that run reset staging to "
+               f"{seen} (production changed since, or the reset failed)")
         return [Refusal(rule, why, remedy)]
     for record in last:
         if record.kind in ("deploy", "delete") and not record.extra.get("already_empty"):

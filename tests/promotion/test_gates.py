@@ -111,7 +111,8 @@ def test_production_needs_the_reset_to_current_production():
     # production moved on since that staging run: the staging change no longer matches
     refusals = gates.promotion_gates(_cand(), "production", recs, production_state=P1)
     assert _rules(refusals) == ["passed-staging-after-reset"]
-    assert "not after a passing reset" in str(refusals[0])
+    assert "not after a passing reset to production's current state 111111111111: that run reset staging to " \
+           "000000000000" in str(refusals[0])
 
 
 def test_reset_records_must_be_of_productions_state():
