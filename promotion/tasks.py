@@ -69,7 +69,17 @@ def verify(record: Record, director: Any, records: list[Record], policy: Policy)
     if record.task is None or record.task_id is None:
         return _refusal(record, "names no director task")
     binding = policy.environments.get(record.env)
-    if binding is not None and binding.director_uuid is not None and record.director_uuid != binding.director_uuid:
+    if binding is None or binding.director_uuid is None:
+        # the tool binds an environment (a policy record) before its first deploy, so a run
+        # in an unbound environment is not this tool's: it names whatever director it likes
+        return Refusal(RULE, f"ledger record {record.label()} claims a run in {record.env or '-'}, which the "
+                       f"pipeline's policy (version {policy.version}) binds to no director: this tool binds an "
+                       "environment before its first deploy, so it did not write that record, and the gates do "
+                       "not trust it",
+                       f"deploy the candidate to {record.env} with this tool (`python -m promotion deploy DIGEST "
+                       f"--env {record.env}`); if the ledger was written by someone else, restore it from the "
+                       "bucket's versioning or backup (docs/promotion.md, 'Threat model')")
+    if record.director_uuid != binding.director_uuid:
         # the command's director for the record's environment comes from the caller's config:
         # confirming a run with it proves nothing unless it is the environment's bound director
         return Refusal(RULE, f"ledger record {record.label()} was made on director {record.director_uuid}, but "
