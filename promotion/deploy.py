@@ -474,6 +474,9 @@ class Promoter:
         """Production's drift becomes its recorded state: a decision, with its reason."""
         run_id = uuid.uuid4().hex
         with EnvLock(self.store, "production", run_id, NO_CANDIDATE):
+            refusals = gates.unfinished(self.ledger.records(), LOCKED_ENVS)
+            if refusals:  # production may run a half-finished task, not a drift to accept
+                raise GateRefused(refusals)
             state, running, lines = self.production_drift()
             name = self.policy().binding("production").deployment
             if state is None:

@@ -142,14 +142,11 @@ class Finalizer:
         that passed dev1 or dev2 and that the dev director confirms."""
         policy = pol.current(records)
         verify, confirm = self.promoter.verifier(records, policy), self.promoter.release_confirmer()
-        problems: list[Refusal] = []
-        for record, contents in gates.tested_dev_releases(records):
-            if contents.name != req.name or (req.dev_version is not None and contents.version != req.dev_version):
-                continue
-            problem = verify(record) or confirm(record, contents)
-            if problem is None:
-                return record, contents
-            problems.append(problem)
+        match, problems = gates.first_confirmed(
+            gates.tested_dev_releases(records),
+            lambda t: t.name == req.name and req.dev_version in (None, t.version), verify, confirm)
+        if match is not None:
+            return match
         if problems:
             raise GateRefused(problems)
         what = f"dev release {req.dev_release}" if req.dev_version else f"no dev release of {req.name}"

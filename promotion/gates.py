@@ -90,17 +90,19 @@ def unfinished(records: list[Record], envs: tuple[str, ...]) -> list[Refusal]:
 
 def passed_dev(candidate: Candidate, records: list[Record], verify: Verify = _trust_all) -> list[Refusal]:
     """Staging takes a candidate with a passing run (deploy and checks) in dev1 or dev2,
-    any such candidate, not only the newest; each run counted is confirmed by the director."""
+    any such candidate, not only the newest, once the director confirms that run's deploys.
+    One run the director confirms is enough: an older run whose task the director has
+    pruned (or a forged one) must not block a fresh one; refused with why each was not."""
     passing = [run for env in DEV_ENVS for run in runs_of(records, env, candidate.digest)
                if run_passed(run, env, candidate.digest)]
+    problems: list[Refusal] = []
     for run in passing:
-        for record in run:
-            if record.kind == "deploy":
-                problem = verify(record)
-                if problem:
-                    return [problem]
-    if passing:
-        return []
+        run_problems = [p for p in (verify(r) for r in run if r.kind == "deploy") if p is not None]
+        if not run_problems:
+            return []
+        problems += run_problems
+    if problems:
+        return problems
     return [Refusal("passed-dev", f"candidate {candidate.digest[:12]} has no passing deploy and checks in dev1 or dev2",
                     f"`python -m promotion deploy {candidate.digest} --env dev1` (or dev2) and let its checks pass")]
 
@@ -132,13 +134,15 @@ def tested_dev_releases(records: list[Record]) -> list[tuple[Record, ReleaseCont
     return out
 
 
-def trusted_match(final: ReleaseContents, tested: list[tuple[Record, ReleaseContents]], verify: Verify,
-                  confirm: ConfirmRelease) -> tuple[tuple[Record, ReleaseContents] | None, list[Refusal]]:
-    """The newest tested dev build with `final`'s fingerprints whose run the director confirms
-    (task and release), or None with why each candidate match was not trusted."""
+def first_confirmed(tested: list[tuple[Record, ReleaseContents]], wanted: Callable[[ReleaseContents], bool],
+                    verify: Verify, confirm: ConfirmRelease
+                    ) -> tuple[tuple[Record, ReleaseContents] | None, list[Refusal]]:
+    """The newest tested dev build that `wanted` accepts and whose run the director confirms
+    (task and release), or None with why each wanted build was not trusted. One way to trust
+    a tested dev build, for the gate (a final's fingerprints) and for finalize (a name)."""
     problems = []
     for record, contents in tested:
-        if contents.name != final.name or not contents.same_contents(final):
+        if not wanted(contents):
             continue
         problem = verify(record) or confirm(record, contents)
         if problem is None:
@@ -175,7 +179,8 @@ def final_from_tested_dev(env: str, finals: Mapping[tuple[str, str], ReleaseCont
             out.append(Refusal(TESTED_DEV, f"{where} has no fingerprint for {', '.join(blank)}, so nothing proves "
                                "it equal to a tested dev release", remedy))
             continue
-        match, problems = trusted_match(final, tested, verify, confirm)
+        match, problems = first_confirmed(tested, lambda t, f=final: t.name == f.name and t.same_contents(f),
+                                          verify, confirm)
         if match is not None:
             continue
         if problems:
@@ -227,8 +232,11 @@ def passed_staging_after_reset(candidate: Candidate, records: list[Record], prod
         return [Refusal(rule, why, remedy)]
     if not _reset_ok(last, production_state):
         base = production_state[:12] if production_state else "empty (first promotion)"
-        why = (f"candidate {digest[:12]} passed staging, but not after a passing reset to production's current "
-               f"state {base} (production changed since, or the reset failed)")
+        deploys = [r for r in last if r.kind == "deploy" and r.purpose == "candidate"]
+        seen = (deploys[-1].reset_base or "empty")[:12] if deploys else "none"
+        why = (f"candidate {digest[:12]} passed staging in run {ids[-1][:12]} (ledger #{max(r.seq for r in last)}), "
+               f"but not after a passing reset to production's current state {base}: that run reset staging to "
+               f"{seen} (production changed since, or the reset failed)")
         return [Refusal(rule, why, remedy)]
     for record in last:
         if record.kind in ("deploy", "delete") and not record.extra.get("already_empty"):

@@ -3,8 +3,9 @@
 After a production deploy, production runs the manifest staging ran, except for what is
 inherently per-environment (name, director uuid, networks, hostnames). The differences are
 computed structurally: maps key by key, lists of named maps by `name` (as BOSH and spiff
-address them), other lists by index. Secrets (any key named `password`, `secret` or
-`*_password`) differ between environments by design; they are never compared or shown.
+address them), other lists by index. Secrets (any key the project's redactor
+treats as a credential: helpers.redaction.secret_key) differ between environments by
+design; they are never compared, shown or stored.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from helpers.redaction import secret_key
 
 DEFAULT_ALLOWED = (
     "name", "director_uuid", "networks", "jobs.*.networks", "properties.redis.hostname",
@@ -81,15 +84,10 @@ class Difference:
         return f"{self.dotted}: {left_name}={show(self.left)} {right_name}={show(self.right)}"
 
 
-def _is_secret(key: str) -> bool:
-    k = key.lower()
-    return k in ("password", "secret") or k.endswith(("_password", "_secret"))
-
-
 def strip_secrets(value: Any) -> Any:
     """`value` without any key that holds a secret (what may be stored or shown)."""
     if isinstance(value, dict):
-        return {k: strip_secrets(v) for k, v in value.items() if not _is_secret(str(k))}
+        return {k: strip_secrets(v) for k, v in value.items() if not secret_key(k)}
     if isinstance(value, list):
         return [strip_secrets(v) for v in value]
     return value
@@ -127,7 +125,7 @@ def diff(left: Any, right: Any, path: tuple[str, ...] = ()) -> list[Difference]:
     if isinstance(left, dict) and isinstance(right, dict):
         out: list[Difference] = []
         for k in sorted(set(left) | set(right), key=str):
-            if _is_secret(str(k)):
+            if secret_key(k):
                 continue
             out += diff(left.get(k, _MISSING), right.get(k, _MISSING), (*path, str(k)))
         return out

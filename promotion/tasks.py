@@ -55,15 +55,43 @@ def _refusal(record: Record, why: str) -> Refusal:
                    "(docs/promotion.md, 'Threat model')")
 
 
+def _other_director(record: Record, uuid: str) -> Refusal | None:
+    """The record was made on another director than the one this command asks about it."""
+    if record.director_uuid == uuid:
+        return None
+    return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
+                    f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+
+
 def verify(record: Record, director: Any, records: list[Record], policy: Policy) -> Refusal | None:
     """None when the director confirms the record; else a refusal naming the record and
     what was expected versus seen."""
     if record.task is None or record.task_id is None:
         return _refusal(record, "names no director task")
+    binding = policy.environments.get(record.env)
+    if binding is None or binding.director_uuid is None:
+        # the tool binds an environment (a policy record) before its first deploy, so a run
+        # in an unbound environment is not this tool's: it names whatever director it likes
+        return Refusal(RULE, f"ledger record {record.label()} claims a run in {record.env or '-'}, which the "
+                       f"pipeline's policy (version {policy.version}) binds to no director: this tool binds an "
+                       "environment before its first deploy, so it did not write that record, and the gates do "
+                       "not trust it",
+                       f"deploy the candidate to {record.env} with this tool (`python -m promotion deploy DIGEST "
+                       f"--env {record.env}`); if the ledger was written by someone else, restore it from the "
+                       "bucket's versioning or backup (docs/promotion.md, 'Threat model')")
+    if record.director_uuid != binding.director_uuid:
+        # the command's director for the record's environment comes from the caller's config:
+        # confirming a run with it proves nothing unless it is the environment's bound director
+        return Refusal(RULE, f"ledger record {record.label()} was made on director {record.director_uuid}, but "
+                       f"{record.env} is bound to director {binding.director_uuid} (pipeline policy version "
+                       f"{policy.version}), so the gates do not trust it",
+                       f"deploy the candidate to {record.env} on its bound director; if {record.env} really moved, "
+                       f"record it: `python -m promotion policy bind {record.env} --director-uuid UUID --reason "
+                       "TEXT` (see the pipeline's policy with `python -m promotion policy`)")
     uuid = str(director.uuid())
-    if record.director_uuid != uuid:
-        return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
-                        f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+    wrong_director = _other_director(record, uuid)
+    if wrong_director:
+        return wrong_director
     bound = policy.binding(record.env).deployment if record.env in policy.environments else None
     if record.deployment != bound:
         return _refusal(record, f"says it changed deployment {record.deployment}, but {record.env} is deployment {bound}")
@@ -111,9 +139,9 @@ def confirm_release(record: Record, claimed: ReleaseContents, director: Any) -> 
     deployment ran, with the same fingerprints and commit. The fingerprints in a record are
     the store's word; the director's copy is what the run really deployed."""
     uuid = str(director.uuid())
-    if record.director_uuid != uuid:
-        return _refusal(record, f"was made on director {record.director_uuid}, but this command talks to director "
-                        f"{uuid} (configure promotion.environments.{record.env}.bosh for it)")
+    wrong_director = _other_director(record, uuid)
+    if wrong_director:
+        return wrong_director
     try:
         seen = from_director(director, claimed.name, claimed.version)
     except Exception as exc:

@@ -60,6 +60,21 @@ def _final_candidate(promoter: Promoter, store, upstream, name: str, version: st
     return c
 
 
+def _cut_by_hand(rel: ReleaseDir, director, promoter: Promoter, store, upstream, tarball: Path) -> tuple[dict, str]:
+    """A final release cut and uploaded around `finalize`, and a candidate that uses it."""
+    final = rel.create_final(tarball)
+    director.upload_release(tarball)
+    return final, _final_candidate(promoter, store, upstream, rel.name, final["version"])
+
+
+def _refused_at_staging(promoter: Promoter, c: str) -> str:
+    """The staging deploy of `c` is refused by final-from-tested-dev alone; its message."""
+    with pytest.raises(GateRefused) as err:
+        promoter.deploy(c, "staging")
+    assert _rules(err.value) == ["final-from-tested-dev"]
+    return str(err.value)
+
+
 def test_finalize_cuts_from_the_tested_commit_and_staging_accepts_it(
         promoter, director, dev_tested, local_store, redis_upstream, release, bosh, tmp_path):
     dev_tested("9.1")
@@ -99,13 +114,9 @@ def test_a_final_whose_job_changed_after_the_dev_run_is_refused(
     _, dev = _dev_run(promoter, director, local_store, redis_upstream, release, tmp_path)
     release.change_job("# changed after the dev run\n")
     release.commit("changed after the dev run")
-    final = release.create_final(tmp_path / "final.tgz")  # by hand, around `finalize`
-    director.upload_release(tmp_path / "final.tgz")
-    c = _final_candidate(promoter, local_store, redis_upstream, release.name, final["version"])
-    with pytest.raises(GateRefused) as err:
-        promoter.deploy(c, "staging")
-    assert _rules(err.value) == ["final-from-tested-dev"]
-    text = str(err.value)
+    # by hand, around `finalize`
+    final, c = _cut_by_hand(release, director, promoter, local_store, redis_upstream, tmp_path / "final.tgz")
+    text = _refused_at_staging(promoter, c)
     job = f"job tiny: final {final['jobs'][0]['fingerprint']}, tested dev {dev['jobs'][0]['fingerprint']}"
     assert job in text and f"closest, dev release {release.name}/{dev['version']}" in text
     assert "package blob" not in text  # only what differs is named
@@ -117,13 +128,8 @@ def test_a_final_nobody_tested_is_refused(promoter, director, dev_tested, local_
     other = ReleaseDir.create(tmp_path / "untested", name="untested-release", git=True)
     other.change_job("# a job nobody ran\n")
     other.commit("a job nobody ran")
-    final = other.create_final(tmp_path / "untested.tgz")
-    director.upload_release(tmp_path / "untested.tgz")
-    c = _final_candidate(promoter, local_store, redis_upstream, other.name, final["version"])
-    with pytest.raises(GateRefused) as err:
-        promoter.deploy(c, "staging")
-    assert _rules(err.value) == ["final-from-tested-dev"]
-    assert "no dev release of untested-release passed dev1 or dev2" in str(err.value)
+    _, c = _cut_by_hand(other, director, promoter, local_store, redis_upstream, tmp_path / "untested.tgz")
+    assert "no dev release of untested-release passed dev1 or dev2" in _refused_at_staging(promoter, c)
 
 
 def test_the_final_of_a_dev_run_whose_checks_failed_is_refused(
@@ -142,13 +148,9 @@ def test_the_final_of_a_dev_run_whose_checks_failed_is_refused(
     with pytest.raises(GateRefused) as err:  # ... but its checks failed: nothing tested to cut from
         _finalizer(promoter, bosh, release).finalize(Request(release.path, release.name))
     assert "no dev release of tiny-release has a passing run" in str(err.value)
-    final = release.create_final(tmp_path / "final.tgz")  # same commit, same fingerprints, by hand
-    director.upload_release(tmp_path / "final.tgz")
-    c = _final_candidate(promoter, local_store, redis_upstream, release.name, final["version"])
-    with pytest.raises(GateRefused) as err:
-        promoter.deploy(c, "staging")
-    assert _rules(err.value) == ["final-from-tested-dev"]
-    assert "no dev release of tiny-release passed dev1 or dev2" in str(err.value)
+    # same commit, same fingerprints, by hand
+    _, c = _cut_by_hand(release, director, promoter, local_store, redis_upstream, tmp_path / "final.tgz")
+    assert "no dev release of tiny-release passed dev1 or dev2" in _refused_at_staging(promoter, c)
 
 
 def _rewrite_from(store, seq: int, change) -> None:
@@ -175,9 +177,7 @@ def test_a_forged_dev_record_does_not_make_an_untested_final_tested(
     _dev_run(promoter, director, local_store, redis_upstream, release, tmp_path)
     release.change_job("# untested\n")
     release.commit("untested change")
-    final = release.create_final(tmp_path / "final.tgz")
-    director.upload_release(tmp_path / "final.tgz")
-    c = _final_candidate(promoter, local_store, redis_upstream, release.name, final["version"])
+    final, c = _cut_by_hand(release, director, promoter, local_store, redis_upstream, tmp_path / "final.tgz")
     records = Ledger(local_store).records()
     dev_record = next(r for r in records if r.kind == "deploy" and r.env == "dev1"
                       and any(x["name"] == release.name for x in r.extra.get("releases", [])))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes import FakeDirector
 
 from fixtures.redis import REDIS_TEMPLATES, build_candidate
 from promotion import candidate as cand
@@ -15,6 +16,7 @@ from promotion.deploy import Promoter, PromotionFailed
 from promotion.gates import GateRefused
 from promotion.ledger import Ledger
 from promotion.lock import EnvLock, LockHeld
+from promotion.manifest import render
 
 pytestmark = pytest.mark.usefixtures("redis_server")
 
@@ -435,3 +437,60 @@ def test_drift_refused_then_adopted_or_restored(promoter, dev_tested, director, 
     promoter.deploy(nxt, "production")
     assert any("production changes:" in m and "jobs.redis_z1.instances: running=3 candidate=2" in m
                for m in promoter.messages)
+
+
+def test_drift_is_not_adopted_while_a_production_run_is_unfinished(promoter, dev_tested, director, local_store,
+                                                                   redis_upstream):
+    """A run died mid-deploy of production and someone freed its lock by hand (`unlock`): what
+    production runs now is a half-finished task, not a drift to accept as its state."""
+    dev_tested("9.1")
+    from promotion.ledger import Record
+
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    for env in ("dev1", "staging", "production"):
+        promoter.deploy(c, env)
+    running = yaml.safe_load(director.deployment_manifest("redis-production"))
+    next(j for j in running["jobs"] if j["name"] == "redis_z1")["instances"] = 3
+    Ledger(local_store).append(Record(c, "production", "intent", "started", "crashed-run",
+                                      deployment="redis-production", director_uuid="fake-director-uuid",
+                                      extra={"action": "deploy"}))
+    director.deploy(yaml.safe_dump(running))  # the crashed run's task, half what it meant to do
+    before = len(Ledger(local_store).records())
+    with pytest.raises(GateRefused) as err:
+        promoter.adopt_drift("keep three followers")
+    assert _rules(err.value) == ["unfinished-intent"] and "recover --env production --force" in str(err.value)
+    assert len(Ledger(local_store).records()) == before
+
+
+def test_a_forged_run_on_a_director_of_the_forgers_own_is_not_trusted(promoter, dev_tested, director, local_store,
+                                                                       redis_upstream, tmp_path):
+    """Attacker: the store's credentials and their own config. They deploy to a director of
+    their own (a real task there), forge a passing dev1 run naming it, and run the staging
+    deploy with dev1 pointed at that director: records and director agree, but dev1 is
+    bound to the pipeline's director."""
+    dev_tested("9.1", "12")
+    from promotion.ledger import Record
+    from promotion.tasks import facts
+
+    promoter.deploy(build_candidate(local_store, redis_upstream, {"redis": "12"}), "dev1")  # binds dev1
+    c = build_candidate(local_store, redis_upstream, {"redis": "9.1"})
+    own = FakeDirector(tmp_path / "own", uuid="the-forgers-director")
+    try:
+        forger = Promoter(store=local_store, director=director, resolve=director.resolve, out=lambda m: None,
+                          env_directors={"dev1": own})
+        manifest = render(promoter.load(c), "dev1", own.uuid(), "pw")
+        task = own.deploy(yaml.safe_dump(manifest))
+        common = dict(deployment="redis-dev1", director_uuid=own.uuid())
+        seq = len(Ledger(local_store).records())
+        _forge(local_store, Record(c, "dev1", "intent", "started", "forged", **common),
+               Record(c, "dev1", "deploy", "passed", "forged", task=facts(own, task.id), intent=seq, **common),
+               Record(c, "dev1", "check", "passed", "forged", **common))
+        director.deploy_log.clear()
+        with pytest.raises(GateRefused) as err:
+            forger.deploy(c, "staging")
+        assert _rules(err.value) == ["director-task"]
+        assert ("was made on director the-forgers-director, but dev1 is bound to director fake-director-uuid"
+                in str(err.value))
+        assert director.deploy_log == []
+    finally:
+        own.close()

@@ -111,7 +111,8 @@ def test_production_needs_the_reset_to_current_production():
     # production moved on since that staging run: the staging change no longer matches
     refusals = gates.promotion_gates(_cand(), "production", recs, production_state=P1)
     assert _rules(refusals) == ["passed-staging-after-reset"]
-    assert "not after a passing reset" in str(refusals[0])
+    assert "not after a passing reset to production's current state 111111111111: that run reset staging to " \
+           "000000000000" in str(refusals[0])
 
 
 def test_reset_records_must_be_of_productions_state():
@@ -179,6 +180,18 @@ def test_a_record_the_director_does_not_confirm_fails_closed():
     asked = []
     assert gates.promotion_gates(_cand(), "production", recs, P0, verify=lambda r: asked.append(r.kind)) == []
     assert asked == ["deploy", "deploy"]  # the reset's and the candidate's deploy
+
+
+def test_a_fresh_dev_run_counts_when_an_older_one_can_no_longer_be_confirmed():
+    """The remedy for a dev run whose task the director has pruned is a fresh run; that run
+    must satisfy passed-dev even though the old one is still in the ledger (and a run
+    someone forged into the ledger must not block a genuine one either)."""
+    old, fresh = _run("dev1", D, "old"), _run("dev2", D, "fresh")
+    pruned = gates.Refusal("director-task", "ledger record #1 names task 1, which director d does not have", "rerun")
+    confirmed_only_fresh = {r.seq for r in fresh}
+    verify = lambda r: None if r.seq in confirmed_only_fresh else pruned  # noqa: E731
+    assert gates.passed_dev(_cand(), old + fresh, verify) == []
+    assert gates.passed_dev(_cand(), old, verify) == [pruned]
 
 
 def test_an_unfinished_intent_is_reported_with_the_recover_command():

@@ -1,6 +1,6 @@
 """Parity: structural differences, per-environment addresses, allowed paths, secrets."""
 
-from promotion.parity import DEFAULT_ALLOWED, diff, normalize, pattern_matches, violations
+from promotion.parity import DEFAULT_ALLOWED, diff, normalize, pattern_matches, public_view, violations
 
 
 def _manifest(env_octet: int, name: str, followers: int = 2, password: str = "pw") -> dict:
@@ -45,6 +45,19 @@ def test_leader_at_another_offset_is_a_difference():
 def test_passwords_are_never_compared_or_shown():
     d = diff(_manifest(42, "s", password="one"), _manifest(42, "s", password="two"))
     assert d == []
+
+
+def test_every_credential_the_project_knows_is_kept_out_of_what_is_stored_and_shown():
+    """public_view is what the ledger stores (an adopted drift) and drift lines print: a
+    credential added to production by hand under any name the project's redactor treats as
+    one (a TLS key, a token) must not reach the store or the log."""
+    m = _manifest(43, "redis-production")
+    m["properties"] = {"redis": {"tls": {"private_key": "-----BEGIN KEY-----x", "ca_cert": "pub"},
+                                 "auth_token": "tok-123", "client_secret": "cs", "maxmemory": "1gb"}}
+    shown = str(public_view(m)) + str(diff(public_view(_manifest(43, "redis-production")), public_view(m)))
+    for secret in ("BEGIN KEY", "tok-123", "'cs'", "'pw'"):
+        assert secret not in shown
+    assert "1gb" in shown and "pub" in shown  # what is not a credential is still compared and shown
 
 
 def test_patterns_are_anchored_at_the_root():

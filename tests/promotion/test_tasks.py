@@ -4,6 +4,7 @@ in the order the chain says the tasks were started."""
 
 import pytest
 
+from promotion import policy as pol
 from promotion import tasks
 from promotion.ledger import Record
 from promotion.policy import DEFAULT
@@ -39,8 +40,11 @@ def _run(seq, task_id, env="dev1", deployment="redis-dev1", run="r", ts=1000, **
     return [intent, deploy]
 
 
+BOUND = pol.with_change(DEFAULT, bind={env: pol.Binding(f"redis-{env}", "dir-1") for env in ("dev1", "dev2")})
+
+
 def _verify(records, table, record=None):
-    return tasks.verify(record or records[-1], Director(table), records, DEFAULT)
+    return tasks.verify(record or records[-1], Director(table), records, BOUND)
 
 
 def test_a_record_the_director_confirms_is_trusted():
@@ -64,7 +68,11 @@ def test_a_record_for_another_deployment_or_director_is_not_trusted():
     assert "says it changed deployment redis-production, but dev1 is deployment redis-dev1" in _verify(
         records, {7: _task(7, "redis-production")}).reason
     other = [r.__class__(**{**r.__dict__, "director_uuid": "dir-2"}) for r in _run(0, 7)]
-    assert "was made on director dir-2, but this command talks to director dir-1" in _verify(other, {7: _task(7)}).reason
+    assert "was made on director dir-2, but dev1 is bound to director dir-1" in _verify(other, {7: _task(7)}).reason
+    # made on the bound director, but this command's director for dev1 is another one
+    assert "was made on director dir-1, but this command talks to director dir-9" in tasks.verify(
+        _run(0, 7)[-1], type("D9", (Director,), {"uuid": lambda self: "dir-9"})({7: _task(7)}), _run(0, 7),
+        BOUND).reason
 
 
 def test_a_task_claimed_twice_is_caught():
@@ -91,3 +99,25 @@ def test_a_record_without_an_intent_or_task_is_not_trusted():
     intent, deploy = _run(0, 7)
     assert "names no director task" in _verify([intent, deploy.__class__(**{**deploy.__dict__, "task": None})], {}).reason
     assert "completes intent #0, which is not an intent record" in _verify([deploy], {7: _task(7)}).reason
+
+
+def test_a_record_from_a_director_other_than_the_bound_one_is_not_trusted():
+    """Attacker: the store's credentials plus their own config. They append a run made on a
+    director of their own (its tasks are real there) and point the command's dev1 director
+    at it; the records and the director agree, but dev1 is bound to another director."""
+    bound = pol.with_change(DEFAULT, bind={"dev1": pol.Binding("redis-dev1", "dir-real")})
+    records = _run(0, 7)  # made on dir-1, the attacker's director
+    refusal = tasks.verify(records[-1], Director({7: _task(7)}), records, bound)
+    assert refusal is not None and refusal.rule == "director-task"
+    assert "was made on director dir-1, but dev1 is bound to director dir-real" in refusal.reason
+    assert "policy" in refusal.remedy
+
+
+def test_a_record_in_an_environment_the_pipeline_never_bound_is_not_trusted():
+    """The tool binds an environment before its first deploy: a run in an unbound one was
+    written by someone else, naming whatever director their config points at."""
+    records = _run(0, 7)
+    refusal = tasks.verify(records[-1], Director({7: _task(7)}), records, DEFAULT)
+    assert refusal is not None and refusal.rule == "director-task"
+    assert "claims a run in dev1, which the pipeline's policy (version 0) binds to no director" in refusal.reason
+    assert "python -m promotion deploy DIGEST --env dev1" in refusal.remedy
