@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.platform import EXIT_SETUP, PlatformProblem, when_opened
+from fixtures.platform import EXIT_SETUP, PlatformProblem, mark_needs_director, when_opened
 from promotion.__main__ import main
 
 ENV_DEPLOYMENTS = ("redis-dev1", "redis-dev2", "redis-staging", "redis-production")
@@ -34,11 +34,7 @@ def _redis_server_for_the_embedded_simulator(session, platform):
 
 
 def pytest_collection_modifyitems(items):
-    """The promotion drives BOSH: a config without a director ends the run before it starts,
-    with one message (fixtures/platform.py)."""
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.needs_director("the Redis promotion suite"))
+    mark_needs_director(items, HERE, "the Redis promotion suite")
 
 
 @pytest.fixture(scope="session", autouse=True)
